@@ -1,0 +1,111 @@
+"""Canonical columns, dtypes and vocabularies of a cohort (see DESIGN.md, "Data model")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+PATIENT_ID = "patient_id"
+
+#: Canonical patient columns and their polars dtypes. Only ``patient_id`` is required.
+PATIENT_COLUMNS: dict[str, pl.DataType] = {
+    "patient_id": pl.String(),
+    "study": pl.String(),
+    "age_years": pl.Float64(),
+    "sex": pl.String(),
+    "histology": pl.String(),
+    "treated_sites": pl.List(pl.String()),
+    "n_metastases": pl.Int64(),
+    "oligo_state": pl.String(),
+    "ecog": pl.Int64(),
+    "rt_technique": pl.String(),
+    "rt_total_dose_gy": pl.Float64(),
+    "rt_fractions": pl.Int64(),
+    "regimen": pl.String(),
+    "drug_dose_mg": pl.Float64(),
+    "dose_level": pl.Int64(),
+    "dlt": pl.Boolean(),
+    "line_of_therapy": pl.Int64(),
+    "best_response": pl.String(),
+    "os_months": pl.Float64(),
+    "os_event": pl.Int64(),
+    "pfs_months": pl.Float64(),
+    "pfs_event": pl.Int64(),
+    "lc_months": pl.Float64(),
+    "lc_event": pl.Int64(),
+    "ttnt_months": pl.Float64(),
+    "ttnt_event": pl.Int64(),
+}
+
+#: Columns derived on load from dose and fractionation (cohort.dose.add_dose_columns).
+DERIVED_DOSE_COLUMNS = ("dose_per_fraction_gy", "bed10_gy", "eqd2_gy")
+
+#: Canonical toxicity columns (long format, one row per patient x term x phase).
+TOXICITY_COLUMNS: dict[str, pl.DataType] = {
+    "patient_id": pl.String(),
+    "term": pl.String(),
+    "grade": pl.Int64(),
+    "phase": pl.String(),
+    "onset_months": pl.Float64(),
+}
+TOXICITY_REQUIRED = ("patient_id", "term", "grade")
+
+SEX_VALUES = ("female", "male", "unknown")
+OLIGO_STATES = (
+    "oligometastatic",
+    "oligoprogressive",
+    "oligopersistent",
+    "oligorecurrent",
+    "unknown",
+)
+RESPONSES = ("CR", "PR", "SD", "PD", "NE")
+TOXICITY_PHASES = ("acute", "late")
+#: Event codes: 0 censored, 1 event, 2 competing event (LC, TTNT: death first).
+EVENT_CODES = (0, 1, 2)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A time-to-event endpoint: time column (months for canonical ones) and event column."""
+
+    key: str
+    label: str
+    time: str
+    event: str
+    competing_label: str | None = None
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    e.key: e
+    for e in (
+        Endpoint("OS", "Overall survival", "os_months", "os_event"),
+        Endpoint("PFS", "Progression-free survival", "pfs_months", "pfs_event"),
+        Endpoint("LC", "Local control", "lc_months", "lc_event", "death before local failure"),
+        Endpoint(
+            "TTNT", "Time to next-line therapy", "ttnt_months", "ttnt_event",
+            "death before next-line therapy",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A patients table (one row per patient), optional toxicities, a name and its provenance."""
+
+    name: str
+    patients: pl.DataFrame
+    toxicities: pl.DataFrame | None = None
+    provenance: str = ""
+    synthetic: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def n_patients(self) -> int:
+        return self.patients.height
+
+    def endpoints(self) -> list[Endpoint]:
+        """Canonical endpoints whose time and event columns are both present."""
+        cols = set(self.patients.columns)
+        return [e for e in ENDPOINTS.values() if e.time in cols and e.event in cols]
