@@ -109,3 +109,54 @@ class Cohort:
         """Canonical endpoints whose time and event columns are both present."""
         cols = set(self.patients.columns)
         return [e for e in ENDPOINTS.values() if e.time in cols and e.event in cols]
+
+#: One line per canonical column, for the data dictionary and the column-mapping screen.
+COLUMN_DESCRIPTIONS: dict[str, str] = {
+    "patient_id": "Unique patient identifier (required).",
+    "study": "Source cohort or institution.",
+    "age_years": "Age at treatment, years.",
+    "sex": "female / male / unknown.",
+    "histology": "Primary tumour type, e.g. 'colorectal adenocarcinoma', 'clear cell RCC'.",
+    "treated_sites": "Irradiated sites separated by ';', e.g. 'lung;lymph node'.",
+    "n_metastases": "Number of metastases at treatment.",
+    "oligo_state": "oligometastatic / oligoprogressive / oligopersistent / oligorecurrent / unknown.",
+    "ecog": "ECOG performance status 0-4.",
+    "rt_technique": "SBRT / SRS / IMRT / 3D-CRT / IGRT ...",
+    "rt_total_dose_gy": "Total radiation dose, Gy.",
+    "rt_fractions": "Number of fractions.",
+    "regimen": "Systemic regimen; 'none' when radiotherapy alone.",
+    "drug_dose_mg": "Drug dose in a dose-escalation study, mg.",
+    "dose_level": "Dose level in a dose-escalation study.",
+    "dlt": "Dose-limiting toxicity (yes/no).",
+    "line_of_therapy": "Line of systemic therapy.",
+    "best_response": "CR / PR / SD / PD / NE.",
+    "os_months": "Time to death or last follow-up (unit stated on upload).",
+    "os_event": "Death (event) or censored.",
+    "pfs_months": "Time to progression, death or last follow-up.",
+    "pfs_event": "Progression or death (event) or censored.",
+    "lc_months": "Time to local failure, death or last follow-up.",
+    "lc_event": "Local failure (1), censored (0), death before local failure (2).",
+    "ttnt_months": "Time to next-line systemic therapy, death or last follow-up.",
+    "ttnt_event": "Next-line therapy (1), censored (0), death first (2).",
+    "term": "CTCAE term of a toxicity.",
+    "grade": "CTCAE grade 1-5.",
+    "phase": "acute / late.",
+    "onset_months": "Months from start of treatment to onset.",
+}
+
+#: Labels users see for canonical and derived columns; other columns are shown humanised.
+COLUMN_LABELS: dict[str, str] = {
+    "patient_id": "Patient", "study": "Study", "age_years": "Age (years)", "sex": "Sex",
+    "histology": "Histology", "treated_sites": "Treated site", "n_metastases": "Metastases (n)",
+    "oligo_state": "Oligometastatic state", "ecog": "ECOG", "rt_technique": "Technique",
+    "rt_total_dose_gy": "Total dose (Gy)", "rt_fractions": "Fractions",
+    "dose_per_fraction_gy": "Dose per fraction (Gy)", "bed10_gy": "BED10 (Gy)",
+    "eqd2_gy": "EQD2 (Gy)", "regimen": "Systemic regimen", "drug_dose_mg": "Drug dose (mg)",
+    "dose_level": "Dose level", "dlt": "Dose-limiting toxicity", "line_of_therapy": "Line of therapy",
+    "best_response": "Best response", "kps": "Karnofsky score",
+}
+
+
+def column_label(column: str) -> str:
+    """The label users see for a column."""
+    return COLUMN_LABELS.get(column, column.replace("_", " ").capitalize())

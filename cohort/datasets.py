@@ -1,0 +1,128 @@
+"""Bundled datasets by name, mapped to the canonical schema (no download: files ship in packages)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from cohort.dose import add_dose_columns
+from cohort.io import DAYS_PER_MONTH
+from cohort.schema import Cohort
+
+DEFAULT_DATASET = "veterans"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A bundled dataset: key, title shown to users, and where it comes from."""
+
+    key: str
+    title: str
+    provenance: str
+    synthetic: bool = False
+
+
+def _sksurv_frame(loader: Callable) -> tuple[pl.DataFrame, pl.Series, pl.Series]:
+    """Covariates, event (bool) and time (days) of a scikit-survival bundled dataset."""
+    covariates, outcome = loader()
+    categorical = covariates.select_dtypes("category").columns
+    frame = pl.from_pandas(covariates.astype(dict.fromkeys(categorical, str)))
+    event_name, time_name = outcome.dtype.names
+    return frame, pl.Series(outcome[event_name]), pl.Series(outcome[time_name])
+
+
+def kps_to_ecog(kps: pl.Expr) -> pl.Expr:
+    """ECOG band from a Karnofsky score (100-90: 0, 80-70: 1, 60-50: 2, 40-30: 3, 20-10: 4)."""
+    return (
+        pl.when(kps >= 90).then(0).when(kps >= 70).then(1).when(kps >= 50).then(2)
+        .when(kps >= 30).then(3).when(kps.is_not_null()).then(4).cast(pl.Int64)
+    )
+
+
+def _veterans() -> pl.DataFrame:
+    from sksurv.datasets import load_veterans_lung_cancer
+
+    frame, event, days = _sksurv_frame(load_veterans_lung_cancer)
+    return frame.select(
+        pl.format("VET-{}", pl.int_range(1, pl.len() + 1).cast(pl.String).str.zfill(3))
+        .alias("patient_id"),
+        pl.lit("VA lung cancer trial").alias("study"),
+        pl.col("Age_in_years").alias("age_years"),
+        pl.col("Celltype").alias("histology"),
+        pl.col("Treatment").replace({"standard": "standard chemotherapy",
+                                     "test": "test chemotherapy"}).alias("regimen"),
+        kps_to_ecog(pl.col("Karnofsky_score")).alias("ecog"),
+        pl.col("Karnofsky_score").cast(pl.Int64).alias("kps"),
+        pl.col("Months_from_Diagnosis").alias("months_from_diagnosis"),
+        pl.col("Prior_therapy").alias("prior_therapy"),
+        (days / DAYS_PER_MONTH).alias("os_months"),
+        event.cast(pl.Int64).alias("os_event"),
+    )
+
+
+def _gbsg2() -> pl.DataFrame:
+    from sksurv.datasets import load_gbsg2
+
+    frame, event, days = _sksurv_frame(load_gbsg2)
+    return frame.select(
+        pl.format("GBSG-{}", pl.int_range(1, pl.len() + 1).cast(pl.String).str.zfill(3))
+        .alias("patient_id"),
+        pl.lit("GBSG2 trial").alias("study"),
+        pl.col("age").alias("age_years"),
+        pl.lit("female").alias("sex"),
+        pl.lit("breast cancer").alias("histology"),
+        pl.col("horTh").replace({"yes": "tamoxifen", "no": "none"}).alias("regimen"),
+        pl.col("menostat").replace({"Pre": "premenopausal", "Post": "postmenopausal"})
+        .alias("menopausal_status"),
+        pl.col("tsize").alias("tumour_size_mm"),
+        pl.col("tgrade").alias("tumour_grade"),
+        pl.col("pnodes").cast(pl.Int64).alias("positive_nodes"),
+        pl.col("progrec").alias("progesterone_receptor_fmol"),
+        pl.col("estrec").alias("estrogen_receptor_fmol"),
+        (days / DAYS_PER_MONTH).alias("pfs_months"),
+        event.cast(pl.Int64).alias("pfs_event"),
+    )
+
+
+_DATASETS: dict[str, tuple[DatasetInfo, Callable[[], pl.DataFrame]]] = {
+    "veterans": (
+        DatasetInfo(
+            "veterans",
+            "Veterans' Administration lung cancer trial (137 patients)",
+            "Kalbfleisch & Prentice (1980), VA lung cancer trial: standard vs test chemotherapy; "
+            "real trial data shipped with scikit-survival. Survival in days converted to months "
+            "(30.4375 days per month); Karnofsky score kept as kps and banded to ECOG.",
+        ),
+        _veterans,
+    ),
+    "gbsg2": (
+        DatasetInfo(
+            "gbsg2",
+            "GBSG2 breast cancer trial (686 patients)",
+            "German Breast Cancer Study Group 2 (Schumacher et al. 1994): hormonal therapy "
+            "(tamoxifen) vs none; real trial data shipped with scikit-survival. Recurrence-free "
+            "survival in days converted to months (30.4375 days per month) as PFS.",
+        ),
+        _gbsg2,
+    ),
+}
+
+
+def list_datasets() -> list[DatasetInfo]:
+    """The bundled datasets, default first."""
+    infos = [info for info, _ in _DATASETS.values()]
+    return sorted(infos, key=lambda info: info.key != DEFAULT_DATASET)
+
+
+def load_dataset(key: str) -> Cohort:
+    """The bundled dataset ``key`` as a Cohort (dose columns derived); KeyError if unknown."""
+    info, build = _DATASETS[key]
+    return Cohort(
+        name=info.title,
+        patients=add_dose_columns(build()),
+        toxicities=None,
+        provenance=info.provenance,
+        synthetic=info.synthetic,
+    )

@@ -1,0 +1,114 @@
+"""Table 1": baseline characteristics, overall and by a chosen group.
+
+Categorical variables: n (%) per level, percentages of the patients in the column; list columns
+(treated sites) count patients with each value, so percentages may add to more than 100.
+Numeric variables: median (IQR) and range. Every variable states its missing count.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from cohort.schema import PATIENT_ID, column_label
+
+MAX_LEVELS = 20
+OVERALL = "Overall"
+_OUTCOME_SUFFIXES = ("_months", "_event")
+
+
+def default_variables(patients: pl.DataFrame) -> list[str]:
+    """Columns worth a Table 1 row: not the id, not outcomes, text with at most 20 levels."""
+    chosen = []
+    for column, dtype in patients.schema.items():
+        if column == PATIENT_ID or column.endswith(_OUTCOME_SUFFIXES):
+            continue
+        structured = dtype.is_numeric() or isinstance(dtype, pl.List) or dtype == pl.Boolean
+        if structured or patients[column].n_unique() <= MAX_LEVELS:
+            chosen.append(column)
+    return chosen
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def _numeric_rows(column: pl.Series) -> list[tuple[str, str]]:
+    values = column.drop_nulls().drop_nans() if column.dtype.is_float() else column.drop_nulls()
+    if values.is_empty():
+        return [("median (IQR)", "–"), ("range", "–")]
+    q1, q3 = values.quantile(0.25, "linear"), values.quantile(0.75, "linear")
+    return [
+        ("median (IQR)", f"{_fmt(values.median())} ({_fmt(q1)}–{_fmt(q3)})"),
+        ("range", f"{_fmt(values.min())}–{_fmt(values.max())}"),
+    ]
+
+
+def _level_counts(column: pl.Series) -> dict[str, int]:
+    if isinstance(column.dtype, pl.List):
+        values = column.list.unique().explode().drop_nulls()
+    else:
+        values = column.drop_nulls()
+    counts = values.cast(pl.String).value_counts(sort=True)
+    return dict(zip(counts[counts.columns[0]].to_list(), counts["count"].to_list(), strict=True))
+
+
+def _missing(column: pl.Series) -> int:
+    if isinstance(column.dtype, pl.List):
+        return int(column.is_null().sum())
+    nan = int(column.is_nan().sum()) if column.dtype.is_float() else 0
+    return int(column.is_null().sum()) + nan
+
+
+def _cells(column: pl.Series, levels: list[str] | None) -> list[tuple[str, str]]:
+    """(statistic label, cell text) rows of one variable in one group."""
+    if levels is None:
+        rows = _numeric_rows(column)
+    else:
+        counts = _level_counts(column)
+        observed = len(column) - _missing(column)
+        rows = [(level, f"{counts.get(level, 0)} ({_pct(counts.get(level, 0), observed)})")
+                for level in levels]
+    return [*rows, ("missing", str(_missing(column)))]
+
+
+def _pct(count: int, total: int) -> str:
+    return f"{100 * count / total:.0f}%" if total else "–"
+
+
+def _is_numeric(dtype: pl.DataType) -> bool:
+    return dtype.is_numeric() and dtype != pl.Boolean
+
+
+def table_one(patients: pl.DataFrame, by: str | None = None,
+              variables: list[str] | None = None) -> pl.DataFrame:
+    """Table 1 as text: columns characteristic, statistic, 'Overall (n=N)', one per group.
+
+    Group columns are sorted group values, each headed 'value (n=N)'; missing group: 'missing'.
+    """
+    variables = [v for v in (variables or default_variables(patients)) if v != by]
+    groups = _groups(patients, by)
+    records: dict[str, list[str]] = {"characteristic": [], "statistic": []}
+    for header in groups:
+        records[header] = []
+    for variable in variables:
+        column = patients[variable]
+        levels = None if _is_numeric(column.dtype) else list(_level_counts(column))
+        for header, members in groups.items():
+            cells = _cells(members[variable], levels)
+            records[header] += [text for _, text in cells]
+        records["statistic"] += [label for label, _ in cells]
+        records["characteristic"] += [column_label(variable)] * len(cells)
+    return pl.DataFrame(records, schema=dict.fromkeys(records, pl.String))
+
+
+def _groups(patients: pl.DataFrame, by: str | None) -> dict[str, pl.DataFrame]:
+    groups = {f"{OVERALL} (n={patients.height})": patients}
+    if by is None:
+        return groups
+    keys = patients[by].cast(pl.String).fill_null("missing")
+    for value in sorted(keys.unique().to_list(), key=lambda v: (v == "missing", v)):
+        members = patients.filter(keys == value)
+        groups[f"{value} (n={members.height})"] = members
+    return groups

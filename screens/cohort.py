@@ -1,0 +1,59 @@
+"""Cohort: who is in the filtered cohort: counts, attrition, Table 1, distributions."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from cohort.figures.distributions import distribution_figure
+from cohort.schema import column_label
+from cohort.tables import default_variables, table_one
+from ui.charts import show_figure
+from ui.session import current_view
+
+DISTRIBUTION_COLUMNS = (
+    "age_years", "sex", "histology", "treated_sites", "regimen", "rt_technique",
+    "rt_total_dose_gy", "rt_fractions", "bed10_gy", "oligo_state", "ecog", "study",
+)
+MAX_GROUPS = 12
+
+view = current_view()
+patients = view.patients
+st.title("Cohort")
+st.caption(f"{view.label}. {view.cohort.provenance}")
+
+counts = st.columns(3)
+counts[0].metric("Patients", f"{patients.height:,}", help="after the filters in the sidebar")
+counts[1].metric("In the dataset", f"{view.cohort.n_patients:,}")
+if view.toxicities is not None:
+    counts[2].metric("Toxicity rows", f"{view.toxicities.height:,}",
+                     help="toxicity records of the patients in the cohort")
+
+st.subheader("Attrition")
+st.caption(f"Filters: {view.filter.describe()}")
+st.dataframe(view.filter.attrition(view.cohort.patients), hide_index=True,
+             column_config={"step": None})
+
+if patients.is_empty():
+    st.warning("No patient matches the filters. Widen them in the sidebar.")
+    st.stop()
+
+st.subheader("Baseline characteristics (Table 1)")
+variables = default_variables(patients)
+group_options = [c for c in variables
+                 if not isinstance(patients.schema[c], pl.List)
+                 and patients[c].n_unique() <= MAX_GROUPS
+                 and not (patients.schema[c].is_float())]
+by = st.selectbox("Columns by", [None, *group_options], format_func=lambda c:
+                  "Overall only" if c is None else column_label(c), key="table_one_by")
+table = table_one(patients, by=by, variables=variables)
+st.dataframe(table, hide_index=True, height=min(38 + 35 * table.height, 700),
+             column_config={"characteristic": st.column_config.TextColumn("Characteristic"),
+                            "statistic": st.column_config.TextColumn("")})
+
+st.subheader("Distributions")
+shown = [c for c in DISTRIBUTION_COLUMNS if c in patients.columns]
+for start in range(0, len(shown), 2):
+    for slot, column in zip(st.columns(2), shown[start:start + 2], strict=False):
+        with slot:
+            show_figure(distribution_figure(patients[column], column), column)

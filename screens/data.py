@@ -1,0 +1,157 @@
+"""Data: bundled datasets, uploading your own file (map, state units and codes, validate), templates."""
+
+from __future__ import annotations
+
+import hashlib
+
+import polars as pl
+import streamlit as st
+
+from cohort.datasets import list_datasets
+from cohort.io import (
+    EVENT_CODINGS,
+    MONTHS_PER_UNIT,
+    CohortValidationError,
+    ReadOptions,
+    event_values,
+    read_cohort,
+    read_table,
+    suggest_mapping,
+)
+from cohort.schema import COLUMN_DESCRIPTIONS, PATIENT_COLUMNS, TOXICITY_COLUMNS
+from cohort.templates import data_dictionary, template_csv, template_xlsx
+from ui.session import current_view, keep_upload, uploaded_cohort
+
+FILE_TYPES = ["csv", "txt", "parquet", "xlsx"]
+KEEP = "(keep as is)"
+PREVIEW_ROWS = 5
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def show_problems(problems: list, heading: str) -> None:
+    """Every validation problem as a bullet, under a heading saying nothing was loaded."""
+    lines = "\n".join(f"- {problem}" for problem in problems)
+    st.error(f"**{heading}**\n\n{lines}")
+
+
+def mapping_widgets(columns: list[str], canonical: dict, key: str) -> dict[str, str | None]:
+    """A selectbox per file column, preset to the suggested canonical column."""
+    suggestion = suggest_mapping(columns, canonical)
+    targets = [KEEP, *canonical]
+    mapping: dict[str, str | None] = {}
+    slots = st.columns(3)
+    for index, column in enumerate(columns):
+        preset = suggestion[column] or KEEP
+        chosen = slots[index % 3].selectbox(
+            f"`{column}` →", targets, index=targets.index(preset), key=f"{key}.{column}",
+            help=COLUMN_DESCRIPTIONS.get(preset),
+        )
+        mapping[column] = None if chosen == KEEP else chosen
+    return mapping
+
+
+def event_coding_widgets(table: pl.DataFrame, mapping: dict[str, str | None], key: str
+                         ) -> dict[str, str | None]:
+    """Ask how each mapped event column is coded; never preset."""
+    codings: dict[str, str | None] = {}
+    for source, target in mapping.items():
+        if target and target.endswith("_event") and source in table.columns:
+            found = ", ".join(event_values(table, source)[:8])
+            codings[target] = st.selectbox(
+                f"How is `{source}` ({target}) coded? Values in the file: {found}",
+                list(EVENT_CODINGS), index=None, placeholder="choose the coding",
+                key=f"{key}.coding.{target}",
+            )
+    return codings
+
+
+def upload_section() -> None:
+    patients_file = st.file_uploader("Patients table (one row per patient)", type=FILE_TYPES,
+                                     key="upload.patients")
+    toxicities_file = st.file_uploader("Toxicities table (optional, one row per toxicity)",
+                                       type=FILE_TYPES, key="upload.toxicities")
+    if patients_file is None:
+        st.info("Upload a CSV (comma or semicolon, UTF-8 or Latin-1), Parquet or Excel file. "
+                "The templates below show the expected columns.")
+        return
+    data = patients_file.getvalue()
+    key = f"map.{_digest(data)}"
+    decimal = st.radio("Decimal separator", ["detect", ".", ","], horizontal=True,
+                       key=f"{key}.decimal", help="Detected: a comma in semicolon-separated files")
+    decimal_choice = None if decimal == "detect" else decimal
+    try:
+        table = read_table(data, patients_file.name, decimal_choice)
+    except CohortValidationError as error:
+        show_problems(error.problems, "This file cannot be used; nothing was loaded.")
+        return
+    st.caption(f"{patients_file.name}: {table.height:,} rows, {table.width} columns. First rows:")
+    st.dataframe(table.head(PREVIEW_ROWS), hide_index=True)
+
+    st.markdown("**1. Map the file's columns** (suggested from their names; check each)")
+    mapping = mapping_widgets(table.columns, PATIENT_COLUMNS, key)
+    st.markdown("**2. State the time unit and how events are coded**")
+    unit = st.selectbox("Unit of the time columns (converted to months)", list(MONTHS_PER_UNIT),
+                        index=None, placeholder="choose the unit", key=f"{key}.unit")
+    codings = event_coding_widgets(table, mapping, key)
+    tox_data = toxicities_file.getvalue() if toxicities_file is not None else None
+    tox_mapping = None
+    if tox_data is not None:
+        st.markdown("**Toxicity columns**")
+        try:
+            tox_table = read_table(tox_data, toxicities_file.name, decimal_choice)
+            tox_mapping = mapping_widgets(tox_table.columns, TOXICITY_COLUMNS,
+                                          f"tox.{_digest(tox_data)}")
+        except CohortValidationError as error:
+            show_problems(error.problems, "The toxicities file cannot be used; nothing was loaded.")
+            return
+
+    missing = ([] if unit else ["the time unit"]) + [f"the coding of {c}" for c, v in codings.items()
+                                                       if v is None]
+    if missing:
+        st.warning("Before loading, state " + " and ".join(missing) + ".")
+    if st.button("Validate and load", type="primary", disabled=bool(missing)):
+        options = ReadOptions(mapping=mapping, time_unit=unit, event_codings=codings,
+                              decimal=decimal_choice)
+        try:
+            cohort = read_cohort(data, patients_file.name, options, tox_data,
+                                 toxicities_file.name if toxicities_file else "toxicities",
+                                 tox_mapping)
+        except CohortValidationError as error:
+            kept = current_view().cohort.name
+            show_problems(error.problems, f"{len(error.problems)} problem(s) found; nothing was "
+                                          f"loaded, and '{kept}' stays loaded.")
+            return
+        keep_upload(cohort)
+        st.rerun()
+
+
+def templates_section() -> None:
+    cols = st.columns(3)
+    cols[0].download_button("Patients template (CSV)", template_csv("patients"),
+                            "patients_template.csv", "text/csv")
+    cols[1].download_button("Toxicities template (CSV)", template_csv("toxicities"),
+                            "toxicities_template.csv", "text/csv")
+    cols[2].download_button(
+        "Both + data dictionary (.xlsx)", template_xlsx(), "oligomet_template.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    with st.expander("Data dictionary"):
+        st.dataframe(data_dictionary(), hide_index=True)
+
+
+st.title("Data")
+st.subheader("Bundled datasets")
+for info in list_datasets():
+    st.markdown(f"**{info.title}**{' — synthetic' if info.synthetic else ''}  \n{info.provenance}")
+uploaded = uploaded_cohort()
+if uploaded is not None:
+    tox = f" and {uploaded.toxicities.height:,} toxicity rows" if uploaded.toxicities is not None else ""
+    st.success(f"Loaded in this session: **{uploaded.name}** ({uploaded.n_patients:,} patients{tox}). "
+               "Choose it under Dataset in the sidebar. It stays in your browser session only.")
+
+st.subheader("Upload your own")
+upload_section()
+st.subheader("Templates")
+templates_section()

@@ -1,0 +1,82 @@
+"""Every screen renders without an exception on every bundled dataset (Streamlit AppTest)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cohort.datasets import list_datasets
+from cohort.io import EVENT_CODINGS
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "screens").glob("*.py"))
+DATASETS = [info.key for info in list_datasets()]
+TIMEOUT = 120
+
+
+def app() -> AppTest:
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("screen", SCREENS)
+def test_screen_renders(screen, dataset):
+    at = app()
+    at.selectbox(key="dataset").set_value(dataset).run()
+    at.switch_page(screen).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_filter_changes_the_count_on_every_screen():
+    at = app()
+    at.selectbox(key="dataset").set_value("veterans").run()
+    assert metric(at, "Patients in cohort") == "137"
+    at.multiselect(key="flt.veterans.histology").set_value(["adeno", "large"]).run()
+    assert metric(at, "Patients in cohort") == "54"
+    for screen in SCREENS:
+        at.switch_page(screen).run()
+        assert metric(at, "Patients in cohort") == "54"
+
+
+def test_upload_through_the_data_page():
+    at = app()
+    at.switch_page("screens/data.py").run()
+    csv = b"id,age,time_days,dead\nA,50,100,1\nB,60,200,0\nC,70,300,1\n"
+    at.file_uploader(key="upload.patients").set_value(("mine.csv", csv, "text/csv")).run()
+    assert not at.exception
+    unit = next(s for s in at.selectbox if s.label.startswith("Unit of the time"))
+    unit.set_value("days").run()
+    at.selectbox(key=next(s.key for s in at.selectbox if "time_days" == s.key.split(".")[-1]))\
+        .set_value("os_months").run()
+    at.selectbox(key=next(s.key for s in at.selectbox if s.key.endswith(".dead")))\
+        .set_value("os_event").run()
+    coding = next(s for s in at.selectbox if s.label.startswith("How is `dead`"))
+    coding.set_value(next(k for k in EVENT_CODINGS if k.startswith("0/1"))).run()
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="dataset").value == "uploaded"
+    assert metric(at, "Patients in cohort") == "3"
+
+
+def test_failed_upload_keeps_the_loaded_dataset():
+    at = app()
+    at.selectbox(key="dataset").set_value("gbsg2").run()
+    at.switch_page("screens/data.py").run()
+    csv = b"patient_id,os_months,os_event\nA,5,1\nA,-2,9\n"
+    at.file_uploader(key="upload.patients").set_value(("bad.csv", csv, "text/csv")).run()
+    next(s for s in at.selectbox if s.label.startswith("Unit of the time")).set_value("months").run()
+    coding = next(s for s in at.selectbox if s.label.startswith("How is `os_event`"))
+    coding.set_value(next(k for k in EVENT_CODINGS if k.startswith("0/1"))).run()
+    at.button[0].click().run()
+    message = at.error[0].value
+    assert "nothing was loaded" in message and "GBSG2" in message
+    assert "duplicate patient_id (rows 2, 3)" in message and "negative time (row 3)" in message
+    assert at.selectbox(key="dataset").value == "gbsg2"
+    assert metric(at, "Patients in cohort") == "686"
