@@ -47,7 +47,10 @@ group_options = [c for c in variables
 by = st.selectbox("Columns by", [None, *group_options], format_func=lambda c:
                   "Overall only" if c is None else column_label(c), key="table_one_by")
 table = table_one(patients, by=by, variables=variables)
-st.dataframe(table, hide_index=True, height=min(38 + 35 * table.height, 700),
+first_of_each = pl.col("characteristic").ne_missing(pl.col("characteristic").shift(1))
+shown_table = table.with_columns(
+    pl.when(first_of_each).then(pl.col("characteristic")).otherwise(pl.lit("")))
+st.dataframe(shown_table, hide_index=True, height=min(38 + 35 * table.height, 2000),
              column_config={"characteristic": st.column_config.TextColumn("Characteristic"),
                             "statistic": st.column_config.TextColumn("")})
 
