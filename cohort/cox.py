@@ -1,0 +1,619 @@
+"""Cox proportional hazards models that agree with R's ``survival::coxph`` and ``cox.zph``.
+
+Efron ties, Newton-Raphson with step halving (as ``coxph.fit``), treatment-coded dummies
+against a reference level (default: first level in sorted order, as R does for character
+columns), strata, Harrell's concordance as ``coxph`` reports it, and the proportional-hazards
+score test of ``cox.zph(fit, transform = "km")`` (survival >= 3.0: one test per covariate,
+all dummies of a factor together, plus GLOBAL). Problems become messages, not exceptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+#: Relative change of the log partial likelihood at which Newton-Raphson stops (R: 1e-9).
+EPS = 1e-10
+MAX_ITER = 30
+#: R's ``toler.inf`` heuristic for a coefficient that drifts to +-infinity.
+TOLER_INF = np.sqrt(1e-9)
+MIN_EPV = 10
+
+_CATEGORICAL = (pl.String, pl.Categorical, pl.Enum, pl.Boolean)
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """A chi-square test: statistic, degrees of freedom and p-value."""
+
+    chisq: float
+    df: int
+    p: float
+
+
+@dataclass(frozen=True)
+class CoxResult:
+    """A fitted Cox model.
+
+    ``terms``: one row per model term and per reference level (``is_reference``), with
+    coef (log hazard ratio), hr, lower/upper (CI of the HR), se, z, p, and n/events of the
+    level (categorical) or of the model (numeric). ``n``/``events``: rows and events used.
+    ``left_out``: column -> rows dropped because that column was missing.
+    ``ph_test``: cox.zph-style test per covariate and a GLOBAL row.
+    """
+
+    terms: pl.DataFrame
+    n: int
+    events: int
+    left_out: dict[str, int]
+    concordance: float | None
+    concordance_se: float | None
+    lr_test: TestResult | None
+    wald_test: TestResult | None
+    score_test: TestResult | None
+    ph_test: pl.DataFrame
+    messages: list[str] = field(default_factory=list)
+    loglik: tuple[float, float] | None = None
+    converged: bool = False
+    iterations: int = 0
+    strata: tuple[str, ...] = ()
+    conf_level: float = 0.95
+    method: str = "Efron"
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One column of the design matrix."""
+
+    term: str
+    covariate: str
+    level: str | None
+    reference_level: str | None
+
+
+@dataclass
+class _Design:
+    x: np.ndarray  # n x p, uncentered
+    columns: list[_Column]
+    levels: dict[str, tuple[list[str], str]]  # categorical covariate -> (levels, reference)
+    codes: dict[str, np.ndarray]  # categorical covariate -> level string per row
+    covariates: list[str]  # covariates kept, in order
+
+
+# ---------------------------------------------------------------------------------------------
+# Data preparation
+# ---------------------------------------------------------------------------------------------
+
+
+def _missing(s: pl.Series) -> pl.Series:
+    miss = s.is_null()
+    if s.dtype.is_float():
+        miss = miss | s.is_nan().fill_null(True)
+    return miss
+
+
+def _complete_cases(df: pl.DataFrame, cols: list[str]) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Rows with no missing value in ``cols`` and, per column, how many rows it left out."""
+    masks = {c: _missing(df[c]) for c in cols}
+    left_out = {c: int(m.sum()) for c, m in masks.items() if m.any()}
+    drop = pl.Series([False] * df.height)
+    for m in masks.values():
+        drop = drop | m
+    return df.filter(~drop), left_out
+
+
+def _levels(s: pl.Series) -> list[str]:
+    """Levels present, in R's order: enum order for ``pl.Enum``, otherwise sorted."""
+    present = set(s.cast(pl.String).unique().to_list())
+    if isinstance(s.dtype, pl.Enum):
+        return [v for v in s.dtype.categories.to_list() if v in present]
+    return sorted(present)
+
+
+def _build_design(
+    df: pl.DataFrame,
+    covariates: list[str],
+    reference: dict[str, str],
+    messages: list[str],
+) -> _Design:
+    cols: list[np.ndarray] = []
+    spec: list[_Column] = []
+    levels: dict[str, tuple[list[str], str]] = {}
+    codes: dict[str, np.ndarray] = {}
+    kept: list[str] = []
+    for cov in covariates:
+        s = df[cov]
+        if isinstance(s.dtype, _CATEGORICAL):
+            lv = _levels(s)
+            if len(lv) < 2:
+                messages.append(f"`{cov}` has a single value ({lv[0] if lv else 'none'}) "
+                                "in the rows used and was left out of the model.")
+                continue
+            ref = reference.get(cov, lv[0])
+            if ref not in lv:
+                messages.append(f"Reference level '{ref}' of `{cov}` is not in the data; "
+                                f"using '{lv[0]}'.")
+                ref = lv[0]
+            code = s.cast(pl.String).to_numpy().astype(str)
+            levels[cov], codes[cov] = (lv, ref), code
+            for level in (v for v in lv if v != ref):
+                cols.append((code == level).astype(float))
+                spec.append(_Column(f"{cov}{level}", cov, level, ref))
+        elif s.dtype.is_numeric():
+            v = s.cast(pl.Float64).to_numpy()
+            if np.unique(v).size < 2:
+                messages.append(f"`{cov}` has a single value ({v[0] if v.size else 'none'}) "
+                                "in the rows used and was left out of the model.")
+                continue
+            cols.append(v)
+            spec.append(_Column(cov, cov, None, None))
+        else:
+            messages.append(f"`{cov}` has type {s.dtype}, which cannot be a covariate; "
+                            "it was left out of the model.")
+            continue
+        kept.append(cov)
+    x = np.column_stack(cols) if cols else np.empty((df.height, 0))
+    return _Design(x, spec, levels, codes, kept)
+
+
+def _drop_collinear(design: _Design, messages: list[str]) -> _Design:
+    """Leave out columns that are linear combinations of earlier ones (R gives them NA)."""
+    x = design.x - design.x.mean(axis=0)
+    keep: list[int] = []
+    for j in range(x.shape[1]):
+        trial = x[:, keep + [j]]
+        scale = np.linalg.norm(trial, axis=0)
+        if np.linalg.matrix_rank(trial / scale, tol=1e-7 * np.sqrt(len(x))) == len(keep) + 1:
+            keep.append(j)
+        else:
+            messages.append(f"`{design.columns[j].term}` is collinear with other covariates "
+                            "and was left out of the model.")
+    if len(keep) == x.shape[1]:
+        return design
+    columns = [design.columns[j] for j in keep]
+    kept = [c for c in design.covariates if any(col.covariate == c for col in columns)]
+    return _Design(design.x[:, keep], columns, design.levels, design.codes, kept)
+
+
+def _strata_codes(df: pl.DataFrame, strata: list[str]) -> np.ndarray:
+    """Integer stratum per row (0 when unstratified)."""
+    if not strata:
+        return np.zeros(df.height, dtype=np.int64)
+    key = pl.concat_str([pl.col(c).cast(pl.String) for c in strata], separator="\x1f")
+    return df.select(key.rank("dense").alias("k"))["k"].to_numpy().astype(np.int64) - 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Efron partial likelihood
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Block:
+    """One stratum, rows sorted by decreasing time; sums are over tied-time groups."""
+
+    x: np.ndarray
+    time: np.ndarray
+    status: np.ndarray
+    ends: np.ndarray  # last row index of each event-time group (risk set = rows[:end+1])
+    starts: np.ndarray  # first row index of each event-time group
+    ndead: np.ndarray  # deaths per event-time group
+    gtime: np.ndarray | None = None  # cox.zph time transform per event-time group
+
+
+def _blocks(x: np.ndarray, time: np.ndarray, status: np.ndarray, strat: np.ndarray) -> list[_Block]:
+    out = []
+    for s in np.unique(strat):
+        idx = np.flatnonzero(strat == s)
+        order = idx[np.lexsort((status[idx], -time[idx]))]
+        t, d = time[order], status[order]
+        new = np.r_[True, t[1:] != t[:-1]]
+        starts = np.flatnonzero(new)
+        ends = np.r_[starts[1:] - 1, len(t) - 1]
+        ndead = np.add.reduceat(d, starts)
+        has = ndead > 0
+        out.append(_Block(x[order], t, d, ends[has], starts[has], ndead[has]))
+    return out
+
+
+@dataclass
+class _EfronRows:
+    """Per death (Efron-expanded) quantities at one beta."""
+
+    group: np.ndarray  # event-time group of each expanded row
+    den: np.ndarray
+    mean: np.ndarray  # weighted covariate mean
+    var: np.ndarray  # weighted covariate covariance (rows x p x p)
+    dead_x: np.ndarray  # covariates of the deaths, by group order
+    dead_group: np.ndarray
+
+
+def _efron_rows(b: _Block, beta: np.ndarray) -> tuple[_EfronRows, float]:
+    eta = b.x @ beta
+    eta = eta - eta.max()
+    r = np.exp(eta)
+    rx = r[:, None] * b.x
+    rxx = rx[:, :, None] * b.x[:, None, :]
+    s0, s1, s2 = np.cumsum(r)[b.ends], np.cumsum(rx, 0)[b.ends], np.cumsum(rxx, 0)[b.ends]
+    dead = b.status == 1
+    grp_of_row = np.searchsorted(b.starts, np.arange(len(r)), side="right") - 1
+    dg = grp_of_row[dead]
+    d0 = np.bincount(dg, r[dead], len(b.ends))
+    d1 = np.zeros_like(s1)
+    np.add.at(d1, dg, rx[dead])
+    d2 = np.zeros_like(s2)
+    np.add.at(d2, dg, rxx[dead])
+    nd = b.ndead.astype(int)
+    g = np.repeat(np.arange(len(nd)), nd)
+    f = (np.arange(len(g)) - np.repeat(np.cumsum(nd) - nd, nd)) / np.repeat(nd, nd)
+    den = s0[g] - f * d0[g]
+    mean = (s1[g] - f[:, None] * d1[g]) / den[:, None]
+    var = (s2[g] - f[:, None, None] * d2[g]) / den[:, None, None]
+    var = var - mean[:, :, None] * mean[:, None, :]
+    loglik = float(eta[dead].sum() - np.log(den).sum())
+    return _EfronRows(g, den, mean, var, b.x[dead], dg), loglik
+
+
+def _efron(blocks: list[_Block], beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Log partial likelihood, score vector and information matrix at ``beta``."""
+    p = len(beta)
+    loglik, u, imat = 0.0, np.zeros(p), np.zeros((p, p))
+    for b in blocks:
+        rows, ll = _efron_rows(b, beta)
+        loglik += ll
+        u += rows.dead_x.sum(0) - rows.mean.sum(0)
+        imat += rows.var.sum(0)
+    return loglik, u, imat
+
+
+@dataclass
+class _Fit:
+    beta: np.ndarray
+    loglik0: float
+    loglik: float
+    u0: np.ndarray
+    imat0: np.ndarray
+    imat: np.ndarray
+    step: np.ndarray  # the Newton step that would follow (for the infinite-coefficient check)
+    converged: bool
+    iterations: int
+    singular: bool
+
+
+def _solve(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, bool]:
+    try:
+        return np.linalg.solve(a, b), False
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(a, b, rcond=None)[0], True
+
+
+def _newton(blocks: list[_Block], p: int) -> _Fit:
+    """Newton-Raphson from beta = 0 with step halving, as R's coxph.fit."""
+    beta = np.zeros(p)
+    ll0, u0, i0 = _efron(blocks, beta)
+    ll, u, imat = ll0, u0, i0
+    singular, converged, it = False, False, 0
+    for it in range(1, MAX_ITER + 1):  # noqa: B007
+        step, sing = _solve(imat, u)
+        singular |= sing
+        new = beta + step
+        nll, nu, nimat = _efron(blocks, new)
+        for _ in range(40):
+            if np.isfinite(nll) and nll >= ll - 1e-12 * abs(ll):
+                break
+            new = (beta + new) / 2
+            nll, nu, nimat = _efron(blocks, new)
+        done = abs(1 - ll / nll) <= EPS if nll != 0 else True
+        beta, ll, u, imat = new, nll, nu, nimat
+        if done:
+            converged = True
+            break
+    step, _ = _solve(imat, u)
+    return _Fit(beta, ll0, ll, u0, i0, imat, step, converged, it, singular)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests, concordance, proportional hazards
+# ---------------------------------------------------------------------------------------------
+
+
+def _chisq(stat: float, df: int) -> TestResult:
+    return TestResult(float(stat), int(df), float(stats.chi2.sf(stat, df)))
+
+
+def _km_transform(time: np.ndarray, status: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """1 - S(t-) of the pooled Kaplan-Meier at times ``at`` (cox.zph's "km" transform)."""
+    etimes, ndead = np.unique(time[status == 1], return_counts=True)
+    nrisk = len(time) - np.searchsorted(np.sort(time), etimes, side="left")
+    surv = np.r_[1.0, np.cumprod(1 - ndead / nrisk)]
+    return 1 - surv[np.searchsorted(etimes, at, side="left")]
+
+
+def _ph_test(
+    blocks: list[_Block], beta: np.ndarray, columns: list[_Column], gtime_of: dict
+) -> pl.DataFrame:
+    """cox.zph score test (survival >= 3.0): per covariate (all its dummies) and GLOBAL."""
+    p = len(beta)
+    u2 = np.zeros(p)
+    imat = np.zeros((2 * p, 2 * p))
+    for k, b in enumerate(blocks):
+        rows, _ = _efron_rows(b, beta)
+        g_grp = gtime_of[k]
+        g_row = g_grp[rows.group]
+        u2 += (g_grp[rows.dead_group][:, None] * rows.dead_x).sum(0)
+        u2 -= (g_row[:, None] * rows.mean).sum(0)
+        imat[:p, :p] += rows.var.sum(0)
+        imat[:p, p:] += (g_row[:, None, None] * rows.var).sum(0)
+        imat[p:, p:] += (g_row[:, None, None] ** 2 * rows.var).sum(0)
+    imat[p:, :p] = imat[:p, p:].T
+    u = np.r_[np.zeros(p), u2]
+    out = []
+    covs = list(dict.fromkeys(c.covariate for c in columns))
+    for cov in covs:
+        jj = [j for j, c in enumerate(columns) if c.covariate == cov]
+        kk = list(range(p)) + [j + p for j in jj]
+        sub_u = u[kk]
+        stat = float(sub_u @ _solve(imat[np.ix_(kk, kk)], sub_u)[0])
+        out.append((cov, *vars(_chisq(stat, len(jj))).values()))
+    stat = float(u @ _solve(imat, u)[0])
+    out.append(("GLOBAL", *vars(_chisq(stat, p)).values()))
+    return pl.DataFrame(out, schema=["covariate", "chisq", "df", "p"], orient="row")
+
+
+def _concordance_counts(
+    time: np.ndarray, status: np.ndarray, lp: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Totals (concordant, discordant, tied on lp) and the same per observation.
+
+    A pair is comparable when the shorter time is an event; a censored time equal to an
+    event time counts as longer; tied event times are not compared (as survival's
+    ``concordancefit``). Concordant = the event has the higher linear predictor.
+    """
+    n = len(time)
+    per = np.zeros((n, 3))
+    dead = np.flatnonzero(status == 1)
+    for chunk in np.array_split(dead, max(1, len(dead) // 256)):
+        td = time[chunk][:, None]
+        comp = (time[None, :] > td) | ((time[None, :] == td) & (status[None, :] == 0))
+        diff = lp[chunk][:, None] - lp[None, :]
+        for k, m in enumerate((comp & (diff > 0), comp & (diff < 0), comp & (diff == 0))):
+            per[chunk, k] += m.sum(1)
+            per[:, k] += m.sum(0)
+    totals = np.zeros(3)
+    for k in range(3):
+        totals[k] = per[:, k].sum() / 2
+    return totals, per
+
+
+def _concordance(
+    time: np.ndarray, status: np.ndarray, lp: np.ndarray, strat: np.ndarray
+) -> tuple[float | None, float | None]:
+    """Harrell's C and its infinitesimal-jackknife SE, as ``coxph``'s ``concordance``."""
+    totals, per = np.zeros(3), np.zeros((len(time), 3))
+    for s in np.unique(strat):
+        idx = np.flatnonzero(strat == s)
+        t, p = _concordance_counts(time[idx], status[idx], lp[idx])
+        totals += t
+        per[idx] = p
+    npair = totals.sum()
+    if npair == 0:
+        return None, None
+    somer = (totals[0] - totals[1]) / npair
+    dfbeta = (per[:, 0] - per[:, 1]) / npair - somer / npair * per.sum(1)
+    return float((somer + 1) / 2), float(np.sqrt((dfbeta**2).sum() / 4))
+
+
+# ---------------------------------------------------------------------------------------------
+# Result tables
+# ---------------------------------------------------------------------------------------------
+
+
+def _terms_table(
+    design: _Design, fit: _Fit, events: np.ndarray, infinite: np.ndarray, conf_level: float
+) -> pl.DataFrame:
+    zq = stats.norm.ppf(0.5 + conf_level / 2)
+    var = np.linalg.pinv(fit.imat) if fit.imat.size else fit.imat
+    se = np.sqrt(np.clip(np.diag(var), 0, None))
+    n, nev = len(events), int(events.sum())
+    rows: list[dict] = []
+    for cov in design.covariates:
+        if cov in design.levels:
+            lv, ref = design.levels[cov]
+            code = design.codes[cov]
+            m = code == ref
+            rows.append(_row(f"{cov}{ref}", cov, ref, ref, int(m.sum()), int(events[m].sum())))
+        for j, col in enumerate(design.columns):
+            if col.covariate != cov:
+                continue
+            if col.level is None:
+                ln, le = n, nev
+            else:
+                m = design.codes[cov] == col.level
+                ln, le = int(m.sum()), int(events[m].sum())
+            b = float(fit.beta[j])
+            stats_ = _estimate(b, float(se[j]), zq, bool(infinite[j]))
+            rows.append(_row(col.term, cov, col.level, col.reference_level, ln, le, **stats_))
+    return pl.DataFrame(rows, schema=_TERM_SCHEMA)
+
+
+_TERM_SCHEMA = {
+    "term": pl.String, "covariate": pl.String, "level": pl.String,
+    "reference_level": pl.String, "is_reference": pl.Boolean, "estimable": pl.Boolean,
+    "coef": pl.Float64, "hr": pl.Float64, "lower": pl.Float64, "upper": pl.Float64,
+    "se": pl.Float64, "z": pl.Float64, "p": pl.Float64, "n": pl.Int64, "events": pl.Int64,
+}
+
+
+def _row(term, cov, level, ref, n, events, **est) -> dict:
+    is_ref = not est
+    base = {"term": term, "covariate": cov, "level": level, "reference_level": ref,
+            "is_reference": is_ref, "estimable": True, "coef": None, "hr": 1.0 if is_ref else None,
+            "lower": None, "upper": None, "se": None, "z": None, "p": None,
+            "n": n, "events": events}
+    base.update(est)
+    return base
+
+
+def _estimate(b: float, se: float, zq: float, infinite: bool) -> dict:
+    if infinite:
+        return {"estimable": False, "coef": b, "hr": 0.0 if b < 0 else float("inf")}
+    z = b / se if se > 0 else float("nan")
+    return {"coef": b, "hr": float(np.exp(b)), "lower": float(np.exp(b - zq * se)),
+            "upper": float(np.exp(b + zq * se)), "se": se, "z": z,
+            "p": float(2 * stats.norm.sf(abs(z)))}
+
+
+def _empty_result(n, events, left_out, messages, strata, conf_level) -> CoxResult:
+    terms = pl.DataFrame(schema=_TERM_SCHEMA)
+    ph = pl.DataFrame(schema={"covariate": pl.String, "chisq": pl.Float64, "df": pl.Int64,
+                              "p": pl.Float64})
+    return CoxResult(terms, n, events, left_out, None, None, None, None, None, ph,
+                     messages, strata=tuple(strata), conf_level=conf_level)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_list(strata: str | list[str] | None) -> list[str]:
+    if strata is None:
+        return []
+    return [strata] if isinstance(strata, str) else list(strata)
+
+
+def _problem_messages(design: _Design, events: np.ndarray, messages: list[str]) -> set[str]:
+    """Add messages for levels without events and low events per variable.
+
+    Returns the covariates that have a level without events.
+    """
+    flagged: set[str] = set()
+    for cov, (lv, ref) in design.levels.items():
+        if cov not in design.covariates:
+            continue
+        for level in lv:
+            if events[design.codes[cov] == level].sum() == 0:
+                flagged.add(cov)
+                role = "reference level" if level == ref else "level"
+                messages.append(f"{role.capitalize()} '{level}' of `{cov}` has no events: "
+                                "its hazard ratio cannot be estimated (it tends to 0 or "
+                                "infinity). Merge or exclude this level.")
+    p, nev = design.x.shape[1], int(events.sum())
+    if p and nev / p < MIN_EPV:
+        messages.append(f"Only {nev / p:.1f} events per coefficient ({nev} events, {p} "
+                        f"coefficients; at least {MIN_EPV} recommended): estimates may be "
+                        "unstable and over-fitted.")
+    return flagged
+
+
+def fit_cox(
+    df: pl.DataFrame,
+    time: str,
+    event: str,
+    covariates: list[str],
+    reference: dict[str, str] | None = None,
+    strata: str | list[str] | None = None,
+    conf_level: float = 0.95,
+) -> CoxResult:
+    """Fit a Cox model (Efron ties) as R's ``coxph``; event 1 = event, any other code censored.
+
+    Returns a :class:`CoxResult`; coefficients are log hazard ratios per unit of each numeric
+    covariate (in its own units) or versus the reference level of a categorical one.
+    """
+    strata_cols = _as_list(strata)
+    missing_cols = [c for c in [time, event, *covariates, *strata_cols] if c not in df.columns]
+    if missing_cols:
+        raise ValueError(f"columns not in the data: {', '.join(missing_cols)}")
+    messages: list[str] = []
+    used_cols = list(dict.fromkeys([time, event, *covariates, *strata_cols]))
+    data, left_out = _complete_cases(df, used_cols)
+    if left_out:
+        detail = ", ".join(f"`{c}` ({k})" for c, k in left_out.items())
+        messages.append(f"{df.height - data.height} of {df.height} rows left out: "
+                        f"missing {detail}.")
+    t = data[time].cast(pl.Float64).to_numpy()
+    d = (data[event].cast(pl.Float64).to_numpy() == 1).astype(float)
+    nev = int(d.sum())
+    if nev == 0:
+        messages.append("No events in the rows used: a Cox model cannot be fitted.")
+        return _empty_result(data.height, 0, left_out, messages, strata_cols, conf_level)
+    design = _drop_collinear(
+        _build_design(data, list(dict.fromkeys(covariates)), reference or {}, messages),
+        messages,
+    )
+    if not design.columns:
+        messages.append("No usable covariates: nothing to fit.")
+        return _empty_result(data.height, nev, left_out, messages, strata_cols, conf_level)
+    no_events = _problem_messages(design, d, messages)
+    return _fit(design, t, d, _strata_codes(data, strata_cols), left_out, messages,
+                strata_cols, conf_level, no_events)
+
+
+def _fit(
+    design, t, d, strat, left_out, messages, strata_cols, conf_level, no_events
+) -> CoxResult:
+    x = design.x - design.x.mean(axis=0)
+    blocks = _blocks(x, t, d, strat)
+    p = x.shape[1]
+    fit = _newton(blocks, p)
+    if not fit.converged:
+        messages.append(f"The model did not converge in {MAX_ITER} iterations: estimates are "
+                        "unreliable.")
+    if fit.singular:
+        messages.append("The information matrix is singular: some covariates are redundant.")
+    # R's test (the next Newton step is not negligible) plus: still moving on the scale of
+    # the linear predictor, so tiny coefficients of covariates in large units are not flagged
+    step = np.abs(fit.step)
+    infinite = (step > 1e-9) & (step > TOLER_INF * np.abs(fit.beta)) & (step * x.std(0) > 1e-6)
+    for j in np.flatnonzero(infinite):
+        if design.columns[j].covariate in no_events:
+            continue  # already explained by the "no events" message
+        messages.append(f"The coefficient of `{design.columns[j].term}` may be infinite "
+                        "(monotone likelihood): its hazard ratio and CI are not reported.")
+    score, _ = _solve(fit.imat0, fit.u0)
+    centre = _km_transform(t, d, t[d == 1]).mean()
+    gtime_of = {k: _km_transform(t, d, b.time[b.ends]) - centre for k, b in enumerate(blocks)}
+    _, inv = np.unique(x, axis=0, return_inverse=True)
+    xu = np.unique(x, axis=0)
+    lp = (xu @ fit.beta)[inv.ravel()]
+    conc, conc_se = _concordance(t, d, lp, strat)
+    return CoxResult(
+        terms=_terms_table(design, fit, d, infinite, conf_level),
+        n=len(t), events=int(d.sum()), left_out=left_out,
+        concordance=conc, concordance_se=conc_se,
+        lr_test=_chisq(2 * (fit.loglik - fit.loglik0), p),
+        wald_test=_chisq(float(fit.beta @ fit.imat @ fit.beta), p),
+        score_test=_chisq(float(fit.u0 @ score), p),
+        ph_test=_ph_test(blocks, fit.beta, design.columns, gtime_of),
+        messages=messages, loglik=(fit.loglik0, fit.loglik), converged=fit.converged,
+        iterations=fit.iterations, strata=tuple(strata_cols), conf_level=conf_level,
+    )
+
+
+def univariable_screen(
+    df: pl.DataFrame,
+    time: str,
+    event: str,
+    covariates: list[str],
+    reference: dict[str, str] | None = None,
+    conf_level: float = 0.95,
+) -> pl.DataFrame:
+    """Each covariate alone in its own Cox model (its own complete cases).
+
+    Returns the rows of each model's ``terms`` plus ``lr_p`` (likelihood-ratio p of the
+    covariate) and ``messages`` (the model's messages joined by a space).
+    """
+    frames = []
+    for cov in covariates:
+        res = fit_cox(df, time, event, [cov], reference=reference, conf_level=conf_level)
+        lr_p = res.lr_test.p if res.lr_test else None
+        frames.append(res.terms.with_columns(
+            pl.lit(lr_p, dtype=pl.Float64).alias("lr_p"),
+            pl.lit(" ".join(res.messages), dtype=pl.String).alias("messages"),
+        ))
+    if not frames:
+        return pl.DataFrame(schema={**_TERM_SCHEMA, "lr_p": pl.Float64, "messages": pl.String})
+    return pl.concat(frames, how="vertical")
