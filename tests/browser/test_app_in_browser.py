@@ -24,3 +24,34 @@ def test_cohort_page_shows_the_patient_count(page: Page, app_url: str):
     assert main_counts.first.inner_text().strip() == "137"
     expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
     assert page.get_by_test_id("stException").count() == 0
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick ``option`` in the Streamlit selectbox whose label starts with ``label``."""
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
+    box.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_for_app(page)
+
+
+def test_upload_a_csv_and_see_it_analysed(page: Page, app_url: str, tmp_path):
+    csv = tmp_path / "registry.csv"
+    csv.write_text("ID;Age;Site;OS days;Dead\nR1;61,5;lung;365;1\nR2;70;liver;200;0\n"
+                   "R3;58;lung;500;1\nR4;66;bone;90;1\n", encoding="latin-1")
+    page.goto(f"{app_url}/data")
+    wait_for_app(page)
+    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(csv))
+    wait_for_app(page)
+    expect(page.get_by_text("registry.csv: 4 rows, 5 columns")).to_be_visible()
+    choose(page, "OS days", "os_months")
+    choose(page, "Unit of the time columns", "days")
+    choose(page, "coded? Values in the file: 0, 1", "0/1 (0 = censored, 1 = event, 2 = competing event)")
+    page.get_by_role("button", name="Validate and load").click()
+    wait_for_app(page)
+    expect(page.get_by_text("Loaded in this session: registry.csv")).to_be_visible()
+    assert sidebar_count(page) == "4"
+    page.get_by_test_id("stSidebarNav").get_by_text("Cohort").click()
+    wait_for_app(page)
+    expect(page.get_by_text("Uploaded file registry.csv")).to_be_visible()
+    assert sidebar_count(page) == "4"
+    assert page.get_by_test_id("stException").count() == 0
