@@ -1,0 +1,61 @@
+"""Shared look of the figures: Okabe-Ito palette, fonts, white journal layout, p formatting."""
+
+from __future__ import annotations
+
+import math
+
+#: Okabe-Ito colour-blind-safe palette, ordered for curves on white (yellow last: low contrast).
+PALETTE: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#009E73",  # bluish green
+    "#E69F00",  # orange
+    "#56B4E9",  # sky blue
+    "#CC79A7",  # reddish purple
+    "#000000",  # black
+    "#F0E442",  # yellow
+)
+FONT_FAMILY = "Arial, Helvetica, sans-serif"
+FONT_SIZE = 18  # readable when projected
+TICK_FONT_SIZE = 16
+GRID_COLOR = "#E5E5E5"
+MEDIAN_LINE_COLOR = "#7F7F7F"
+
+
+def color_for(i: int) -> str:
+    """The i-th palette colour (cycles)."""
+    return PALETTE[i % len(PALETTE)]
+
+
+def rgba(hex_color: str, alpha: float) -> str:
+    """'#RRGGBB' -> 'rgba(r,g,b,alpha)'."""
+    h = hex_color.lstrip("#")
+    r, g, b = (int(h[k : k + 2], 16) for k in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def format_p(p: float | None) -> str:
+    """Journal style: 'p = 0.03', 'p = 0.003', 'p < 0.001'; 'p = NA' when missing."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "p = NA"
+    if p < 0.001:
+        return "p < 0.001"
+    if p < 0.01:
+        return f"p = {p:.3f}"
+    return f"p = {p:.2f}"
+
+
+def base_layout(title: str | None, caption: str | None, height: int) -> dict:
+    """Layout keywords shared by the figure builders (white background, large fonts)."""
+    return {
+        "template": "simple_white",
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "font": {"family": FONT_FAMILY, "size": FONT_SIZE, "color": "#000000"},
+        "title": {"text": title, "x": 0.0, "xanchor": "left"} if title else None,
+        "height": height,
+        "margin": {"l": 150, "r": 30, "t": 70 if title else 30, "b": 110 if caption else 70},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.01, "xanchor": "right",
+                   "x": 1.0, "font": {"size": FONT_SIZE}},
+        "hovermode": "closest",
+    }
