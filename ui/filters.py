@@ -15,14 +15,21 @@ import streamlit as st
 
 from cohort.filters import MAIN_FILTERS, CohortFilter, Condition, InRange, ValuesIn
 from cohort.schema import PATIENT_ID, column_label
+from ui.urlstate import pending, suggest, url_multiselect, url_range_slider, url_toggle
 
 MAX_CATEGORIES = 60
+EXTRA_PARAM = "more"
 _SKIPPED_SUFFIXES = ("_months", "_event")
 
 
 def widget_key(dataset: str, column: str, part: str = "") -> str:
     """The session-state key of a filter widget."""
     return f"flt.{dataset}.{column}{'.' + part if part else ''}"
+
+
+def filter_param(column: str) -> str:
+    """The URL parameter of a column's filter."""
+    return f"f.{column}"
 
 
 def filterable_columns(patients: pl.DataFrame) -> list[str]:
@@ -68,9 +75,9 @@ def _range_condition(dataset: str, column: str, values: pl.Series) -> Condition 
     cast = int if integer else float
     low_bound = cast(math.floor(finite.min() / step) * step)
     high_bound = cast(math.ceil(finite.max() / step) * step)
-    low, high = st.slider(
-        column_label(column), min_value=low_bound, max_value=high_bound,
-        value=(low_bound, high_bound), step=cast(step), key=widget_key(dataset, column),
+    low, high = url_range_slider(
+        column_label(column), low_bound, high_bound, step=cast(step), integer=integer,
+        key=widget_key(dataset, column), param=filter_param(column),
     )
     if (low, high) == (low_bound, high_bound):
         return None
@@ -81,8 +88,8 @@ def _values_condition(dataset: str, column: str, values: pl.Series) -> Condition
     options = categories(values)
     if not options or len(options) > MAX_CATEGORIES:
         return None
-    chosen = st.multiselect(column_label(column), options, placeholder="All",
-                            key=widget_key(dataset, column))
+    chosen = url_multiselect(column_label(column), options, placeholder="All",
+                             key=widget_key(dataset, column), param=filter_param(column))
     if not chosen:
         return None
     return ValuesIn(column, tuple(chosen), _include_missing(dataset, column, values))
@@ -91,7 +98,8 @@ def _values_condition(dataset: str, column: str, values: pl.Series) -> Condition
 def _include_missing(dataset: str, column: str, values: pl.Series) -> bool:
     if not has_missing(values):
         return False
-    return st.checkbox("include missing", key=widget_key(dataset, column, "missing"))
+    return url_toggle("include missing", widget=st.checkbox, param=f"m.{column}",
+                      key=widget_key(dataset, column, "missing"))
 
 
 def column_condition(dataset: str, column: str, values: pl.Series) -> Condition | None:
@@ -111,9 +119,13 @@ def filter_widgets(dataset: str, patients: pl.DataFrame) -> CohortFilter:
         condition = column_condition(dataset, column, patients[column])
         if condition is not None:
             cohort_filter = cohort_filter.with_condition(condition)
+    linked = [c for c in extra_options if pending(filter_param(c)) is not None]
+    if linked:
+        suggest(EXTRA_PARAM, linked)
     if extra_options:
-        extra = st.multiselect("More filters", extra_options, format_func=column_label,
-                               key=widget_key(dataset, "_extra"), placeholder="Any other column")
+        extra = url_multiselect("More filters", extra_options, format_func=column_label,
+                                key=widget_key(dataset, "_extra"), param=EXTRA_PARAM,
+                                placeholder="Any other column")
         for column in extra:
             condition = column_condition(dataset, column, patients[column])
             if condition is not None:

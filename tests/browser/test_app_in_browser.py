@@ -30,6 +30,7 @@ def choose(page: Page, label: str, option: str) -> None:
     """Pick ``option`` in the Streamlit selectbox whose label starts with ``label``."""
     box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
     box.click()
+    page.keyboard.type(option)  # the option list is virtualised: filter it first
     page.get_by_role("option", name=option, exact=True).click()
     wait_for_app(page)
 
@@ -55,3 +56,30 @@ def test_upload_a_csv_and_see_it_analysed(page: Page, app_url: str, tmp_path):
     expect(page.get_by_text("Uploaded file registry.csv")).to_be_visible()
     assert sidebar_count(page) == "4"
     assert page.get_by_test_id("stException").count() == 0
+
+
+def test_copied_link_reproduces_the_view_in_a_fresh_browser(page: Page, app_url: str, browser):
+    page.goto(app_url)
+    wait_for_app(page)
+    histology = page.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect").filter(
+        has_text="Histology")
+    histology.click()
+    page.get_by_role("option", name="adeno", exact=True).click()
+    page.keyboard.press("Escape")
+    wait_for_app(page)
+    assert sidebar_count(page) == "27"
+    page.get_by_test_id("stSidebarNav").get_by_text("Data").click()
+    wait_for_app(page)
+    assert "f.histology=adeno" in page.url  # rewritten after the page switch
+    page.get_by_text("Copy link to this view").click()
+    link = page.get_by_test_id("stCode").last.inner_text().strip()
+    assert link.startswith(app_url) and "f.histology=adeno" in link and "/data" in link
+    fresh = browser.new_context()
+    try:
+        other = fresh.new_page()
+        other.goto(link)
+        wait_for_app(other)
+        assert sidebar_count(other) == "27"
+        expect(other.get_by_role("heading", name="Data", exact=True)).to_be_visible()
+    finally:
+        fresh.close()

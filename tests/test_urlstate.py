@@ -1,0 +1,70 @@
+"""The view state in the URL: links reproduce a view; bad parameters are notices, not crashes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def open_link(**params: str | list[str]) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def param(at: AppTest, key: str) -> list[str]:
+    value = at.query_params[key]
+    return [value] if isinstance(value, str) else list(value)
+
+
+def count(at: AppTest) -> str:
+    return next(m.value for m in at.metric if m.label == "Patients in cohort")
+
+
+def test_link_opens_dataset_and_filters():
+    at = open_link(**{"ds": "gbsg2", "f.regimen": "tamoxifen", "f.age_years": "40~60"})
+    assert not at.exception
+    assert at.selectbox(key="dataset").value == "gbsg2"
+    assert at.multiselect(key="flt.gbsg2.regimen").value == ["tamoxifen"]
+    assert at.slider(key="flt.gbsg2.age_years").value == (40.0, 60.0)
+    raw = pl.read_csv(ROOT / "tests/reference/data/gbsg2.csv")
+    expected = raw.filter((pl.col("horTh") == "yes") & pl.col("age").is_between(40, 60)).height
+    assert count(at) == str(expected)
+
+
+def test_changing_a_filter_rewrites_the_url():
+    at = open_link()
+    at.multiselect(key="flt.veterans.histology").set_value(["adeno", "large"]).run()
+    assert param(at, "f.histology") == ["adeno", "large"]
+    assert "ds" not in at.query_params  # the default dataset is left out
+    at.selectbox(key="dataset").set_value("gbsg2").run()
+    assert param(at, "ds") == ["gbsg2"]
+
+
+def test_malformed_and_unknown_parameters_are_ignored_with_a_notice():
+    at = open_link(**{"ds": "veterans", "f.histology": ["adeno", "unicorn"],
+                      "f.age_years": "abc~60", "zzz": "1"})
+    assert not at.exception
+    notices = " ".join(w.value for w in at.warning)
+    assert "'unicorn'" in notices and "Age (years)" in notices and "'zzz'" in notices
+    assert at.multiselect(key="flt.veterans.histology").value == ["adeno"]
+    assert count(at) == "27"
+
+
+def test_unknown_dataset_falls_back_to_the_default():
+    at = open_link(ds="no-such-dataset")
+    assert not at.exception
+    assert at.selectbox(key="dataset").value == "veterans"
+    assert any("Dataset" in w.value for w in at.warning)
+
+
+def test_link_to_an_upload_asks_for_the_file_and_keeps_the_view():
+    at = open_link(**{"ds": "uploaded", "file": "registry.csv", "f.histology": "lung"})
+    assert not at.exception
+    assert any("upload **registry.csv**" in i.value for i in at.info)
+    assert param(at, "ds") == ["uploaded"] and param(at, "f.histology") == ["lung"]

@@ -1,0 +1,91 @@
+"""The shared sidebar: dataset, filtered patient count, filters and the link to this view."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import urlstate
+from ui.filters import filter_widgets
+from ui.session import (
+    DATASET_KEY,
+    UPLOADED,
+    View,
+    build_view,
+    cohort_for,
+    dataset_options,
+    select_pending_dataset,
+    uploaded_cohort,
+)
+from ui.urlstate import (
+    DATASET_PARAM,
+    FILE_PARAM,
+    pending,
+    record,
+    share_url,
+    take,
+    take_notices,
+    url_selectbox,
+)
+
+
+def awaited_upload() -> str | None:
+    """The file name a link asks for when it was made on an upload this session lacks."""
+    wanted = pending(DATASET_PARAM)
+    if wanted and wanted[-1] == UPLOADED and uploaded_cohort() is None:
+        return (pending(FILE_PARAM) or ["the same file"])[-1]
+    return None
+
+
+def _dataset_widget(options: dict[str, str]) -> str:
+    if awaited_upload():
+        return st.selectbox("Dataset", list(options), format_func=options.get, key=DATASET_KEY)
+    dataset = url_selectbox("Dataset", list(options), format_func=options.get,
+                            key=DATASET_KEY, param=DATASET_PARAM)
+    take(FILE_PARAM)
+    if dataset == UPLOADED:
+        record(FILE_PARAM, uploaded_cohort().name)
+    return dataset
+
+
+def render_sidebar() -> View:
+    """Draw the sidebar; the filtered view every screen reads."""
+    options = dataset_options()
+    select_pending_dataset(options)
+    with st.sidebar:
+        dataset = _dataset_widget(options)
+        count_slot = st.container()
+        st.subheader("Filters")
+        cohort = cohort_for(dataset)
+        urlstate.hold(awaited_upload() is not None)
+        cohort_filter = filter_widgets(dataset, cohort.patients)
+        urlstate.hold(False)
+    view = build_view(dataset, cohort_filter)
+    with count_slot:
+        st.metric("Patients in cohort", f"{view.patients.height:,}",
+                  help=f"of {cohort.n_patients:,} in the dataset")
+        if cohort.synthetic:
+            st.caption("⚠️ Synthetic demonstration data, not patient records.")
+        if cohort_filter.conditions:
+            st.caption(f"Filtered: {cohort_filter.describe()}")
+    return view
+
+
+def link_notices(slot) -> None:
+    """Tell the user, in ``slot`` above the screen, about a link they cannot fully open."""
+    with slot:
+        file_name = awaited_upload()
+        if file_name:
+            st.info(f"This link shows a view of an uploaded file. Patient data never travels "
+                    f"in links: upload **{file_name}** on the Data page to see this view.",
+                    icon=":material/upload_file:")
+        for message in take_notices():
+            st.warning(message, icon=":material/link_off:")
+
+
+def share_panel() -> None:
+    """The link that reproduces this view, with a copy button (draw after the screen)."""
+    with st.sidebar.popover("Copy link to this view", icon=":material/link:",
+                            use_container_width=True):
+        st.caption("Copy with the button at the right of the link. It holds the dataset name, "
+                   "filters and options, never patient data.")
+        st.code(share_url(), language=None, wrap_lines=True)

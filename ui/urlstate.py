@@ -1,0 +1,229 @@
+"""The view state in the URL query string, kept in sync both ways.
+
+Widgets that make up the view are drawn through the ``url_*`` wrappers below. Each has a URL
+parameter name. On a session's first run the query string is read once into "pending" values;
+a wrapper seeds its widget from its pending value (validated against the widget's options:
+URL values are untrusted) before drawing it. Every run records each wrapper's current value,
+and the entry script writes the whole state back at the end of the run (switching page clears
+the browser's query string, so it is rewritten every run). Values equal to the widget's
+default are left out, so a link only says what differs. Only view settings go into the URL:
+dataset key, filter criteria and options, never patient rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import streamlit as st
+
+_READ = "_url_read"
+_PENDING = "_url_pending"
+_CURRENT = "_url_current"
+_NOTICES = "_url_notices"
+_HOLD = "_url_hold"
+#: Parameters the entry script reads itself.
+DATASET_PARAM = "ds"
+FILE_PARAM = "file"
+RESERVED = {"embed", "embed_options"}
+RANGE_SEPARATOR = "~"
+
+
+def start_run() -> None:
+    """Call first in every run: reads the URL on the session's first run, resets the record."""
+    if not st.session_state.get(_READ):
+        st.session_state[_PENDING] = {
+            key: st.query_params.get_all(key) for key in st.query_params if key not in RESERVED
+        }
+        st.session_state[_NOTICES] = []
+        st.session_state[_READ] = True
+    st.session_state[_CURRENT] = {}
+    st.session_state[_HOLD] = False
+
+
+def hold(held: bool = True) -> None:
+    """While held, widgets do not take their values from the URL (kept for later)."""
+    st.session_state[_HOLD] = held
+
+
+def pending(param: str) -> list[str] | None:
+    """The URL's values for ``param`` not yet used by a widget (None if absent)."""
+    return st.session_state.get(_PENDING, {}).get(param)
+
+
+def suggest(param: str, values: list[str]) -> None:
+    """Seed ``param`` as if the URL had it, unless the URL already does (a link's implied value)."""
+    if st.session_state.get(_PENDING) is not None and param not in st.session_state[_PENDING]:
+        st.session_state[_PENDING][param] = values
+
+
+def take(param: str) -> list[str] | None:
+    """Pop the URL's values for ``param``; they seed a widget once."""
+    return st.session_state.get(_PENDING, {}).pop(param, None)
+
+
+def notice(message: str) -> None:
+    """Record a message about a URL value that was ignored."""
+    st.session_state.setdefault(_NOTICES, []).append(message)
+
+
+def record(param: str, values: Sequence[str] | str | None) -> None:
+    """Put a widget's current value in this run's URL state (None or []: left out)."""
+    if values is None or (not isinstance(values, str) and len(values) == 0):
+        return
+    st.session_state[_CURRENT][param] = [values] if isinstance(values, str) else list(values)
+
+
+def record_default_aware(param: str, value: Any, default: Any, encode: Callable[[Any], Any]
+                         ) -> None:
+    if value != default:
+        record(param, encode(value))
+
+
+def query_string() -> str:
+    """This run's view state as a query string (without '?')."""
+    return urlencode(st.session_state.get(_CURRENT, {}), doseq=True)
+
+
+def finish_run() -> None:
+    """Call last in every run: unused URL values become notices; the URL is rewritten."""
+    leftover = st.session_state.get(_PENDING, {})
+    waiting_for_upload = leftover.get(DATASET_PARAM) is not None
+    current = st.session_state.get(_CURRENT, {})
+    if waiting_for_upload:
+        current.update(leftover)
+    else:
+        for param in list(leftover):
+            notice(f"Ignored unknown link parameter '{param}'.")
+            leftover.pop(param)
+    if {k: st.query_params.get_all(k) for k in st.query_params} != current:
+        st.query_params.from_dict(current)
+
+
+def take_notices() -> list[str]:
+    """Notices collected so far (cleared)."""
+    return st.session_state.pop(_NOTICES, [])
+
+
+def share_url() -> str:
+    """The full link to this view: this page's address plus the view's query string."""
+    base = (st.context.url or "").split("?", 1)[0]
+    query = query_string()
+    return f"{base}?{query}" if query else base
+
+
+# --------------------------------------------------------------------------- widgets
+
+
+def _initial(key: str, **default: Any) -> dict[str, Any]:
+    """The widget's default argument, unless its value is already in session state."""
+    return {} if key in st.session_state else default
+
+
+def _text(number: float) -> str:
+    return format(number, ".10g")
+
+
+def _seed(key: str, param: str, decode: Callable[[list[str]], Any | None], label: str) -> None:
+    if st.session_state.get(_HOLD):
+        return
+    values = take(param)
+    if values is None:
+        return
+    decoded = decode(values)
+    if decoded is None:
+        notice(f"Ignored the link's value for {label}: {', '.join(values)[:80]!r}.")
+        return
+    st.session_state[key] = decoded
+
+
+def url_selectbox(label: str, options: Sequence[Any], *, key: str, param: str,
+                  index: int | None = 0, **kwargs) -> Any:
+    """``st.selectbox`` whose choice lives in the URL (options are matched as text)."""
+    by_text = {str(option): option for option in options}
+    _seed(key, param, lambda v: by_text.get(v[-1]) if v[-1] in by_text else None, label)
+    value = st.selectbox(label, options, key=key, **_initial(key, index=index), **kwargs)
+    default = options[index] if index is not None and options else None
+    if value != default and value is not None:
+        record(param, str(value))
+    return value
+
+
+def url_multiselect(label: str, options: Sequence[Any], *, key: str, param: str, **kwargs
+                    ) -> list[Any]:
+    """``st.multiselect`` whose choices live in the URL; unknown values are dropped."""
+    by_text = {str(option): option for option in options}
+
+    def decode(values: list[str]) -> list[Any] | None:
+        known = [by_text[v] for v in values if v in by_text]
+        unknown = [v for v in values if v not in by_text]
+        if unknown:
+            notice(f"Ignored {', '.join(repr(v) for v in unknown[:5])} for {label}: "
+                   "not in this dataset.")
+        return known
+
+    _seed(key, param, decode, label)
+    value = st.multiselect(label, options, key=key, **kwargs)
+    record(param, [str(v) for v in value])
+    return value
+
+
+def _parse_number(text: str, integer: bool) -> float | int | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    if number != number or number in (float("inf"), float("-inf")):
+        return None
+    return int(round(number)) if integer else number
+
+
+def url_range_slider(label: str, low: float, high: float, *, key: str, param: str,
+                     step: float, integer: bool = False) -> tuple[float, float]:
+    """A range ``st.slider`` over [low, high] whose range lives in the URL as 'lo~hi'."""
+    def decode(values: list[str]) -> tuple | None:
+        parts = values[-1].split(RANGE_SEPARATOR)
+        if len(parts) != 2:
+            return None
+        numbers = [_parse_number(p, integer) for p in parts]
+        if None in numbers:
+            return None
+        lo, hi = sorted(min(max(n, low), high) for n in numbers)
+        return (lo, hi)
+
+    _seed(key, param, decode, label)
+    value = st.slider(label, min_value=low, max_value=high, step=step, key=key,
+                      **_initial(key, value=(low, high)))
+    record_default_aware(param, tuple(value), (low, high),
+                         lambda v: f"{_text(v[0])}{RANGE_SEPARATOR}{_text(v[1])}")
+    return value
+
+
+def url_number(label: str, *, key: str, param: str, value: float, min_value: float,
+               max_value: float, step: float, integer: bool = False, **kwargs) -> float:
+    """``st.number_input`` whose value lives in the URL."""
+    def decode(values: list[str]) -> float | None:
+        number = _parse_number(values[-1], integer)
+        return number if number is not None and min_value <= number <= max_value else None
+
+    _seed(key, param, decode, label)
+    chosen = st.number_input(label, min_value=min_value, max_value=max_value, step=step,
+                             key=key, **_initial(key, value=value), **kwargs)
+    record_default_aware(param, chosen, value, _text)
+    return chosen
+
+
+def url_toggle(label: str, *, key: str, param: str, value: bool = False,
+               widget: Callable = st.toggle, **kwargs) -> bool:
+    """``st.toggle`` (or ``st.checkbox`` via ``widget``) whose state lives in the URL."""
+    flags = {"1": True, "0": False, "true": True, "false": False}
+    _seed(key, param, lambda v: flags.get(v[-1].lower()), label)
+    chosen = widget(label, key=key, **_initial(key, value=value), **kwargs)
+    record_default_aware(param, chosen, value, lambda v: "1" if v else "0")
+    return chosen
+
+
+def link_query(params: dict[str, str | list[str]]) -> str:
+    """A query string for ``params`` (for building links in tests and reports)."""
+    return urlencode(params, doseq=True)
