@@ -12,6 +12,8 @@ st.set_page_config(page_title="Oligomet Cohort Explorer", page_icon=":material/m
 
 PAGES = [
     st.Page("screens/cohort.py", title="Cohort", icon=":material/groups:", default=True),
+    st.Page("screens/published.py", title="Published vs. this cohort", icon=":material/fact_check:",
+            url_path="published"),
     st.Page("screens/data.py", title="Data", icon=":material/upload_file:", url_path="data"),
 ]
 

@@ -16,8 +16,8 @@ Kinds of comparison and their tolerances:
 - ``not comparable``: printed for completeness, not checked (the paper contradicts itself; ``note``
   says how).
 
-Survival figures go through ``_km_at``, ``_km_median`` and ``_cif_at`` only (lifelines for now), so
-the app's own ``cohort.survival`` / ``cohort.competing`` functions can be swapped in there.
+Survival figures go through ``_km_at``, ``_km_median`` and ``_cif_at``, which call the app's own
+``cohort.survival`` and ``cohort.competing`` (the functions the Survival screen shows).
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ import numpy as np
 import polars as pl
 import yaml
 
+from cohort.competing import cumulative_incidence
 from cohort.dose import add_dose_columns
+from cohort.survival import median_survival, survival_at
 
 DEFAULT_TARGETS = Path(__file__).resolve().parent.parent / "data" / "calibration" / "published_targets.yaml"
 
@@ -68,34 +70,30 @@ def load_targets(path: str | Path | None = None) -> dict:
 # --------------------------------------------------------------------------- survival helpers
 
 
+def _as_cause_one(df: pl.DataFrame, time: str, event: str, code: int) -> pl.DataFrame:
+    """Time and an event column where ``code`` is recoded 1 (the app's functions count 1)."""
+    recoded = pl.when(pl.col(event) == code).then(1).when(pl.col(event) == 0).then(0).otherwise(2)
+    return df.drop_nulls([time, event]).select(pl.col(time), recoded.alias("_event"))
+
+
 def _km_at(df: pl.DataFrame, time: str, event: str, t: float, code: int = 1) -> float:
     """Kaplan-Meier survival at ``t`` months; ``event == code`` is the event, anything else censored."""
-    from lifelines import KaplanMeierFitter
-
-    d = df.drop_nulls([time, event])
-    kmf = KaplanMeierFitter().fit(d[time].to_numpy(), (d[event].to_numpy() == code).astype(int))
-    return float(kmf.survival_function_at_times(t).iloc[0])
+    landmark = survival_at(_as_cause_one(df, time, event, code), time, "_event", [t])
+    value = landmark["survival"][0]
+    return float("nan") if value is None else float(value)
 
 
 def _km_median(df: pl.DataFrame, time: str, event: str, code: int = 1) -> float:
-    """Kaplan-Meier median (first time survival is <= 0.5), months; inf if not reached."""
-    from lifelines import KaplanMeierFitter
-
-    d = df.drop_nulls([time, event])
-    kmf = KaplanMeierFitter().fit(d[time].to_numpy(), (d[event].to_numpy() == code).astype(int))
-    return float(kmf.median_survival_time_)
+    """Kaplan-Meier median (as R's print(survfit)), months; inf if not reached."""
+    median = median_survival(_as_cause_one(df, time, event, code), time, "_event")["median"][0]
+    return float("inf") if median is None else float(median)
 
 
 def _cif_at(df: pl.DataFrame, time: str, event: str, t: float, code: int = 1) -> float:
     """Aalen-Johansen cumulative incidence of ``code`` at ``t`` (other non-zero codes compete)."""
-    from lifelines import AalenJohansenFitter
-
-    d = df.drop_nulls([time, event])
-    ajf = AalenJohansenFitter(calculate_variance=False, seed=0)
-    ajf.fit(d[time].to_numpy(), d[event].to_numpy(), event_of_interest=code)
-    cif = ajf.cumulative_density_
-    before = cif[cif.index <= t]
-    return float(before.iloc[-1, 0]) if len(before) else 0.0
+    cif = cumulative_incidence(df.drop_nulls([time, event]), time, event, cause=code)
+    before = cif.filter(pl.col("time") <= t)
+    return float(before["cif"][-1]) if before.height else 0.0
 
 
 # --------------------------------------------------------------------------- row builders

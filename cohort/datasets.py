@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
@@ -11,7 +12,11 @@ from cohort.dose import add_dose_columns
 from cohort.io import DAYS_PER_MONTH
 from cohort.schema import Cohort
 
-DEFAULT_DATASET = "veterans"
+DEFAULT_DATASET = "oligomet-demo"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DEMO_PATIENTS = DATA_DIR / "oligomet_demo_patients.parquet"
+DEMO_TOXICITIES = DATA_DIR / "oligomet_demo_toxicities.parquet"
+DEMO_COURSES = DATA_DIR / "oligomet_demo_courses.parquet"
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,29 @@ def _gbsg2() -> pl.DataFrame:
     )
 
 
-_DATASETS: dict[str, tuple[DatasetInfo, Callable[[], pl.DataFrame]]] = {
+def _demo() -> tuple[pl.DataFrame, pl.DataFrame]:
+    return pl.read_parquet(DEMO_PATIENTS), pl.read_parquet(DEMO_TOXICITIES)
+
+
+def demo_courses() -> pl.DataFrame:
+    """Per-site radiotherapy courses of the demonstration cohort's pazopanib series."""
+    return pl.read_parquet(DEMO_COURSES)
+
+
+_DATASETS: dict[str, tuple[DatasetInfo, Callable[[], tuple[pl.DataFrame, pl.DataFrame | None]]]] = {
+    "oligomet-demo": (
+        DatasetInfo(
+            "oligomet-demo",
+            "Oligomet demonstration cohort (synthetic, 4,299 patients)",
+            "Synthetic patient-level rows reconstructed from the published figures of five "
+            "studies of metastasis-directed radiotherapy (sunitinib + IGRT phase 1, pazopanib + "
+            "SRT in mRCC, liver SBRT phase 1, liver IMRT, MRT in mCRC with a systemic-only "
+            "registry); see data/README.md and the Published vs. this cohort screen. "
+            "Not patient records.",
+            synthetic=True,
+        ),
+        _demo,
+    ),
     "veterans": (
         DatasetInfo(
             "veterans",
@@ -95,7 +122,7 @@ _DATASETS: dict[str, tuple[DatasetInfo, Callable[[], pl.DataFrame]]] = {
             "real trial data shipped with scikit-survival. Survival in days converted to months "
             "(30.4375 days per month); Karnofsky score kept as kps and banded to ECOG.",
         ),
-        _veterans,
+        lambda: (_veterans(), None),
     ),
     "gbsg2": (
         DatasetInfo(
@@ -105,7 +132,7 @@ _DATASETS: dict[str, tuple[DatasetInfo, Callable[[], pl.DataFrame]]] = {
             "(tamoxifen) vs none; real trial data shipped with scikit-survival. Recurrence-free "
             "survival in days converted to months (30.4375 days per month) as PFS.",
         ),
-        _gbsg2,
+        lambda: (_gbsg2(), None),
     ),
 }
 
@@ -119,10 +146,11 @@ def list_datasets() -> list[DatasetInfo]:
 def load_dataset(key: str) -> Cohort:
     """The bundled dataset ``key`` as a Cohort (dose columns derived); KeyError if unknown."""
     info, build = _DATASETS[key]
+    patients, toxicities = build()
     return Cohort(
         name=info.title,
-        patients=add_dose_columns(build()),
-        toxicities=None,
+        patients=add_dose_columns(patients),
+        toxicities=toxicities,
         provenance=info.provenance,
         synthetic=info.synthetic,
     )

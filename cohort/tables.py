@@ -22,6 +22,8 @@ def default_variables(patients: pl.DataFrame) -> list[str]:
     for column, dtype in patients.schema.items():
         if column == PATIENT_ID or column.endswith(_OUTCOME_SUFFIXES):
             continue
+        if isinstance(dtype, pl.List) and dtype.inner != pl.String:
+            continue
         structured = dtype.is_numeric() or isinstance(dtype, pl.List) or dtype == pl.Boolean
         if structured or patients[column].n_unique() <= MAX_LEVELS:
             chosen.append(column)

@@ -7,6 +7,8 @@ from pathlib import Path
 import polars as pl
 from streamlit.testing.v1 import AppTest
 
+from cohort.datasets import DEFAULT_DATASET
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -38,12 +40,12 @@ def test_link_opens_dataset_and_filters():
 
 
 def test_changing_a_filter_rewrites_the_url():
-    at = open_link()
+    at = open_link(ds="veterans")
     at.multiselect(key="flt.veterans.histology").set_value(["adeno", "large"]).run()
     assert param(at, "f.histology") == ["adeno", "large"]
+    assert param(at, "ds") == ["veterans"]
+    at.selectbox(key="dataset").set_value(DEFAULT_DATASET).run()
     assert "ds" not in at.query_params  # the default dataset is left out
-    at.selectbox(key="dataset").set_value("gbsg2").run()
-    assert param(at, "ds") == ["gbsg2"]
 
 
 def test_malformed_and_unknown_parameters_are_ignored_with_a_notice():
@@ -59,7 +61,7 @@ def test_malformed_and_unknown_parameters_are_ignored_with_a_notice():
 def test_unknown_dataset_falls_back_to_the_default():
     at = open_link(ds="no-such-dataset")
     assert not at.exception
-    assert at.selectbox(key="dataset").value == "veterans"
+    assert at.selectbox(key="dataset").value == DEFAULT_DATASET
     assert any("Dataset" in w.value for w in at.warning)
 
 

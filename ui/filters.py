@@ -35,8 +35,9 @@ def filter_param(column: str) -> str:
 def filterable_columns(patients: pl.DataFrame) -> list[str]:
     """Columns a user can filter on: main ones first, then the rest (not id, outcomes)."""
     others = [
-        c for c in patients.columns
+        c for c, dtype in patients.schema.items()
         if c not in MAIN_FILTERS and c != PATIENT_ID and not c.endswith(_SKIPPED_SUFFIXES)
+        and not (isinstance(dtype, pl.List) and dtype.inner != pl.String)
     ]
     return [c for c in MAIN_FILTERS if c in patients.columns] + others
 

@@ -19,6 +19,10 @@ def test_cohort_page_shows_the_patient_count(page: Page, app_url: str):
     page.goto(app_url)
     wait_for_app(page)
     expect(page.get_by_role("heading", name="Cohort", exact=True)).to_be_visible()
+    assert sidebar_count(page) == "4,299"
+    expect(page.get_by_text("Synthetic demonstration data, not patient records.")).to_be_visible()
+    page.goto(f"{app_url}/?ds=veterans")
+    wait_for_app(page)
     assert sidebar_count(page) == "137"
     main_counts = page.get_by_test_id("stMain").get_by_test_id("stMetricValue")
     assert main_counts.first.inner_text().strip() == "137"
@@ -59,7 +63,7 @@ def test_upload_a_csv_and_see_it_analysed(page: Page, app_url: str, tmp_path):
 
 
 def test_copied_link_reproduces_the_view_in_a_fresh_browser(page: Page, app_url: str, browser):
-    page.goto(app_url)
+    page.goto(f"{app_url}/?ds=veterans")
     wait_for_app(page)
     histology = page.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect").filter(
         has_text="Histology")
