@@ -12,10 +12,20 @@ st.set_page_config(page_title="Oligomet Cohort Explorer", page_icon=":material/m
 
 PAGES = [
     st.Page("screens/cohort.py", title="Cohort", icon=":material/groups:", default=True),
+    st.Page("screens/survival.py", title="Survival", icon=":material/show_chart:",
+            url_path="survival"),
     st.Page("screens/published.py", title="Published vs. this cohort", icon=":material/fact_check:",
             url_path="published"),
     st.Page("screens/data.py", title="Data", icon=":material/upload_file:", url_path="data"),
 ]
+
+DEFAULT_SCREEN = "cohort"
+
+
+def screen_name(page: st.Page) -> str:
+    """The screen's name: its URL path (the default screen has none), prefix of its link params."""
+    return page.url_path or DEFAULT_SCREEN
+
 
 urlstate.start_run()
 navigation = st.navigation(PAGES)
@@ -23,5 +33,5 @@ render_sidebar()
 notice_slot = st.container()
 navigation.run()
 share_panel()
-urlstate.finish_run()
+urlstate.finish_run(screen_name(navigation), {screen_name(page) for page in PAGES})
 link_notices(notice_slot)

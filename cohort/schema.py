@@ -154,6 +154,9 @@ COLUMN_LABELS: dict[str, str] = {
     "eqd2_gy": "EQD2 (Gy)", "regimen": "Systemic regimen", "drug_dose_mg": "Drug dose (mg)",
     "dose_level": "Dose level", "dlt": "Dose-limiting toxicity", "line_of_therapy": "Line of therapy",
     "best_response": "Best response", "kps": "Karnofsky score",
+    "os_months": "OS time (months)", "os_event": "OS event", "pfs_months": "PFS time (months)",
+    "pfs_event": "PFS event", "lc_months": "LC time (months)", "lc_event": "LC event",
+    "ttnt_months": "TTNT time (months)", "ttnt_event": "TTNT event",
 }
 
 

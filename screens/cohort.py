@@ -10,6 +10,7 @@ from cohort.schema import column_label
 from cohort.tables import default_variables, table_one
 from ui.charts import show_figure
 from ui.session import current_view
+from ui.urlstate import url_selectbox
 
 DISTRIBUTION_COLUMNS = (
     "age_years", "sex", "histology", "treated_sites", "regimen", "rt_technique",
@@ -44,8 +45,9 @@ group_options = [c for c in variables
                  if not isinstance(patients.schema[c], pl.List)
                  and patients[c].n_unique() <= MAX_GROUPS
                  and not (patients.schema[c].is_float())]
-by = st.selectbox("Columns by", [None, *group_options], format_func=lambda c:
-                  "Overall only" if c is None else column_label(c), key="table_one_by")
+by = url_selectbox("Columns by", [None, *group_options], format_func=lambda c:
+                   "Overall only" if c is None else column_label(c), key="table_one_by",
+                   param="cohort.by")
 table = table_one(patients, by=by, variables=variables)
 first_of_each = pl.col("characteristic").ne_missing(pl.col("characteristic").shift(1))
 shown_table = table.with_columns(

@@ -35,8 +35,9 @@ class View:
     @property
     def label(self) -> str:
         """The cohort in words, with 'synthetic' where it is."""
-        synthetic = " (synthetic demonstration data)" if self.cohort.synthetic else ""
-        return f"{self.cohort.name}{synthetic}"
+        name = self.cohort.name
+        flagged = self.cohort.synthetic and "synthetic" not in name.lower()
+        return f"{name} (synthetic demonstration data)" if flagged else name
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)

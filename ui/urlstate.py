@@ -28,6 +28,8 @@ DATASET_PARAM = "ds"
 FILE_PARAM = "file"
 RESERVED = {"embed", "embed_options"}
 RANGE_SEPARATOR = "~"
+#: Stands for "nothing chosen" where that differs from the default (an empty list would vanish).
+NONE = "(none)"
 
 
 def start_run() -> None:
@@ -86,15 +88,22 @@ def query_string() -> str:
     return urlencode(st.session_state.get(_CURRENT, {}), doseq=True)
 
 
-def finish_run() -> None:
-    """Call last in every run: unused URL values become notices; the URL is rewritten."""
+def finish_run(page: str, pages: set[str]) -> None:
+    """Call last in every run, with this screen's name and all screens' names.
+
+    A screen's parameters are named '<screen>.<name>'. Those of another screen stay pending
+    until that screen is opened; any other value no widget took becomes a notice. The URL is
+    then rewritten from this run's state.
+    """
     leftover = st.session_state.get(_PENDING, {})
-    waiting_for_upload = leftover.get(DATASET_PARAM) is not None
     current = st.session_state.get(_CURRENT, {})
-    if waiting_for_upload:
+    if leftover.get(DATASET_PARAM) is not None:  # waiting for an upload: keep the whole link
         current.update(leftover)
     else:
         for param in list(leftover):
+            screen = param.split(".", 1)[0] if "." in param else None
+            if screen in pages and screen != page:
+                continue
             notice(f"Ignored unknown link parameter '{param}'.")
             leftover.pop(param)
     if {k: st.query_params.get_all(k) for k in st.query_params} != current:
@@ -150,22 +159,24 @@ def url_selectbox(label: str, options: Sequence[Any], *, key: str, param: str,
     return value
 
 
-def url_multiselect(label: str, options: Sequence[Any], *, key: str, param: str, **kwargs
-                    ) -> list[Any]:
+def url_multiselect(label: str, options: Sequence[Any], *, key: str, param: str,
+                    default: Sequence[Any] = (), **kwargs) -> list[Any]:
     """``st.multiselect`` whose choices live in the URL; unknown values are dropped."""
     by_text = {str(option): option for option in options}
 
     def decode(values: list[str]) -> list[Any] | None:
         known = [by_text[v] for v in values if v in by_text]
-        unknown = [v for v in values if v not in by_text]
+        unknown = [v for v in values if v not in by_text and v != NONE]
         if unknown:
             notice(f"Ignored {', '.join(repr(v) for v in unknown[:5])} for {label}: "
                    "not in this dataset.")
         return known
 
     _seed(key, param, decode, label)
-    value = st.multiselect(label, options, key=key, **kwargs)
-    record(param, [str(v) for v in value])
+    value = st.multiselect(label, options, key=key, **_initial(key, default=list(default)),
+                           **kwargs)
+    if list(value) != list(default):
+        record(param, [str(v) for v in value] or [NONE])
     return value
 
 

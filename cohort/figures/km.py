@@ -23,9 +23,13 @@ from cohort.figures.style import (
     color_for,
     format_p,
     rgba,
+    wrap,
 )
 
 __all__ = ["cif_figure", "km_figure", "nice_step", "risk_table"]
+
+
+CENSOR_TICK_BINS = 150
 
 
 def nice_step(x_max: float, time_label: str = "Months") -> float:
@@ -91,7 +95,7 @@ def _curves(fig: go.Figure, table: pl.DataFrame, est: str, start: float, *, show
                        "<extra></extra>"),
             row=1, col=1,
         )
-        cens = part.filter(pl.col("n_censor") > 0)
+        cens = thinned(part.filter(pl.col("n_censor") > 0))
         if show_censor and cens.height:
             fig.add_trace(
                 go.Scatter(x=cens["time"].to_list(), y=cens[est].to_list(), mode="markers",
@@ -106,6 +110,16 @@ def _curves(fig: go.Figure, table: pl.DataFrame, est: str, start: float, *, show
     return out
 
 
+def thinned(censored: pl.DataFrame, bins: int = CENSOR_TICK_BINS) -> pl.DataFrame:
+    """At most one censor tick per 1/``bins`` of the time range: thousands of '+' marks on a
+    registry-sized curve would hide the curve itself."""
+    if censored.height <= bins:
+        return censored
+    width = float(censored["time"].max()) / bins or 1.0
+    return censored.with_columns(_bin=(pl.col("time") / width).floor()).unique(
+        "_bin", keep="first", maintain_order=True).drop("_bin")
+
+
 def _medians(fig: go.Figure, median_table: pl.DataFrame, colors: dict[str, str]) -> None:
     """Dashed lines from the y axis to each reached median and down to the x axis."""
     for row in median_table.iter_rows(named=True):
@@ -118,6 +132,14 @@ def _medians(fig: go.Figure, median_table: pl.DataFrame, colors: dict[str, str])
                        hovertemplate=f"median {row['group']}: {m:.1f}<extra></extra>"),
             row=1, col=1,
         )
+
+
+RISK_LABEL_CHARS = 22
+
+
+def short_label(group: str, limit: int = RISK_LABEL_CHARS) -> str:
+    """A group name cut to ``limit`` characters for the risk table (the legend has it whole)."""
+    return group if len(group) <= limit else group[: limit - 1].rstrip() + "…"
 
 
 def _risk_rows(fig: go.Figure, table: pl.DataFrame, ticks: list[float],
@@ -137,7 +159,7 @@ def _risk_rows(fig: go.Figure, table: pl.DataFrame, ticks: list[float],
     fig.update_yaxes(
         row=2, col=1, range=[0.4, k + 0.6], showgrid=False, zeroline=False, showline=False,
         ticks="", tickvals=[k - i for i in range(k)],
-        ticktext=[f'<span style="color:{c}">{g}</span>' for g, c in groups],
+        ticktext=[f'<span style="color:{c}">{short_label(g)}</span>' for g, c in groups],
         tickfont={"size": TICK_FONT_SIZE}, ticklabelstandoff=12,
     )
     fig.update_xaxes(row=2, col=1, showline=False, ticks="", showticklabels=False)
@@ -150,7 +172,7 @@ def _caption_text(caption: str | None, logrank: Any, method: str) -> str | None:
         test = "Log-rank" if hasattr(logrank, "chisq") else "Gray's test"
         parts.append(f"{test} {format_p(logrank.p)} (χ² = {stat:.2f}, {logrank.df} df)")
     first = ". ".join(parts)
-    return f"{first}.<br>{method}." if first else f"{method}."
+    return wrap(f"{first}.<br>{method}." if first else f"{method}.")
 
 
 def _figure(table: pl.DataFrame, est: str, start: float, *, y_title: str, method: str,
@@ -182,6 +204,8 @@ def _figure(table: pl.DataFrame, est: str, start: float, *, y_title: str, method
                        font={"size": FONT_SIZE - 2})
     text = _caption_text(caption, test, method)
     if text:
+        fig.update_layout(margin_b=70 + 22 * (text.count("<br>") + 1),
+                          height=560 + 32 * k + 22 * text.count("<br>"))
         fig.add_annotation(text=text, xref="paper", yref="paper", x=0, y=-0.09,
                            xanchor="left", yanchor="top", showarrow=False,
                            font={"size": FONT_SIZE - 3}, align="left")

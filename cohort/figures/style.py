@@ -34,6 +34,24 @@ def rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+CAPTION_WIDTH = 95  # characters per caption line at the caption's font size
+
+
+def wrap(text: str, width: int = CAPTION_WIDTH) -> str:
+    """``text`` with '<br>' breaks between words so no line is longer than ``width``."""
+    lines = []
+    for paragraph in text.split("<br>"):
+        line = ""
+        for word in paragraph.split(" "):
+            if line and len(line) + 1 + len(word) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        lines.append(line)
+    return "<br>".join(lines)
+
+
 def format_p(p: float | None) -> str:
     """Journal style: 'p = 0.03', 'p = 0.003', 'p < 0.001'; 'p = NA' when missing."""
     if p is None or (isinstance(p, float) and math.isnan(p)):

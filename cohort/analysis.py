@@ -1,0 +1,215 @@
+"""A survival analysis of one endpoint, stratified or not: every table the Survival screen, its
+exports and the report show, computed in one place from ``cohort.survival`` and
+``cohort.competing``.
+
+Stratifying by a numeric column splits it at a cut (the median unless one is given) into
+"< cut" and "≥ cut"; by a text column, one group per value. Rows with a missing time, event
+or stratum are left out and counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from cohort.competing import GrayTestResult, cumulative_incidence, gray_test
+from cohort.schema import column_label
+from cohort.survival import (
+    ConfType,
+    LogrankResult,
+    event_counts,
+    km_from_counts,
+    logrank_from_counts,
+    median_from_km,
+    rmst,
+    survival_at,
+)
+
+STRATUM = "stratum"
+SMALL_GROUP = 5
+COMPETING_CODE = 2
+
+
+@dataclass(frozen=True)
+class SurvivalRequest:
+    """What to analyse: time and event columns, optional stratum, landmarks (time unit), RMST tau."""
+
+    time: str
+    event: str
+    endpoint: str = ""
+    by: str | None = None
+    cut: float | None = None
+    landmarks: tuple[float, ...] = (12.0, 24.0)
+    tau: float | None = None
+    conf_type: ConfType = "log-log"
+    conf_level: float = 0.95
+
+
+@dataclass(frozen=True)
+class SurvivalResult:
+    """Every table of one analysis (polars frames; times in the unit of the time column)."""
+
+    request: SurvivalRequest
+    n: int
+    left_out: dict[str, int]
+    stratum_label: str | None
+    cut: float | None
+    km: pl.DataFrame
+    medians: pl.DataFrame
+    landmarks: pl.DataFrame
+    rmst: pl.DataFrame | None
+    tau: float | None
+    logrank: LogrankResult | None
+    competing: bool
+    cif: pl.DataFrame | None = None
+    gray: GrayTestResult | None = None
+    small_groups: list[str] = field(default_factory=list)
+
+    @property
+    def groups(self) -> list[str]:
+        return self.medians["group"].to_list()
+
+
+def is_numeric(dtype: pl.DataType) -> bool:
+    return dtype.is_numeric() and dtype != pl.Boolean
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if abs(value) >= 1e-3 else f"{value:.3g}"
+
+
+def stratify(patients: pl.DataFrame, by: str, cut: float | None = None
+             ) -> tuple[pl.DataFrame, float | None]:
+    """``patients`` with a ``stratum`` Enum column (ordered groups) and the numeric cut used."""
+    column = pl.col(by)
+    if is_numeric(patients.schema[by]):
+        values = patients[by].drop_nulls()
+        if values.dtype.is_float():
+            values = values.filter(values.is_finite())
+        cut = float(values.median()) if cut is None and values.len() else cut
+        low, high = f"< {_number(cut)}", f"≥ {_number(cut)}"
+        missing = (column.is_null() | column.is_nan()) if values.dtype.is_float() else column.is_null()
+        labels = pl.when(missing).then(None).when(column < cut).then(pl.lit(low)).otherwise(pl.lit(high))
+        return patients.with_columns(labels.cast(pl.Enum([low, high])).alias(STRATUM)), cut
+    text = column.cast(pl.String)
+    levels = sorted(patients[by].drop_nulls().cast(pl.String).unique().to_list())
+    return patients.with_columns(text.cast(pl.Enum(levels)).alias(STRATUM)), None
+
+
+def _usable(patients: pl.DataFrame, request: SurvivalRequest) -> tuple[pl.DataFrame, dict]:
+    """The rows with time, event (and stratum), and counts of rows left out by column."""
+    left_out: dict[str, int] = {}
+    frame = patients
+    for column in (request.time, request.event, STRATUM if request.by else None):
+        if column is None:
+            continue
+        missing = frame[column].is_null()
+        if frame.schema[column].is_float():
+            missing = missing | frame[column].is_nan()
+        if missing.any():
+            left_out[request.by if column == STRATUM else column] = int(missing.sum())
+            frame = frame.filter(~missing)
+    return frame, left_out
+
+
+def _default_tau(km: pl.DataFrame) -> float | None:
+    """The shortest of the groups' longest follow-up: RMST is comparable up to there."""
+    if km.is_empty():
+        return None
+    return float(km.group_by("group").agg(pl.col("time").max())["time"].min())
+
+
+def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest) -> SurvivalResult:
+    """Kaplan-Meier, medians, landmarks, RMST, log-rank and (when the event column has code 2)
+    cumulative incidence with Gray's test, for ``request`` on ``patients``."""
+    cut = None
+    frame = patients
+    if request.by:
+        frame, cut = stratify(patients, request.by, request.cut)
+    frame, left_out = _usable(frame, request)
+    by = STRATUM if request.by else None
+    counts = event_counts(frame, request.time, request.event, by)
+    km = km_from_counts(counts, request.conf_type, request.conf_level)
+    medians = median_from_km(km)
+    tau = request.tau if request.tau is not None else _default_tau(km)
+    groups = medians["group"].to_list()
+    competing = bool((frame[request.event].cast(pl.Int64, strict=False) == COMPETING_CODE).any())
+    cif = gray = None
+    if competing:
+        cif = cumulative_incidence(frame, request.time, request.event, by,
+                                   conf_level=request.conf_level)
+        if len(groups) > 1:
+            gray = gray_test(frame, request.time, request.event, by)
+    return SurvivalResult(
+        request=request,
+        n=frame.height,
+        left_out=left_out,
+        stratum_label=column_label(request.by) if request.by else None,
+        cut=cut,
+        km=km,
+        medians=medians,
+        landmarks=survival_at(frame, request.time, request.event, list(request.landmarks), by,
+                              request.conf_type, request.conf_level),
+        rmst=rmst(frame, request.time, request.event, tau, by) if tau else None,
+        tau=tau,
+        logrank=logrank_from_counts(counts, ordered=cut is not None) if len(groups) > 1 else None,
+        competing=competing,
+        cif=cif,
+        gray=gray,
+        small_groups=medians.filter(pl.col("n") < SMALL_GROUP)["group"].to_list(),
+    )
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.0f}%"
+
+
+def landmark_table(result: SurvivalResult) -> pl.DataFrame:
+    """Landmark rates as text: group, time, 'survival % (lower–upper)', n at risk."""
+    rows = result.landmarks.iter_rows(named=True)
+    return pl.DataFrame(
+        [{"group": r["group"], "time": r["time"],
+          "estimate": "not estimable (no follow-up)" if r["survival"] is None else
+          f"{_percent(r['survival'])} ({_percent(r['lower'])}–{_percent(r['upper'])})",
+          "n_risk": r["n_risk"]} for r in rows],
+        schema={"group": pl.String, "time": pl.Float64, "estimate": pl.String,
+                "n_risk": pl.Int64},
+    )
+
+
+def cif_at(result: SurvivalResult, times: tuple[float, ...] | None = None) -> pl.DataFrame:
+    """Cumulative incidence (Aalen-Johansen) and 1 - KM at each landmark, per group.
+
+    The gap between them is what treating competing events as censored would overstate.
+    """
+    if result.cif is None:
+        raise ValueError("no competing events in this endpoint")
+    grid = pl.DataFrame({"time": [float(t) for t in (times or result.request.landmarks)]})
+    rows = []
+    for group in result.groups:
+        cif = result.cif.filter(pl.col("group") == group).select("time", "cif")
+        km = result.km.filter(pl.col("group") == group).select("time", "survival")
+        joined = (grid.join_asof(cif.sort("time"), on="time", strategy="backward")
+                  .join_asof(km.sort("time"), on="time", strategy="backward"))
+        rows.append(joined.with_columns(
+            pl.lit(group).alias("group"),
+            pl.col("cif").fill_null(0.0),
+            (1.0 - pl.col("survival").fill_null(1.0)).alias("one_minus_km"),
+        ).select("group", "time", "cif", "one_minus_km"))
+    return pl.concat(rows)
+
+
+def method_text(result: SurvivalResult) -> str:
+    """The methods in one sentence, for captions and reports."""
+    level = f"{100 * result.request.conf_level:.0f}%"
+    text = (f"Kaplan-Meier with Greenwood variance, {level} CI ({result.request.conf_type}); "
+            "medians where the curve and its CI cross 0.5 (as R's survfit)")
+    if result.logrank is not None:
+        text += "; log-rank test"
+    if result.cut is not None:
+        text += f"; {result.stratum_label} split at {_number(result.cut)}"
+    if result.competing:
+        text += ("; competing events (code 2) censored in Kaplan-Meier; cumulative incidence by "
+                 "Aalen-Johansen" + (", Gray's test" if result.gray else ""))
+    return text

@@ -1,0 +1,208 @@
+"""Survival: Kaplan-Meier (or cumulative incidence with competing events) of an endpoint,
+stratified by any column, with medians, landmark rates, RMST and log-rank under the plot."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from cohort.analysis import (
+    SMALL_GROUP,
+    SurvivalRequest,
+    SurvivalResult,
+    analyse_survival,
+    cif_at,
+    is_numeric,
+    landmark_table,
+    method_text,
+)
+from cohort.figures.km import cif_figure, km_figure
+from cohort.schema import PATIENT_ID, Endpoint, column_label
+from cohort.survival import CONF_TYPES
+from ui.charts import show_figure
+from ui.describe import cohort_words
+from ui.session import current_view
+from ui.urlstate import url_multiselect, url_number, url_selectbox, url_toggle
+
+OTHER = "Other time / event columns"
+MAX_GROUPS = 12
+LANDMARK_CHOICES = (3.0, 6.0, 12.0, 18.0, 24.0, 36.0, 48.0, 60.0)
+DEFAULT_CUTS = {"bed10_gy": 100.0, "eqd2_gy": 100.0, "age_years": 65.0}
+
+
+def stratifiable(patients: pl.DataFrame) -> list[str]:
+    """Columns to stratify by: numbers (split at a cut) and text with 2 to 12 values."""
+    chosen = []
+    for column, dtype in patients.schema.items():
+        if column == PATIENT_ID or column.endswith(("_months", "_event")):
+            continue
+        if isinstance(dtype, pl.List):
+            continue
+        distinct = patients[column].drop_nulls().n_unique()
+        if (is_numeric(dtype) and distinct > 2) or 2 <= distinct <= MAX_GROUPS:
+            chosen.append(column)
+    return chosen
+
+
+def choose_endpoint(patients: pl.DataFrame, endpoints: list[Endpoint]) -> Endpoint | None:
+    """The endpoint picker: the cohort's endpoints, or any numeric time and event column."""
+    keys = [e.key for e in endpoints]
+    numeric = [c for c, t in patients.schema.items() if is_numeric(t)]
+    options = keys + ([OTHER] if len(numeric) >= 2 else [])
+    if not options:
+        return None
+    labels = {e.key: f"{e.key}: {e.label}" for e in endpoints} | {OTHER: OTHER}
+    choice = url_selectbox("Endpoint", options, format_func=labels.get, key="surv.endpoint",
+                           param="survival.endpoint")
+    if choice != OTHER:
+        return next(e for e in endpoints if e.key == choice)
+    left, right = st.columns(2)
+    with left:
+        time = url_selectbox("Time column", numeric, key="surv.time", param="survival.time",
+                             format_func=column_label)
+    with right:
+        events = [c for c in numeric if c != time]
+        event = url_selectbox("Event column (1 = event, 0 = censored, 2 = competing)", events,
+                              key="surv.event", param="survival.event", format_func=column_label)
+    return Endpoint("custom", f"{column_label(time)} / {column_label(event)}", time, event)
+
+
+def choose_request(patients: pl.DataFrame, endpoint: Endpoint) -> tuple[SurvivalRequest, dict]:
+    """Stratum, cut, landmarks, RMST tau, CI type and the figure's toggles."""
+    columns = st.columns([2, 1, 2])
+    with columns[0]:
+        by = url_selectbox("Stratify by", [None, *stratifiable(patients)], key="surv.by",
+                           param="survival.by", format_func=lambda c: "No strata" if c is None
+                           else column_label(c))
+    cut = None
+    if by and is_numeric(patients.schema[by]):
+        values = patients[by].drop_nulls()
+        default = DEFAULT_CUTS.get(by, round(float(values.median()), 1) if values.len() else 0.0)
+        with columns[1]:
+            cut = url_number("Split at", key=f"surv.cut.{by}", param="survival.cut", value=default,
+                             min_value=-1e9, max_value=1e9, step=1.0,
+                             help="Groups: below the value, and at or above it")
+    with columns[2]:
+        landmarks = url_multiselect("Landmark times (months)", LANDMARK_CHOICES,
+                                    default=(12.0, 24.0), key="surv.landmarks",
+                                    param="survival.landmarks", format_func=lambda t: f"{t:g}")
+    with st.expander("Options"):
+        option_cols = st.columns(4)
+        with option_cols[0]:
+            tau = url_number("RMST up to (months; 0 = automatic)", key="surv.tau", param="survival.tau",
+                             value=0.0, min_value=0.0, max_value=1e6, step=6.0)
+            x_max = url_number("x-axis up to (months; 0 = all)", key="surv.xmax",
+                               param="survival.xmax", value=0.0, min_value=0.0, max_value=1e6, step=6.0)
+        with option_cols[1]:
+            conf_type = url_selectbox("Confidence interval", list(CONF_TYPES), key="surv.ci",
+                                      param="survival.ci", help="log-log is the default here; "
+                                      "'log' is R survfit's default")
+        with option_cols[2]:
+            toggles = {
+                "show_ci": url_toggle("CI bands", key="surv.bands", param="survival.bands", value=True),
+                "show_median": url_toggle("Median lines", key="surv.medians", param="survival.medians",
+                                          value=True),
+                "show_censor": url_toggle("Censor ticks", key="surv.ticks", param="survival.ticks",
+                                          value=True),
+            }
+    request = SurvivalRequest(
+        time=endpoint.time, event=endpoint.event, endpoint=endpoint.label, by=by, cut=cut,
+        landmarks=tuple(sorted(landmarks)), tau=tau or None, conf_type=conf_type,
+    )
+    return request, toggles | {"x_max": x_max or None}
+
+
+def show_tables(result: SurvivalResult) -> None:
+    """Medians, landmark rates, RMST and log-rank: the numbers under the figure."""
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Median survival (95% CI)**")
+        st.dataframe(result.medians.select("group", "n", "events", "median_text"),
+                     hide_index=True, column_config={"median_text": "median, months (95% CI)"})
+        if result.request.landmarks:
+            st.markdown("**Landmark rates**")
+            st.dataframe(landmark_table(result), hide_index=True, column_config={
+                "time": st.column_config.NumberColumn("months", format="%g"),
+                "estimate": "survival (95% CI)", "n_risk": "at risk"})
+    with right:
+        if result.rmst is not None:
+            st.markdown(f"**Restricted mean survival time up to {result.tau:.1f} months**")
+            st.dataframe(result.rmst.select("group", "rmst", "se"), hide_index=True,
+                         column_config={"rmst": st.column_config.NumberColumn(
+                             "RMST, months", format="%.2f"),
+                             "se": st.column_config.NumberColumn("SE", format="%.2f")})
+        if result.logrank is not None:
+            show_logrank(result)
+
+
+def show_logrank(result: SurvivalResult) -> None:
+    test = result.logrank
+    st.markdown(f"**Log-rank test**: χ² = {test.chisq:.2f}, {test.df} df, p = {test.p:.4g}")
+    st.dataframe(test.table.select("group", "n", "observed", "expected"), hide_index=True,
+                 column_config={"expected": st.column_config.NumberColumn(format="%.1f")})
+    if test.trend is not None:
+        st.caption(f"Test for trend over the ordered groups: χ² = {test.trend.chisq:.2f}, "
+                   f"p = {test.trend.p:.4g}")
+    if test.pairwise.height > 1:
+        st.markdown("**Pairwise log-rank, Holm-adjusted**")
+        st.dataframe(test.pairwise, hide_index=True, column_config={
+            "chisq": st.column_config.NumberColumn("χ²", format="%.2f"),
+            "p": st.column_config.NumberColumn(format="%.4g"),
+            "p_holm": st.column_config.NumberColumn("p (Holm)", format="%.4g")})
+
+
+def show_competing(result: SurvivalResult, endpoint: Endpoint, caption: str, options: dict
+                   ) -> None:
+    """Cumulative incidence, and why 1 - KM would overstate it, with the numbers."""
+    event_name = endpoint.label.replace("Local control", "local failure").replace(
+        "Time to next-line therapy", "next-line therapy")
+    figure = cif_figure(result.cif, gray=result.gray, show_ci=options["show_ci"],
+                        show_censor=options["show_censor"], x_max=options["x_max"],
+                        title=f"Cumulative incidence of {event_name}", caption=caption,
+                        event_label="Cumulative incidence")
+    show_figure(figure, f"cif_{endpoint.key}")
+    competing = endpoint.competing_label or "a competing event (code 2)"
+    compare = cif_at(result)
+    st.info(
+        f"Patients can have {competing}, after which {event_name} can no longer happen. "
+        "Kaplan-Meier treats them as censored, as if they could still fail later, so 1 − KM "
+        "overstates the incidence; the Aalen-Johansen estimate counts them as a competing "
+        "outcome. Here, side by side:", icon=":material/info:")
+    st.dataframe(compare, hide_index=True, column_config={
+        "time": st.column_config.NumberColumn("months", format="%g"),
+        "cif": st.column_config.NumberColumn("cumulative incidence (AJ)", format="percent"),
+        "one_minus_km": st.column_config.NumberColumn("1 − KM (overstated)", format="percent"),
+    })
+
+
+view = current_view()
+st.title("Survival")
+endpoint = choose_endpoint(view.patients, view.cohort.endpoints())
+if endpoint is None:
+    st.warning("This dataset has no time-to-event columns. Map a time and an event column on "
+               "the Data page.")
+    st.stop()
+request, options = choose_request(view.patients, endpoint)
+result = analyse_survival(view.patients, request)
+if result.n == 0:
+    st.warning(f"No patient in this cohort has {endpoint.label.lower()} data. Choose another "
+               "endpoint or widen the filters.")
+    st.stop()
+
+caption = f"{cohort_words(view, result.n)}. Endpoint: {endpoint.label}"
+if result.left_out:
+    dropped = ", ".join(f"{n} missing {column_label(c)}" for c, n in result.left_out.items())
+    st.caption(f"{result.n:,} of {view.patients.height:,} patients analysed; left out: {dropped}.")
+for group in result.small_groups:
+    st.warning(f"Group '{group}' has fewer than {SMALL_GROUP} patients: its estimates are "
+               "shown but are very uncertain.", icon=":material/warning:")
+
+if result.competing:
+    show_competing(result, endpoint, caption, options)
+    st.subheader("Kaplan-Meier, competing events censored")
+title = endpoint.label + (f" by {result.stratum_label}" if result.stratum_label else "")
+figure = km_figure(result.km, median_table=result.medians, logrank=result.logrank,
+                   title=title, caption=caption, conf_type=request.conf_type, **options)
+show_figure(figure, f"km_{endpoint.key}")
+show_tables(result)
+st.caption(f"Methods: {method_text(result)}.")

@@ -1,0 +1,93 @@
+"""cohort.analysis: the Survival screen's tables, built from the R-checked estimators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from cohort.analysis import (
+    SurvivalRequest,
+    analyse_survival,
+    cif_at,
+    landmark_table,
+    method_text,
+    stratify,
+)
+from cohort.competing import cumulative_incidence
+from cohort.datasets import load_dataset
+from cohort.survival import logrank, median_survival, survival_at
+
+REFERENCE = Path(__file__).parent / "reference" / "data"
+
+
+@pytest.fixture(scope="module")
+def veterans() -> pl.DataFrame:
+    return load_dataset("veterans").patients
+
+
+def test_numeric_stratum_splits_at_the_cut_in_order(veterans):
+    frame, cut = stratify(veterans, "kps", 60)
+    assert cut == 60
+    assert frame["stratum"].dtype == pl.Enum(["< 60", "≥ 60"])
+    assert (frame.filter(pl.col("kps") < 60)["stratum"] == "< 60").all()
+    assert frame.filter(pl.col("kps") >= 60)["stratum"].to_list() == ["≥ 60"] * int(
+        (veterans["kps"] >= 60).sum())
+    _, median_cut = stratify(veterans, "kps")
+    assert median_cut == veterans["kps"].median()
+
+
+def test_stratified_analysis_matches_the_estimators(veterans):
+    request = SurvivalRequest("os_months", "os_event", "OS", by="histology", landmarks=(6.0,))
+    result = analyse_survival(veterans, request)
+    direct = median_survival(veterans, "os_months", "os_event", by="histology")
+    assert result.medians.equals(direct)
+    assert result.logrank.chisq == pytest.approx(
+        logrank(veterans, "os_months", "os_event", by="histology").chisq, abs=1e-12)
+    assert result.landmarks.equals(
+        survival_at(veterans, "os_months", "os_event", [6.0], by="histology"))
+    assert result.logrank.trend is None and not result.competing
+    assert result.tau == pytest.approx(min(
+        veterans.group_by("histology").agg(pl.col("os_months").max())["os_months"]))
+    assert "log-rank" in method_text(result)
+
+
+def test_rows_without_stratum_or_time_are_left_out_and_counted(veterans):
+    holes = veterans.with_columns(
+        pl.when(pl.int_range(pl.len()) < 5).then(None).otherwise(pl.col("kps")).alias("kps"),
+        pl.when(pl.int_range(pl.len()) >= 130).then(None).otherwise(pl.col("os_months"))
+        .alias("os_months"),
+    )
+    result = analyse_survival(holes, SurvivalRequest("os_months", "os_event", by="kps", cut=50))
+    assert result.left_out == {"os_months": 7, "kps": 5}
+    assert result.n == 137 - 12
+    assert result.logrank.trend is not None  # numeric strata are ordered
+
+
+def test_landmark_text_and_small_groups(veterans):
+    tiny = veterans.head(40)
+    result = analyse_survival(tiny, SurvivalRequest("os_months", "os_event", by="histology",
+                                                    landmarks=(3.0, 600.0)))
+    text = landmark_table(result)
+    first = result.landmarks.row(0, named=True)
+    assert text["estimate"][0] == (f"{100 * first['survival']:.0f}% "
+                                   f"({100 * first['lower']:.0f}%–{100 * first['upper']:.0f}%)")
+    assert text.filter(pl.col("time") == 600.0)["estimate"].to_list() == [
+        "not estimable (no follow-up)"] * text.filter(pl.col("time") == 600.0).height
+    sizes = dict(zip(result.medians["group"], result.medians["n"], strict=True))
+    assert result.small_groups == [g for g, n in sizes.items() if n < 5]
+
+
+def test_competing_events_give_cumulative_incidence_below_one_minus_km():
+    data = pl.read_csv(REFERENCE / "competing.csv")
+    result = analyse_survival(data, SurvivalRequest("time", "status", by="group",
+                                                    landmarks=(1.0, 2.0)))
+    assert result.competing and result.gray is not None
+    assert result.cif.equals(cumulative_incidence(data, "time", "status", by="group"))
+    table = cif_at(result)
+    assert (table["cif"] <= table["one_minus_km"] + 1e-12).all()
+    assert (table["cif"] < table["one_minus_km"]).any()
+    group = result.groups[0]
+    expected = result.cif.filter((pl.col("group") == group) & (pl.col("time") <= 1.0))["cif"][-1]
+    assert table.filter((pl.col("group") == group) & (pl.col("time") == 1.0))["cif"][0] == expected

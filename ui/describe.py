@@ -1,0 +1,17 @@
+"""The cohort in words, for captions and titles, so a screenshot cannot be misread."""
+
+from __future__ import annotations
+
+from ui.session import View
+
+
+def cohort_words(view: View, n: int | None = None) -> str:
+    """E.g. 'Oligomet demonstration cohort (synthetic), Histology: melanoma, n = 42'."""
+    filters = "" if not view.filter.conditions else f", {view.filter.describe()}"
+    count = view.patients.height if n is None else n
+    return f"{view.label}{filters}, n = {count:,}"
+
+
+def figure_caption(view: View, endpoint: str, method: str, n: int) -> str:
+    """Which cohort, which filters, which endpoint and which method, in one caption."""
+    return f"{cohort_words(view, n)}. Endpoint: {endpoint}. {method}."
