@@ -617,3 +617,76 @@ def univariable_screen(
     if not frames:
         return pl.DataFrame(schema={**_TERM_SCHEMA, "lr_p": pl.Float64, "messages": pl.String})
     return pl.concat(frames, how="vertical")
+
+
+# ---------------------------------------------------------------------------------------------
+# Univariable beside multivariable
+# ---------------------------------------------------------------------------------------------
+
+_ESTIMATES = ("hr", "lower", "upper", "p")
+
+
+def format_hr_ci(hr: float | None, lower: float | None, upper: float | None,
+                 digits: int = 2) -> str:
+    """'0.85 (0.60–1.21)'; 'not estimable' without a finite CI; '' without an HR."""
+    if hr is None:
+        return ""
+    if lower is None or upper is None or not (np.isfinite(lower) and np.isfinite(upper)):
+        return "not estimable"
+    return f"{hr:.{digits}f} ({lower:.{digits}f}–{upper:.{digits}f})"
+
+
+def format_p_value(p: float | None) -> str:
+    """'<0.001', '0.042'; '' when missing."""
+    if p is None or not np.isfinite(p):
+        return ""
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _side_text(row: dict, prefix: str, in_model: bool) -> tuple[str, str]:
+    """HR (CI) text and p text of one side (univariable or multivariable) of a merged row."""
+    if not in_model:
+        return "not in model", ""
+    if row[f"{prefix}_is_reference"]:
+        return "reference", ""
+    hr_ci = format_hr_ci(row[f"{prefix}_hr"], row[f"{prefix}_lower"], row[f"{prefix}_upper"])
+    return hr_ci, format_p_value(row[f"{prefix}_p"])
+
+
+def univariable_multivariable_table(
+    univariable: pl.DataFrame, multivariable: pl.DataFrame
+) -> pl.DataFrame:
+    """One row per covariate level (or numeric covariate): univariable beside multivariable.
+
+    ``univariable``: :func:`univariable_screen`; ``multivariable``: ``CoxResult.terms``.
+    Rows follow the univariable screen, then any multivariable-only rows. Columns:
+    covariate, level, ``uni_``/``multi_`` + hr, lower, upper, p (Wald, per term), n, events,
+    is_reference, and the text columns ``uni_hr_ci``, ``uni_p_text``, ``multi_hr_ci``,
+    ``multi_p_text`` ("reference" for a reference level, "not in model" for a covariate the
+    model left out, "not estimable" for an infinite coefficient).
+    """
+    keep = ["covariate", "level", *_ESTIMATES, "n", "events", "is_reference"]
+
+    def side(terms: pl.DataFrame, prefix: str) -> pl.DataFrame:
+        out = terms.select(keep).with_columns(pl.lit(True).alias("_in"))
+        return out.rename({c: f"{prefix}_{c}" for c in [*keep[2:], "_in"]})
+
+    uni, multi = side(univariable, "uni"), side(multivariable, "multi")
+    order = (
+        pl.concat([uni.select("covariate", "level"), multi.select("covariate", "level")])
+        .unique(maintain_order=True).with_row_index("_order")
+    )
+    merged = (
+        order.join(uni, on=["covariate", "level"], how="left", nulls_equal=True)
+        .join(multi, on=["covariate", "level"], how="left", nulls_equal=True)
+        .sort("_order")
+    )
+    texts = {k: [] for k in ("uni_hr_ci", "uni_p_text", "multi_hr_ci", "multi_p_text")}
+    for row in merged.iter_rows(named=True):
+        for prefix in ("uni", "multi"):
+            hr_ci, p = _side_text(row, prefix, bool(row[f"{prefix}__in"]))
+            texts[f"{prefix}_hr_ci"].append(hr_ci)
+            texts[f"{prefix}_p_text"].append(p)
+    return merged.drop("_order", "uni__in", "multi__in").with_columns(
+        pl.Series(k, v, dtype=pl.String) for k, v in texts.items()
+    )

@@ -29,7 +29,8 @@ def main(paths: list[str]) -> None:
     out.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": int(os.environ.get("SHOT_HEIGHT", "2400"))})
+        height = int(os.environ.get("SHOT_HEIGHT", "2400"))
+        page = browser.new_page(viewport={"width": 1440, "height": height})
         for path in paths:
             page.goto(f"{base}/{path}")
             wait_idle(page)

@@ -53,7 +53,7 @@ def test_upload_through_the_data_page():
     assert not at.exception
     unit = next(s for s in at.selectbox if s.label.startswith("Unit of the time"))
     unit.set_value("days").run()
-    at.selectbox(key=next(s.key for s in at.selectbox if "time_days" == s.key.split(".")[-1]))\
+    at.selectbox(key=next(s.key for s in at.selectbox if s.key.endswith(".time_days")))\
         .set_value("os_months").run()
     at.selectbox(key=next(s.key for s in at.selectbox if s.key.endswith(".dead")))\
         .set_value("os_event").run()

@@ -1,0 +1,42 @@
+"""Tables for download: CSV that a spreadsheet opens as data, never as formulas."""
+
+from __future__ import annotations
+
+import polars as pl
+
+#: First characters that make Excel, LibreOffice or Sheets read a cell as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: str | None) -> str | None:
+    """``value`` with a leading single quote when it starts like a formula (OWASP CSV injection)."""
+    if value is not None and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def safe_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every text cell and header neutralised; list columns joined with "; ".
+
+    Numbers stay numbers: a negative number is data, not a formula, in a numeric column.
+    """
+    exprs = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        if isinstance(dtype, pl.List):
+            col = col.cast(pl.List(pl.String)).list.join("; ")
+        elif dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
+            col = col.cast(pl.String)
+        else:
+            exprs.append(col)
+            continue
+        starts = col.str.starts_with
+        risky = pl.any_horizontal(*(starts(c) for c in FORMULA_STARTS))
+        exprs.append(pl.when(risky).then(pl.lit("'") + col).otherwise(col).alias(name))
+    out = frame.select(exprs)
+    return out.rename({c: neutralise(c) or c for c in out.columns})
+
+
+def safe_csv(frame: pl.DataFrame) -> bytes:
+    """UTF-8 CSV bytes of ``frame`` with formula-like text cells neutralised (see ``safe_frame``)."""
+    return safe_frame(frame).write_csv().encode("utf-8")

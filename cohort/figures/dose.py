@@ -1,0 +1,159 @@
+"""Dose figures: dose / BED / EQD2 distributions by group, and the phase 1 DLT grid."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from cohort.figures.style import (
+    FONT_FAMILY,
+    FONT_SIZE,
+    GRID_COLOR,
+    PALETTE,
+    TICK_FONT_SIZE,
+    rgba,
+)
+from cohort.schema import column_label
+
+#: The dose quantities shown, in this order (derived columns from ``cohort.dose``).
+DOSE_QUANTITIES = ("rt_total_dose_gy", "rt_fractions", "dose_per_fraction_gy", "bed10_gy",
+                   "eqd2_gy")
+MAX_GROUPS = 12
+OTHER = "other"
+MISSING = "missing"
+ROW_PX = 46
+#: Okabe-Ito without yellow (too pale for a box outline on white), cycled.
+BOX_COLOURS = tuple(c for c in PALETTE if c != "#F0E442")
+
+
+def long_by_group(patients: pl.DataFrame, value: str, by: str) -> pl.DataFrame:
+    """Columns group, value: one row per patient (per listed value of a list column ``by``,
+    e.g. each treated site); rows without a value are dropped, a missing group is "missing"."""
+    data = patients.select(pl.col(by).alias("group"), pl.col(value).cast(pl.Float64).alias("value"))
+    if isinstance(data.schema["group"], pl.List):
+        data = data.with_columns(pl.col("group").list.unique()).explode("group")
+    return data.filter(pl.col("value").is_not_null() & pl.col("value").is_finite()).select(
+        pl.col("group").cast(pl.String).fill_null(MISSING), "value"
+    )
+
+
+def _lump(data: pl.DataFrame, max_groups: int) -> pl.DataFrame:
+    """Groups beyond the ``max_groups`` most frequent become "other"."""
+    counts = data["group"].value_counts(sort=True)
+    if counts.height <= max_groups:
+        return data
+    top = counts["group"].head(max_groups - 1).implode()
+    return data.with_columns(
+        pl.when(pl.col("group").is_in(top)).then(pl.col("group")).otherwise(pl.lit(OTHER))
+    )
+
+
+def _group_order(data: pl.DataFrame) -> list[tuple[str, int]]:
+    """(group, n), most frequent first; "other" and "missing" last."""
+    counts = data["group"].value_counts(sort=True).rows()
+    last = (OTHER, MISSING)
+    return [c for c in counts if c[0] not in last] + [c for c in counts if c[0] in last]
+
+
+def _axis_label(column: str, alpha_beta_gy: float | None) -> str:
+    if column == "eqd2_gy" and alpha_beta_gy is not None:
+        return f"EQD2 (Gy, α/β = {alpha_beta_gy:g} Gy)"
+    return column_label(column)
+
+
+def dose_distribution_figure(
+    patients: pl.DataFrame,
+    value: str,
+    by: str,
+    kind: str = "box",
+    alpha_beta_gy: float | None = None,
+    max_groups: int = MAX_GROUPS,
+) -> go.Figure:
+    """Horizontal box plot (with every patient as a point) or strip plot of ``value`` per group
+    of ``by``; group labels carry n; most frequent group on top; beyond ``max_groups``: "other"."""
+    if kind not in ("box", "strip"):
+        raise ValueError("kind must be 'box' or 'strip'")
+    data = _lump(long_by_group(patients, value, by), max_groups)
+    counts = _group_order(data)
+    fig = go.Figure()
+    for i, (group, n) in enumerate(counts):
+        values = data.filter(pl.col("group") == group)["value"]
+        fig.add_trace(_trace(values, f"{group} (n={n})", BOX_COLOURS[i % len(BOX_COLOURS)], kind))
+    title = _axis_label(value, alpha_beta_gy)
+    note = f"by {column_label(by).lower()}; n = {data.height}"
+    if isinstance(patients.schema[by], pl.List):
+        note += " (a patient counts once per listed value)"
+    return _layout(fig, f"{title}<br><sup>{note}</sup>", title, len(counts))
+
+
+def _trace(values: pl.Series, name: str, colour: str, kind: str) -> go.Box | go.Scatter:
+    hover = "%{x:.1f}<extra>" + name + "</extra>"
+    if kind == "strip":
+        return go.Box(x=values.to_list(), name=name, boxpoints="all", jitter=0.5, pointpos=0,
+                      fillcolor="rgba(0,0,0,0)", line={"width": 0}, hoveron="points",
+                      marker={"color": colour, "size": 8, "opacity": 0.7}, hovertemplate=hover,
+                      orientation="h")
+    return go.Box(x=values.to_list(), name=name, boxpoints="all", jitter=0.4, pointpos=0,
+                  line={"color": colour, "width": 2.5}, fillcolor=rgba(colour, 0.15),
+                  marker={"color": colour, "size": 6, "opacity": 0.5}, orientation="h",
+                  hoverinfo="x")
+
+
+def _layout(fig: go.Figure, title: str, x_title: str, n_groups: int) -> go.Figure:
+    fig.update_layout(
+        template="simple_white", paper_bgcolor="white", plot_bgcolor="white",
+        font={"family": FONT_FAMILY, "size": FONT_SIZE, "color": "#000000"},
+        title={"text": title, "x": 0.0, "xanchor": "left", "font": {"size": FONT_SIZE + 2}},
+        showlegend=False, height=max(300, ROW_PX * n_groups + 170),
+        margin={"l": 10, "r": 20, "t": 80, "b": 60},
+    )
+    fig.update_xaxes(title_text=x_title, showgrid=True, gridcolor=GRID_COLOR,
+                     tickfont={"size": TICK_FONT_SIZE}, zeroline=False)
+    fig.update_yaxes(autorange="reversed", automargin=True, tickfont={"size": TICK_FONT_SIZE},
+                     showgrid=False)
+    return fig
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def dlt_cell_text(row: dict) -> str:
+    """'DL3<br>1/10 DLT (10.0%)<br>95% CI 0.3%–44.5%' for one row of ``dlt_table``."""
+    return (f"<b>DL{row['dose_level']}</b><br>{row['dlt']}/{row['n']} DLT ({_pct(row['rate'])})"
+            f"<br>95% CI {_pct(row['lower'])}–{_pct(row['upper'])}")
+
+
+def _dose_text(x: float | None, unit: str) -> str:
+    return "not recorded" if x is None else f"{x:g} {unit}"
+
+
+def dlt_grid_figure(table: pl.DataFrame, title: str | None = None) -> go.Figure:
+    """Drug dose (rows) x RT dose (columns) grid of :func:`cohort.dose.dlt_table`: each cell
+    "DLn / dlt/n DLT (rate) / 95% CI", coloured by the DLT rate (white 0% to vermillion)."""
+    rt = sorted({r for r in table["rt_total_dose_gy"].to_list()}, key=lambda v: (v is None, v))
+    drug = sorted({d for d in table["drug_dose_mg"].to_list()}, key=lambda v: (v is None, v))
+    x = [_dose_text(v, "Gy") for v in rt]
+    y = [_dose_text(v, "mg") for v in drug]
+    z: list[list[float | None]] = [[None] * len(x) for _ in y]
+    text = [[""] * len(x) for _ in y]
+    for row in table.iter_rows(named=True):
+        i, j = drug.index(row["drug_dose_mg"]), rt.index(row["rt_total_dose_gy"])
+        text[i][j] = (text[i][j] + "<br><br>" if text[i][j] else "") + dlt_cell_text(row)
+        z[i][j] = max(z[i][j] or 0.0, row["rate"])
+    fig = go.Figure(go.Heatmap(
+        x=x, y=y, z=z, text=text, texttemplate="%{text}", textfont={"size": FONT_SIZE - 2},
+        colorscale=[[0, "#FFFFFF"], [1, PALETTE[1]]], zmin=0, zmax=1, xgap=3, ygap=3,
+        colorbar={"title": {"text": "DLT rate", "side": "right"}, "tickformat": ".0%"},
+        hovertemplate="Drug %{y}, RT %{x}<br>%{text}<extra></extra>",
+    ))
+    fig.update_layout(
+        template="simple_white", paper_bgcolor="white", plot_bgcolor="#F2F2F2",
+        font={"family": FONT_FAMILY, "size": FONT_SIZE, "color": "#000000"},
+        title={"text": title, "x": 0.0, "xanchor": "left"} if title else None,
+        height=max(320, 130 * len(y) + 170), margin={"l": 10, "r": 10, "t": 70 if title else 30,
+                                                      "b": 60},
+    )
+    fig.update_xaxes(title_text="Radiotherapy total dose", type="category", showgrid=False)
+    fig.update_yaxes(title_text="Drug dose", type="category", showgrid=False, automargin=True)
+    return fig

@@ -1,0 +1,231 @@
+"""Cox model: endpoint, covariates, reference levels, strata -> HR table, forest plot, tests."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from cohort.cox import (
+    CoxResult,
+    fit_cox,
+    format_p_value,
+    univariable_multivariable_table,
+    univariable_screen,
+)
+from cohort.export import safe_csv
+from cohort.figures.forest import forest_figure
+from cohort.schema import ENDPOINTS, PATIENT_ID, Endpoint, column_label
+from ui.charts import show_figure
+from ui.session import current_view
+
+OTHER = "Other"
+MAX_LEVELS = 20
+METHOD = ("Cox proportional hazards, Efron ties; Wald 95% CI and p per term; "
+          "PH test: cox.zph, KM-transformed time")
+CATEGORICAL = (pl.String, pl.Categorical, pl.Enum, pl.Boolean)
+
+
+def _is_categorical(dtype: pl.DataType) -> bool:
+    return isinstance(dtype, CATEGORICAL)
+
+
+def _outcome_columns(patients: pl.DataFrame) -> set[str]:
+    """Endpoint columns: canonical ones and any ``<name>_months`` / ``<name>_event`` pair."""
+    cols = set(patients.columns)
+    out = {c for e in ENDPOINTS.values() for c in (e.time, e.event)}
+    for c in cols:
+        if c.endswith("_event") and c.removesuffix("_event") + "_months" in cols:
+            out |= {c, c.removesuffix("_event") + "_months"}
+    return out
+
+
+def _event_columns(patients: pl.DataFrame) -> list[str]:
+    """Integer or boolean columns whose values are all 0/1/2 (event codes)."""
+    out = []
+    for name, dtype in patients.schema.items():
+        if dtype == pl.Boolean or dtype.is_integer():
+            values = set(patients[name].drop_nulls().cast(pl.Int64).unique().to_list())
+            if values and values <= {0, 1, 2} and 1 in values:
+                out.append(name)
+    return out
+
+
+def _time_columns(patients: pl.DataFrame, events: list[str]) -> list[str]:
+    return [c for c, t in patients.schema.items()
+            if t.is_numeric() and t != pl.Boolean and c not in events]
+
+
+def choose_endpoint(patients: pl.DataFrame, endpoints: list[Endpoint], key: str
+                    ) -> tuple[str, str, str, Endpoint | None] | None:
+    """Endpoint selectbox (+ time/event columns for "Other"): (label, time, event, endpoint)."""
+    events = _event_columns(patients)
+    times = _time_columns(patients, events)
+    options = [e.key for e in endpoints] + ([OTHER] if events and times else [])
+    if not options:
+        return None
+    labels = {e.key: f"{e.label} ({e.key})" for e in endpoints} | {
+        OTHER: "Other: choose a time and an event column"}
+    choice = st.selectbox("Endpoint", options, format_func=labels.get, key=f"{key}.endpoint")
+    if choice != OTHER:
+        e = next(e for e in endpoints if e.key == choice)
+        return e.label, e.time, e.event, e
+    left, right = st.columns(2)
+    time = left.selectbox("Time column", times, format_func=column_label, key=f"{key}.time")
+    event = right.selectbox("Event column (1 = event, 0 = censored, 2 = competing)", events,
+                            format_func=column_label, key=f"{key}.event")
+    return f"{column_label(event)} (time: {column_label(time)})", time, event, None
+
+
+def covariate_options(patients: pl.DataFrame, exclude: set[str]) -> list[str]:
+    """Columns usable as covariates: not id, not outcomes, not lists, more than one value."""
+    out = []
+    for name, dtype in patients.schema.items():
+        if name in exclude or name == PATIENT_ID or isinstance(dtype, pl.List):
+            continue
+        values = patients[name].drop_nulls()
+        if values.n_unique() < 2 or (_is_categorical(dtype) and values.n_unique() > MAX_LEVELS):
+            continue
+        out.append(name)
+    return out
+
+
+def reference_widgets(patients: pl.DataFrame, covariates: list[str], key: str) -> dict[str, str]:
+    """A reference-level selectbox per categorical covariate (default: first in sorted order)."""
+    categorical = [c for c in covariates if _is_categorical(patients.schema[c])]
+    if not categorical:
+        return {}
+    st.markdown("**Reference levels** (hazard ratios are versus this level)")
+    slots = st.columns(min(len(categorical), 4))
+    reference = {}
+    for i, cov in enumerate(categorical):
+        levels = sorted(patients[cov].drop_nulls().cast(pl.String).unique().to_list())
+        reference[cov] = slots[i % len(slots)].selectbox(
+            column_label(cov), levels, key=f"{key}.ref.{cov}")
+    return reference
+
+
+def event_note(event: str, endpoint: Endpoint | None, patients: pl.DataFrame) -> str:
+    """Event coding in words; competing events censored where code 2 exists."""
+    text = f"Event: `{event}` = 1; 0 = censored."
+    has_competing = bool((patients[event].cast(pl.Int64) == 2).any())
+    if has_competing or (endpoint is not None and endpoint.competing_label):
+        what = endpoint.competing_label if endpoint and endpoint.competing_label \
+            else "competing event"
+        text += (f" Competing events (code 2: {what}) are censored: the hazard ratios are "
+                 "cause-specific hazard ratios.")
+    return text
+
+
+def show_counts(result: CoxResult, total: int) -> None:
+    cols = st.columns(4)
+    cols[0].metric("Patients used", f"{result.n:,}", help=f"of {total:,} in the filtered cohort")
+    cols[1].metric("Events", f"{result.events:,}")
+    cols[2].metric("Rows left out", f"{total - result.n:,}")
+    if result.concordance is not None:
+        cols[3].metric("Concordance (C)", f"{result.concordance:.3f}",
+                       help=f"Harrell's C, SE {result.concordance_se:.3f}")
+
+
+def tests_table(result: CoxResult) -> pl.DataFrame:
+    rows = [(name, t.chisq, t.df, format_p_value(t.p)) for name, t in
+            (("Likelihood ratio", result.lr_test), ("Wald", result.wald_test),
+             ("Score", result.score_test)) if t is not None]
+    return pl.DataFrame(rows, schema=["test", "chisq", "df", "p"], orient="row")
+
+
+def show_ph_test(result: CoxResult) -> None:
+    st.subheader("Proportional-hazards test")
+    st.caption("cox.zph score test (survival ≥ 3.0), Kaplan-Meier-transformed time; one test "
+               "per covariate (all its levels together) and a global test.")
+    ph = result.ph_test.with_columns(
+        pl.col("covariate").map_elements(
+            lambda c: c if c == "GLOBAL" else column_label(c), return_dtype=pl.String),
+        pl.col("p").map_elements(format_p_value, return_dtype=pl.String).alias("p"))
+    st.dataframe(ph, hide_index=True, column_config={
+        "covariate": "Covariate", "chisq": st.column_config.NumberColumn("Chi-square",
+                                                                         format="%.2f")})
+    violated = result.ph_test.filter((pl.col("p") < 0.05) & (pl.col("covariate") != "GLOBAL"))
+    names = [f"**{column_label(c)}**" for c in violated["covariate"].to_list()]
+    if names:
+        st.info(f"Proportional-hazards test p < 0.05 for {', '.join(names)}: the hazard ratio "
+                f"of {'this covariate' if len(names) == 1 else 'these covariates'} may change "
+                "over follow-up, and the HR shown is an average over time. Consider "
+                "stratifying on it (a categorical covariate) or looking at survival curves "
+                "by it.")
+    elif result.ph_test.filter(
+            (pl.col("covariate") == "GLOBAL") & (pl.col("p") < 0.05)).height:
+        st.info("The global test has p < 0.05: the proportional-hazards assumption may not hold "
+                "for the model as a whole.")
+
+
+def show_table(table: pl.DataFrame, name: str) -> None:
+    first = pl.col("covariate").ne_missing(pl.col("covariate").shift(1))
+    shown = table.select(
+        pl.when(first).then(pl.col("covariate").map_elements(column_label, return_dtype=pl.String))
+        .otherwise(pl.lit("")).alias("covariate"),
+        pl.col("level").fill_null(""),
+        "uni_hr_ci", "uni_p_text", "multi_n", "multi_events", "multi_hr_ci", "multi_p_text")
+    st.dataframe(shown, hide_index=True, column_config={
+        "covariate": "Variable", "level": "Level",
+        "uni_hr_ci": "Univariable HR (95% CI)", "uni_p_text": "p (univariable)",
+        "multi_n": "n", "multi_events": "events",
+        "multi_hr_ci": "Multivariable HR (95% CI)", "multi_p_text": "p (multivariable)"})
+    st.download_button("Download table (CSV)", safe_csv(table), f"{name}.csv", "text/csv",
+                       key="cox.download")
+
+
+def main() -> None:
+    view = current_view()
+    patients = view.patients
+    st.title("Cox model")
+    st.caption(f"{view.label}. Filters: {view.filter.describe()}")
+    key = f"cox.{view.dataset}"
+    picked = choose_endpoint(patients, view.cohort.endpoints(), key)
+    if picked is None:
+        st.info("This dataset has no time-to-event columns (a time column and a 0/1 event "
+                "column). Load a dataset with an endpoint on the Data page.")
+        st.stop()
+    label, time, event, endpoint = picked
+    if patients.is_empty():
+        st.warning("No patient matches the filters. Widen them in the sidebar.")
+        st.stop()
+    exclude = _outcome_columns(patients) | {time, event}
+    options = covariate_options(patients, exclude)
+    covariates = st.multiselect("Covariates", options, format_func=column_label,
+                                key=f"{key}.covariates",
+                                placeholder="choose one or more covariates")
+    reference = reference_widgets(patients, covariates, key)
+    strata_options = [c for c in options if c not in covariates
+                      and _is_categorical(patients.schema[c])]
+    strata = st.multiselect("Strata (optional: a separate baseline hazard per stratum)",
+                            strata_options, format_func=column_label, key=f"{key}.strata")
+    st.caption(f"{METHOD}. {event_note(event, endpoint, patients)}")
+    if not covariates:
+        st.info("Choose one or more covariates to fit the model.")
+        st.stop()
+    result = fit_cox(patients, time, event, covariates, reference=reference, strata=strata)
+    for message in result.messages:
+        st.warning(message)
+    if result.terms.is_empty():
+        st.stop()
+    show_counts(result, patients.height)
+    univariable = univariable_screen(patients, time, event, covariates, reference=reference)
+    table = univariable_multivariable_table(univariable, result.terms)
+    st.subheader(f"Hazard ratios: {label}")
+    st.caption("Univariable: each covariate alone, on its own complete cases, unstratified. "
+               "Multivariable: all covariates together" +
+               (f", stratified by {', '.join(column_label(s) for s in strata)}" if strata else "")
+               + ". n / events of the multivariable model per level. A numeric covariate's HR is per "
+               "one unit of it (e.g. per year of age).")
+    show_table(table, f"cox_{time}")
+    show_figure(forest_figure(result.terms, title=f"Multivariable Cox model: {label}",
+                              caption=f"n = {result.n}, events = {result.events}; "
+                                      "Efron ties, Wald 95% CI"),
+                f"forest_{time}", key="cox.forest")
+    st.subheader("Model tests")
+    st.dataframe(tests_table(result), hide_index=True, column_config={
+        "test": "Test", "chisq": st.column_config.NumberColumn("Chi-square", format="%.2f")})
+    show_ph_test(result)
+
+
+main()

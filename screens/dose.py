@@ -1,0 +1,146 @@
+"""Dose: dose / BED / EQD2 distributions, local control by BED10, phase 1 dose levels and DLTs."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from cohort.cox import format_hr_ci, format_p_value
+from cohort.dose import (
+    DEFAULT_ALPHA_BETA_GY,
+    DLT_COLUMNS,
+    add_dose_columns,
+    dlt_table,
+    fit_bed_cox,
+    local_failure_by_bed_band,
+)
+from cohort.export import safe_csv
+from cohort.figures.dose import DOSE_QUANTITIES, dlt_grid_figure, dose_distribution_figure
+from cohort.figures.km import cif_figure
+from cohort.schema import column_label
+from ui.charts import show_figure
+from ui.session import current_view
+
+RT_COLUMNS = ("rt_total_dose_gy", "rt_fractions")
+GROUPINGS = ("treated_sites", "rt_technique")
+LC = ("lc_months", "lc_event")
+
+
+def has_values(patients: pl.DataFrame, columns: tuple[str, ...]) -> bool:
+    """All ``columns`` present, each with at least one value."""
+    return all(c in patients.columns and patients[c].drop_nulls().len() > 0 for c in columns)
+
+
+def distributions(patients: pl.DataFrame, key: str) -> None:
+    st.subheader("Dose distributions")
+    if not has_values(patients, RT_COLUMNS):
+        st.info("This dataset has no radiotherapy dose columns (total dose and fractions), so "
+                "there are no dose distributions to show.")
+        return
+    groupings = [c for c in GROUPINGS if c in patients.columns] or None
+    cols = st.columns(3)
+    alpha_beta = cols[0].number_input(
+        "α/β for EQD2 (Gy)", min_value=0.5, max_value=50.0, value=DEFAULT_ALPHA_BETA_GY,
+        step=0.5, key=f"{key}.alpha_beta",
+        help="10 Gy for tumour effect; 2-3 Gy for late-responding normal tissue. BED10 always "
+             "uses 10 Gy.")
+    if groupings is None:
+        st.info("No treated-site or technique column to group the doses by.")
+        return
+    by = cols[1].radio("By", groupings, format_func=column_label, horizontal=True,
+                       key=f"{key}.by")
+    kind = cols[2].radio("Plot", ["box", "strip"], horizontal=True, key=f"{key}.kind",
+                         format_func={"box": "Box + points", "strip": "Points only"}.get)
+    data = add_dose_columns(patients, alpha_beta)
+    st.caption("Linear-quadratic model: BED = n·d·(1 + d/(α/β)), EQD2 = BED / (1 + 2/(α/β)); "
+               f"EQD2 with α/β = {alpha_beta:g} Gy. Boxes: median and quartiles; whiskers to "
+               "1.5 × IQR.")
+    shown = [c for c in DOSE_QUANTITIES if c in data.columns]
+    for start in range(0, len(shown), 2):
+        for slot, column in zip(st.columns(2), shown[start:start + 2], strict=False):
+            with slot:
+                fig = dose_distribution_figure(data, column, by, kind, alpha_beta)
+                show_figure(fig, f"{column}_by_{by}", key=f"dose.{column}")
+
+
+def local_control(patients: pl.DataFrame, key: str) -> None:
+    st.subheader("Local control by BED10")
+    if not has_values(patients, (*LC, "bed10_gy")):
+        st.info("Local control by dose needs local-control follow-up (lc_months, lc_event) and "
+                "BED10 (from total dose and fractions); this dataset lacks them.")
+        return
+    cut = st.number_input("BED10 cut (Gy)", min_value=1.0, max_value=500.0, value=100.0,
+                          step=5.0, key=f"{key}.cut")
+    result = local_failure_by_bed_band(patients, cut)
+    if result.cif.is_empty():
+        st.info("No patient with BED10 and local-control follow-up in the filtered cohort.")
+        return
+    caption = "Death before local failure is a competing event"
+    if result.gray is None:
+        caption += f"; all patients are in one band ({result.cif['group'][0]})"
+    show_figure(cif_figure(result.cif, gray=result.gray, caption=caption,
+                           title="Local failure by BED10", event_label="Local failure"),
+                "local_failure_by_bed10", key="dose.cif")
+    st.caption(f"{result.n_used:,} patients with BED10 and local-control follow-up"
+               + (f"; {result.n_left_out:,} left out (no BED10 or no local-control follow-up)."
+                  if result.n_left_out else "."))
+    bed_cox(patients)
+
+
+def bed_cox(patients: pl.DataFrame) -> None:
+    st.markdown("#### Cox model of local failure on BED10 (continuous)")
+    result = fit_bed_cox(patients)
+    for message in result.messages:
+        st.warning(message)
+    if result.terms.is_empty():
+        return
+    term = result.terms.row(0, named=True)
+    cols = st.columns(3)
+    cols[0].metric("HR per 10 Gy BED10 (95% CI)",
+                   format_hr_ci(term["hr"], term["lower"], term["upper"]))
+    cols[1].metric("p (Wald)", format_p_value(term["p"]) or "–")
+    cols[2].metric("Patients / local failures", f"{result.n} / {result.events}")
+    st.caption("Cox proportional hazards, Efron ties. BED10 scaled per 10 Gy (covariate = "
+               "BED10 / 10), so the HR compares patients 10 Gy BED10 apart. Deaths before local "
+               "failure (code 2) are censored: a cause-specific hazard ratio.")
+
+
+def phase_one(patients: pl.DataFrame) -> None:
+    st.subheader("Phase 1 dose escalation")
+    if not set(DLT_COLUMNS) <= set(patients.columns):
+        st.caption("No dose-level / DLT columns in this dataset.")
+        return
+    table = dlt_table(patients)
+    if table.is_empty():
+        st.info("No patient with a dose level and a DLT assessment in the filtered cohort.")
+        return
+    st.caption("Patients with a dose-limiting toxicity (DLT) per dose level, among patients "
+               "with a dose level and a DLT assessment; exact (Clopper-Pearson) binomial 95% "
+               "CI. Grey cells: combination not given.")
+    show_figure(dlt_grid_figure(table), "dlt_by_dose_level", key="dose.dlt")
+    pct = st.column_config.NumberColumn
+    st.dataframe(table.with_columns(pl.col("rate", "lower", "upper") * 100), hide_index=True,
+                 column_config={
+                     "dose_level": "Dose level", "drug_dose_mg": "Drug dose (mg)",
+                     "rt_total_dose_gy": "RT dose (Gy)", "n": "Patients", "dlt": "DLTs",
+                     "rate": pct("DLT rate (%)", format="%.1f"),
+                     "lower": pct("95% CI lower (%)", format="%.1f"),
+                     "upper": pct("95% CI upper (%)", format="%.1f")})
+    st.download_button("Download (CSV)", safe_csv(table), "dlt_by_dose_level.csv", "text/csv",
+                       key="dose.dlt.csv")
+
+
+def main() -> None:
+    view = current_view()
+    st.title("Dose")
+    st.caption(f"{view.label}. Filters: {view.filter.describe()}")
+    if view.patients.is_empty():
+        st.warning("No patient matches the filters. Widen them in the sidebar.")
+        st.stop()
+    key = f"dose.{view.dataset}"
+    distributions(view.patients, key)
+    local_control(view.patients, key)
+    phase_one(view.patients)
+
+
+main()

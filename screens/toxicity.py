@@ -1,0 +1,150 @@
+"""Toxicity: worst CTCAE grade per patient and term, by grade and by subgroup; acute / late."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+from cohort.export import safe_csv
+from cohort.figures.toxicity import grade_heatmap, group_heatmap
+from cohort.schema import PATIENT_ID, TOXICITY_PHASES, column_label
+from cohort.toxicity import GRADE_COLUMNS, grade_matrix
+from ui.charts import show_figure
+from ui.session import current_view
+
+MAX_GROUPS = 8
+MAX_INT_LEVELS = 8
+OUTCOME_SUFFIXES = ("_months", "_event")
+MIN_TERMS, DEFAULT_TERMS = 10, 20
+PHASE_LABELS = {None: "All (worst over acute and late)", "acute": "Acute", "late": "Late"}
+
+
+def group_options(patients: pl.DataFrame) -> list[str]:
+    """Categorical patient columns (text, boolean, few integers; not outcomes) to group by."""
+    out = []
+    for name, dtype in patients.schema.items():
+        if name == PATIENT_ID or isinstance(dtype, pl.List) or name.endswith(OUTCOME_SUFFIXES):
+            continue
+        n = patients[name].drop_nulls().n_unique()
+        text = isinstance(dtype, (pl.String, pl.Categorical, pl.Enum, pl.Boolean))
+        if n >= 2 and ((text and n <= MAX_GROUPS) or (dtype.is_integer() and n <= MAX_INT_LEVELS)):
+            out.append(name)
+    return out
+
+
+def phases_present(toxicities: pl.DataFrame) -> list[str]:
+    if "phase" not in toxicities.columns:
+        return []
+    present = set(toxicities["phase"].drop_nulls().to_list())
+    return [p for p in TOXICITY_PHASES if p in present]
+
+
+def no_toxicities() -> None:
+    st.info("This dataset has no toxicity records, so there is nothing to show here. "
+            "To see toxicity heatmaps, upload a patients table together with a toxicities "
+            "table (patient_id, term, grade 1-5, phase acute/late) on the Data page.")
+    st.page_link("screens/data.py", label="Go to the Data page", icon=":material/upload_file:")
+    st.stop()
+
+
+def coverage_note(patients: pl.DataFrame, toxicities: pl.DataFrame) -> None:
+    """Say so when toxicity records come from only some of the studies in the cohort."""
+    if "study" not in patients.columns:
+        return
+    recorded = set(patients.filter(pl.col(PATIENT_ID).is_in(toxicities[PATIENT_ID].implode()))
+                   ["study"].drop_nulls().to_list())
+    studies = set(patients["study"].drop_nulls().to_list())
+    if recorded and recorded < studies:
+        st.info(f"Toxicity records come from {len(recorded)} of the {len(studies)} studies in "
+                f"the filtered cohort ({', '.join(sorted(recorded))}); patients of the other "
+                "studies count in the denominator. Filter by study in the sidebar for "
+                "per-study rates.")
+
+
+def _highlight(fig: go.Figure, on: bool) -> go.Figure:
+    """Keep or drop the grade >= 3 frames the figure builders draw."""
+    if not on:
+        fig.layout.shapes = ()
+    return fig
+
+
+_NAMES = {**{c: f"Grade {c[-1]}" for c in GRADE_COLUMNS}, "any_grade": "Any grade",
+          "grade_3plus": "Grade ≥3", "any": "Any grade"}
+
+
+def _n_pct(n: str, pct: str) -> pl.Expr:
+    """'3 (2.0%)' from a count and a percent column."""
+    return pl.format("{} ({}%)", pl.col(n), pl.col(pct).round(1)).alias(n)
+
+
+def shown_by_grade(table: pl.DataFrame) -> pl.DataFrame:
+    """``by_grade`` as on screen: one "n (x%)" column per grade."""
+    cols = [*GRADE_COLUMNS, "any_grade", "grade_3plus"]
+    return table.select("term", *(_n_pct(c, f"pct_{c}") for c in cols))
+
+
+def shown_by_group(table: pl.DataFrame) -> pl.DataFrame:
+    """``by_group`` as on screen: group (n), any grade and grade >= 3 as "n (x%)"."""
+    return table.select(
+        "term", pl.format("{} (n={})", "group", "group_n").alias("group"),
+        _n_pct("n_any", "pct_any"), _n_pct("n_grade_3plus", "pct_grade_3plus"))
+
+
+def show_table(shown: pl.DataFrame, table: pl.DataFrame, name: str, key: str) -> None:
+    """The table as "n (x%)" on screen; the CSV has counts and percents as separate columns."""
+    labels = {"term": "Term", "group": "Group", "n_any": "Any grade",
+              "n_grade_3plus": "Grade ≥3", **_NAMES}
+    st.dataframe(shown, hide_index=True, column_config={c: labels[c] for c in shown.columns})
+    st.download_button("Download this table (CSV: counts and percents)", safe_csv(table),
+                       f"{name}.csv", "text/csv", key=key)
+
+
+def main() -> None:
+    view = current_view()
+    st.title("Toxicity")
+    st.caption(f"{view.label}. Filters: {view.filter.describe()}")
+    if view.toxicities is None:
+        no_toxicities()
+    patients = view.patients
+    if patients.is_empty():
+        st.warning("No patient matches the filters. Widen them in the sidebar.")
+        st.stop()
+    key = f"tox.{view.dataset}"
+    phases = phases_present(view.toxicities)
+    left, middle, right = st.columns([2, 2, 1])
+    phase = left.radio("Phase", [None, *phases], format_func=PHASE_LABELS.get, horizontal=True,
+                       key=f"{key}.phase") if phases else None
+    by = middle.selectbox("Group by", [None, *group_options(patients)], key=f"{key}.by",
+                          format_func=lambda c: "No grouping" if c is None else column_label(c))
+    highlight = right.toggle("Frame grade ≥3", value=True, key=f"{key}.highlight")
+    matrix = grade_matrix(view.toxicities, patients, by=by, phase=phase)
+    st.caption(f"Worst CTCAE grade per patient and term ({PHASE_LABELS[phase].lower()}). "
+               f"Percent of {matrix.denominator:,} patients in the filtered cohort; patients "
+               "without a toxicity record count in the denominator.")
+    coverage_note(patients, view.toxicities)
+    if matrix.by_grade.is_empty():
+        st.info(f"No toxicity recorded ({PHASE_LABELS[phase].lower()}) for the "
+                f"{matrix.denominator:,} patients in the filtered cohort.")
+        st.stop()
+    suffix = phase or "all"
+    n_terms = matrix.by_grade.height
+    top = n_terms if n_terms <= MIN_TERMS else st.slider(
+        "Terms in the heatmaps (most frequent first; the tables list all)", MIN_TERMS, n_terms,
+        min(DEFAULT_TERMS, n_terms), key=f"{key}.terms")
+    st.subheader("By worst grade")
+    figure = grade_heatmap(matrix.by_grade, denominator=matrix.denominator, max_terms=top)
+    show_figure(_highlight(figure, highlight), f"toxicity_by_grade_{suffix}", key="tox.grade")
+    show_table(shown_by_grade(matrix.by_grade), matrix.by_grade, f"toxicity_by_grade_{suffix}",
+               "tox.grade.csv")
+    if by is not None:
+        st.subheader(f"By {column_label(by).lower()}")
+        st.caption("Percent of each group's patients (n in the column header); patients with a "
+                   f"missing {column_label(by).lower()} form the group 'missing'.")
+        show_figure(_highlight(group_heatmap(matrix.by_group, max_terms=top), highlight),
+                    f"toxicity_by_{by}_{suffix}", key="tox.group")
+        show_table(shown_by_group(matrix.by_group), matrix.by_group,
+                   f"toxicity_by_{by}_{suffix}", "tox.group.csv")
+
+
+main()

@@ -1,0 +1,94 @@
+"""cohort.cox.univariable_multivariable_table: univariable screen beside the multivariable model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from cohort.cox import (
+    fit_cox,
+    format_hr_ci,
+    format_p_value,
+    univariable_multivariable_table,
+    univariable_screen,
+)
+
+REF_DIR = Path(__file__).parent / "reference"
+REFERENCE = json.loads((REF_DIR / "cox_reference.json").read_text())
+COVARIATES = ["Treatment", "Celltype", "Karnofsky_score", "Age_in_years", "Prior_therapy"]
+
+
+@pytest.fixture(scope="module")
+def veterans() -> pl.DataFrame:
+    return pl.read_csv(REF_DIR / "data" / "veterans.csv")
+
+
+@pytest.fixture(scope="module")
+def table(veterans) -> pl.DataFrame:
+    uni = univariable_screen(veterans, "time", "status", COVARIATES)
+    multi = fit_cox(veterans, "time", "status", COVARIATES)
+    return univariable_multivariable_table(uni, multi.terms)
+
+
+def _row(table: pl.DataFrame, covariate: str, level: str | None) -> dict:
+    level_match = pl.col("level").is_null() if level is None else pl.col("level") == level
+    out = table.filter((pl.col("covariate") == covariate) & level_match)
+    assert out.height == 1
+    return out.row(0, named=True)
+
+
+def _r_term(model: str, term: str) -> dict:
+    return next(t for t in REFERENCE[model]["terms"] if t["term"] == term)
+
+
+def test_one_row_per_level_in_model_order(table):
+    assert table.select("covariate", "level").rows() == [
+        ("Treatment", "standard"), ("Treatment", "test"),
+        ("Celltype", "adeno"), ("Celltype", "large"), ("Celltype", "smallcell"),
+        ("Celltype", "squamous"), ("Karnofsky_score", None), ("Age_in_years", None),
+        ("Prior_therapy", "no"), ("Prior_therapy", "yes"),
+    ]
+
+
+@pytest.mark.parametrize("level", ["large", "smallcell", "squamous"])
+def test_both_sides_match_r(table, level):
+    row = _row(table, "Celltype", level)
+    uni, multi = _r_term("veterans_celltype", f"Celltype{level}"), _r_term("veterans",
+                                                                            f"Celltype{level}")
+    for side, ref in (("uni", uni), ("multi", multi)):
+        for stat in ("hr", "lower", "upper", "p"):
+            assert row[f"{side}_{stat}"] == pytest.approx(ref[stat], rel=1e-4), (side, stat)
+    assert row["multi_hr_ci"] == format_hr_ci(multi["hr"], multi["lower"], multi["upper"])
+    assert row["uni_hr_ci"] == f"{uni['hr']:.2f} ({uni['lower']:.2f}–{uni['upper']:.2f})"
+
+
+def test_reference_rows_and_texts(table):
+    ref = _row(table, "Celltype", "adeno")
+    assert ref["uni_hr_ci"] == ref["multi_hr_ci"] == "reference"
+    assert ref["uni_p_text"] == ref["multi_p_text"] == ""
+    karno = _row(table, "Karnofsky_score", None)
+    assert karno["multi_hr_ci"] == "0.97 (0.96–0.98)" and karno["multi_p_text"] == "<0.001"
+    assert karno["multi_n"] == 137 and karno["multi_events"] == 128
+
+
+def test_covariate_left_out_of_the_multivariable_model(veterans):
+    data = veterans.with_columns((pl.col("Karnofsky_score") * 2).alias("karno_twice"))
+    covs = ["Karnofsky_score", "karno_twice"]
+    multi = fit_cox(data, "time", "status", covs)
+    table = univariable_multivariable_table(univariable_screen(data, "time", "status", covs),
+                                            multi.terms)
+    twice = _row(table, "karno_twice", None)
+    assert twice["multi_hr_ci"] == "not in model" and twice["multi_hr"] is None
+    assert twice["uni_hr_ci"].startswith("0.98 (")
+
+
+def test_formatting_helpers():
+    assert format_hr_ci(None, None, None) == ""
+    assert format_hr_ci(float("inf"), None, None) == "not estimable"
+    assert format_hr_ci(1.234, 0.5, 3.0) == "1.23 (0.50–3.00)"
+    assert format_p_value(0.0004) == "<0.001"
+    assert format_p_value(0.0415) == "0.042"
+    assert format_p_value(None) == ""
