@@ -55,7 +55,7 @@ def test_upload_a_csv_and_see_it_analysed(page: Page, app_url: str, tmp_path):
     wait_for_app(page)
     expect(page.get_by_text("Loaded in this session: registry.csv")).to_be_visible()
     assert sidebar_count(page) == "4"
-    page.get_by_test_id("stSidebarNav").get_by_text("Cohort").click()
+    page.get_by_test_id("stSidebarNav").get_by_text("Cohort", exact=True).click()
     wait_for_app(page)
     expect(page.get_by_text("Uploaded file registry.csv")).to_be_visible()
     assert sidebar_count(page) == "4"
@@ -72,7 +72,7 @@ def test_copied_link_reproduces_the_view_in_a_fresh_browser(page: Page, app_url:
     page.keyboard.press("Escape")
     wait_for_app(page)
     assert sidebar_count(page) == "27"
-    page.get_by_test_id("stSidebarNav").get_by_text("Data").click()
+    page.get_by_test_id("stSidebarNav").get_by_text("Data", exact=True).click()
     wait_for_app(page)
     assert "f.histology=adeno" in page.url  # rewritten after the page switch
     page.get_by_text("Copy link to this view").click()
