@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import urlstate
+from ui import collect, presentation, urlstate
 from ui.sidebar import link_notices, render_sidebar, share_panel
 
 st.set_page_config(page_title="Oligomet Cohort Explorer", page_icon=":material/monitoring:",
@@ -31,10 +31,14 @@ def screen_name(page: st.Page) -> str:
 
 
 urlstate.start_run()
+collect.reset()
 navigation = st.navigation(PAGES)
-render_sidebar()
+view = render_sidebar()
 notice_slot = st.container()
-navigation.run()
-share_panel()
+with st.container(key=presentation.SCREEN_CONTAINER):
+    navigation.run()
+share_panel(view, navigation.title)
+if st.session_state.get(presentation.PRESENT_KEY):
+    presentation.show(view)
 urlstate.finish_run(screen_name(navigation), {screen_name(page) for page in PAGES})
 link_notices(notice_slot)

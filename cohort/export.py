@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import polars as pl
 
 #: First characters that make Excel, LibreOffice or Sheets read a cell as a formula.
@@ -40,3 +42,10 @@ def safe_frame(frame: pl.DataFrame) -> pl.DataFrame:
 def safe_csv(frame: pl.DataFrame) -> bytes:
     """UTF-8 CSV bytes of ``frame`` with formula-like text cells neutralised (see ``safe_frame``)."""
     return safe_frame(frame).write_csv().encode("utf-8")
+
+
+def safe_xlsx(frame: pl.DataFrame, sheet: str = "table") -> bytes:
+    """An .xlsx workbook of ``frame`` (one sheet) with formula-like text cells neutralised."""
+    buffer = io.BytesIO()
+    safe_frame(frame).write_excel(buffer, worksheet=sheet[:31], autofit=True)
+    return buffer.getvalue()

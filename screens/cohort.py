@@ -10,6 +10,7 @@ from cohort.schema import column_label
 from cohort.tables import default_variables, table_one
 from ui.charts import show_figure
 from ui.session import current_view
+from ui.tables import show_table
 from ui.urlstate import url_selectbox
 
 DISTRIBUTION_COLUMNS = (
@@ -32,8 +33,7 @@ if view.toxicities is not None:
 
 st.subheader("Attrition")
 st.caption(f"Filters: {view.filter.describe()}")
-st.dataframe(view.filter.attrition(view.cohort.patients), hide_index=True,
-             column_config={"step": None})
+show_table(view.filter.attrition(view.cohort.patients), "Attrition", column_config={"step": None})
 
 if patients.is_empty():
     st.warning("No patient matches the filters. Widen them in the sidebar.")
@@ -52,13 +52,14 @@ table = table_one(patients, by=by, variables=variables)
 first_of_each = pl.col("characteristic").ne_missing(pl.col("characteristic").shift(1))
 shown_table = table.with_columns(
     pl.when(first_of_each).then(pl.col("characteristic")).otherwise(pl.lit("")))
-st.dataframe(shown_table, hide_index=True, height=min(38 + 35 * table.height, 2000),
-             column_config={"characteristic": st.column_config.TextColumn("Characteristic"),
-                            "statistic": st.column_config.TextColumn("")})
+show_table(shown_table, "Baseline characteristics (Table 1)", download=table,
+           height=min(38 + 35 * table.height, 2000),
+           column_config={"characteristic": st.column_config.TextColumn("Characteristic"),
+                          "statistic": st.column_config.TextColumn("")})
 
 st.subheader("Distributions")
 shown = [c for c in DISTRIBUTION_COLUMNS if c in patients.columns]
 for start in range(0, len(shown), 2):
     for slot, column in zip(st.columns(2), shown[start:start + 2], strict=False):
         with slot:
-            show_figure(distribution_figure(patients[column], column), column)
+            show_figure(distribution_figure(patients[column], column), column_label(column))

@@ -7,6 +7,7 @@ import streamlit as st
 
 from cohort.calibration import calibration_table
 from cohort.datasets import demo_courses, load_dataset
+from ui.tables import show_table
 
 DEMO = "oligomet-demo"
 
@@ -47,9 +48,10 @@ chosen_kinds = st.multiselect("Kind of figure", kinds, placeholder="All kinds",
 shown = table if chosen in (None, "All") else table.filter(pl.col("study") == chosen)
 if chosen_kinds:
     shown = shown.filter(pl.col("kind").is_in(chosen_kinds))
-st.dataframe(
+show_table(
     shown.with_columns(pl.col("ok").map_elements(verdict, return_dtype=pl.String)),
-    hide_index=True, height=min(38 + 35 * shown.height, 900),
+    "Published figures beside this cohort", download=shown,
+    height=min(38 + 35 * shown.height, 900),
     column_config={
         "published": st.column_config.NumberColumn(format="%.4g"),
         "cohort": st.column_config.NumberColumn("this cohort", format="%.4g"),

@@ -19,9 +19,11 @@ from cohort.analysis import (
 from cohort.figures.km import cif_figure, km_figure
 from cohort.schema import PATIENT_ID, Endpoint, column_label
 from cohort.survival import CONF_TYPES
+from ui import collect
 from ui.charts import show_figure
 from ui.describe import cohort_words
 from ui.session import current_view
+from ui.tables import show_table
 from ui.urlstate import url_multiselect, url_number, url_selectbox, url_toggle
 
 OTHER = "Other time / event columns"
@@ -117,20 +119,22 @@ def show_tables(result: SurvivalResult) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown("**Median survival (95% CI)**")
-        st.dataframe(result.medians.select("group", "n", "events", "median_text"),
-                     hide_index=True, column_config={"median_text": "median, months (95% CI)"})
+        show_table(result.medians.select("group", "n", "events", "median_text"),
+                   "Median survival (95% CI)", download=result.medians,
+                   column_config={"median_text": "median, months (95% CI)"})
         if result.request.landmarks:
             st.markdown("**Landmark rates**")
-            st.dataframe(landmark_table(result), hide_index=True, column_config={
-                "time": st.column_config.NumberColumn("months", format="%g"),
-                "estimate": "survival (95% CI)", "n_risk": "at risk"})
+            show_table(landmark_table(result), "Landmark rates", download=result.landmarks,
+                       column_config={
+                           "time": st.column_config.NumberColumn("months", format="%g"),
+                           "estimate": "survival (95% CI)", "n_risk": "at risk"})
     with right:
         if result.rmst is not None:
             st.markdown(f"**Restricted mean survival time up to {result.tau:.1f} months**")
-            st.dataframe(result.rmst.select("group", "rmst", "se"), hide_index=True,
-                         column_config={"rmst": st.column_config.NumberColumn(
-                             "RMST, months", format="%.2f"),
-                             "se": st.column_config.NumberColumn("SE", format="%.2f")})
+            show_table(result.rmst, f"Restricted mean survival time up to {result.tau:.1f} "
+                       "months", column_config={
+                           "rmst": st.column_config.NumberColumn("RMST, months", format="%.2f"),
+                           "se": st.column_config.NumberColumn("SE", format="%.2f")})
         if result.logrank is not None:
             show_logrank(result)
 
@@ -138,14 +142,14 @@ def show_tables(result: SurvivalResult) -> None:
 def show_logrank(result: SurvivalResult) -> None:
     test = result.logrank
     st.markdown(f"**Log-rank test**: χ² = {test.chisq:.2f}, {test.df} df, p = {test.p:.4g}")
-    st.dataframe(test.table.select("group", "n", "observed", "expected"), hide_index=True,
-                 column_config={"expected": st.column_config.NumberColumn(format="%.1f")})
+    show_table(test.table, "Log-rank test: observed and expected events", column_config={
+        "expected": st.column_config.NumberColumn(format="%.1f")})
     if test.trend is not None:
         st.caption(f"Test for trend over the ordered groups: χ² = {test.trend.chisq:.2f}, "
                    f"p = {test.trend.p:.4g}")
     if test.pairwise.height > 1:
         st.markdown("**Pairwise log-rank, Holm-adjusted**")
-        st.dataframe(test.pairwise, hide_index=True, column_config={
+        show_table(test.pairwise, "Pairwise log-rank tests, Holm-adjusted", column_config={
             "chisq": st.column_config.NumberColumn("χ²", format="%.2f"),
             "p": st.column_config.NumberColumn(format="%.4g"),
             "p_holm": st.column_config.NumberColumn("p (Holm)", format="%.4g")})
@@ -160,7 +164,7 @@ def show_competing(result: SurvivalResult, endpoint: Endpoint, caption: str, opt
                         show_censor=options["show_censor"], x_max=options["x_max"],
                         title=f"Cumulative incidence of {event_name}", caption=caption,
                         event_label="Cumulative incidence")
-    show_figure(figure, f"cif_{endpoint.key}")
+    show_figure(figure, f"Cumulative incidence of {event_name}")
     competing = endpoint.competing_label or "a competing event (code 2)"
     compare = cif_at(result)
     st.info(
@@ -168,7 +172,8 @@ def show_competing(result: SurvivalResult, endpoint: Endpoint, caption: str, opt
         "Kaplan-Meier treats them as censored, as if they could still fail later, so 1 − KM "
         "overstates the incidence; the Aalen-Johansen estimate counts them as a competing "
         "outcome. Here, side by side:", icon=":material/info:")
-    st.dataframe(compare, hide_index=True, column_config={
+    show_table(compare, "Cumulative incidence (Aalen-Johansen) and 1 − Kaplan-Meier",
+               column_config={
         "time": st.column_config.NumberColumn("months", format="%g"),
         "cif": st.column_config.NumberColumn("cumulative incidence (AJ)", format="percent"),
         "one_minus_km": st.column_config.NumberColumn("1 − KM (overstated)", format="percent"),
@@ -203,6 +208,7 @@ if result.competing:
 title = endpoint.label + (f" by {result.stratum_label}" if result.stratum_label else "")
 figure = km_figure(result.km, median_table=result.medians, logrank=result.logrank,
                    title=title, caption=caption, conf_type=request.conf_type, **options)
-show_figure(figure, f"km_{endpoint.key}")
+show_figure(figure, f"Kaplan-Meier: {title}")
 show_tables(result)
 st.caption(f"Methods: {method_text(result)}.")
+collect.add_note(method_text(result))

@@ -7,7 +7,11 @@ import re
 import plotly.graph_objects as go
 import streamlit as st
 
+from ui import collect
+
 SLIDE_SCALE = 3  # 3x the on-screen size: sharp on a 1920-px slide
+FORMAT_KEY = "figure_format"
+FIGURE_FORMATS = {"png": "PNG, slide resolution (3x)", "svg": "SVG (vector, for print)"}
 
 
 def _file_name(title: str) -> str:
@@ -15,10 +19,13 @@ def _file_name(title: str) -> str:
 
 
 def show_figure(figure: go.Figure, name: str, key: str | None = None) -> None:
-    """Draw ``figure`` as built (no Streamlit theme); the camera button saves a slide-size PNG."""
+    """Draw ``figure`` as built (no Streamlit theme); its camera button saves it as PNG at
+    slide resolution or as SVG (the sidebar's choice). ``name`` is its title in reports."""
+    file_format = st.session_state.get(FORMAT_KEY, "png")
     config = {
         "displaylogo": False,
-        "toImageButtonOptions": {"format": "png", "filename": _file_name(name),
-                                 "scale": SLIDE_SCALE},
+        "toImageButtonOptions": {"format": file_format, "filename": _file_name(name),
+                                 "scale": SLIDE_SCALE if file_format == "png" else 1},
     }
     st.plotly_chart(figure, theme=None, config=config, key=key)
+    collect.add_figure(name, figure)

@@ -5,10 +5,14 @@ from __future__ import annotations
 from ui.session import View
 
 
-def cohort_words(view: View, n: int | None = None) -> str:
-    """E.g. 'Oligomet demonstration cohort (synthetic), Histology: melanoma, n = 42'."""
-    filters = "" if not view.filter.conditions else f", {view.filter.describe()}"
+def cohort_words(view: View, n: int | None = None, dataset: bool = True) -> str:
+    """E.g. 'Oligomet demonstration cohort (synthetic), Histology: melanoma, n = 42'; without
+    ``dataset``: 'Histology: melanoma, n = 42' ('All patients, n = 4,299' when unfiltered)."""
     count = view.patients.height if n is None else n
+    if not dataset:
+        filters = view.filter.describe() if view.filter.conditions else "All patients"
+        return f"{filters}, n = {count:,}"
+    filters = "" if not view.filter.conditions else f", {view.filter.describe()}"
     return f"{view.label}{filters}, n = {count:,}"
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import urlstate
+from ui import presentation, urlstate
+from ui.charts import FIGURE_FORMATS, FORMAT_KEY
 from ui.filters import filter_widgets
+from ui.report import report_button
 from ui.session import (
     DATASET_KEY,
     UPLOADED,
@@ -59,6 +61,10 @@ def render_sidebar() -> View:
         urlstate.hold(awaited_upload() is not None)
         cohort_filter = filter_widgets(dataset, cohort.patients)
         urlstate.hold(False)
+        st.divider()
+        presentation.toggle()
+        url_selectbox("Figure camera button saves", list(FIGURE_FORMATS), key=FORMAT_KEY,
+                      param="format", format_func=FIGURE_FORMATS.get)
     view = build_view(dataset, cohort_filter)
     with count_slot:
         st.metric("Patients in cohort", f"{view.patients.height:,}",
@@ -82,10 +88,13 @@ def link_notices(slot) -> None:
             st.warning(message, icon=":material/link_off:")
 
 
-def share_panel() -> None:
-    """The link that reproduces this view, with a copy button (draw after the screen)."""
-    with st.sidebar.popover("Copy link to this view", icon=":material/link:",
-                            use_container_width=True):
-        st.caption("Copy with the button at the right of the link. It holds the dataset name, "
-                   "filters and options, never patient data.")
-        st.code(share_url(), language=None, wrap_lines=True)
+def share_panel(view: View, screen_title: str) -> None:
+    """Link, report and figure format (draw after the screen: they cover what it showed)."""
+    with st.sidebar:
+        st.divider()
+        with st.popover("Copy link to this view", icon=":material/link:",
+                        use_container_width=True):
+            st.caption("Copy with the button at the right of the link. It holds the dataset "
+                       "name, filters and options, never patient data.")
+            st.code(share_url(), language=None, wrap_lines=True)
+        report_button(view, screen_title, share_url())

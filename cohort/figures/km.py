@@ -200,7 +200,7 @@ def _figure(table: pl.DataFrame, est: str, start: float, *, y_title: str, method
     fig.update_layout(**base_layout(title, _caption_text(caption, test, method),
                                     height=560 + 32 * k))
     fig.add_annotation(text="Number at risk", xref="paper", yref="y2 domain", x=0, y=1.0,
-                       xanchor="left", yanchor="bottom", showarrow=False,
+                       xanchor="right", yanchor="bottom", xshift=-8, showarrow=False,
                        font={"size": FONT_SIZE - 2})
     text = _caption_text(caption, test, method)
     if text:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import plotly.graph_objects as go
+
 #: Okabe-Ito colour-blind-safe palette, ordered for curves on white (yellow last: low contrast).
 PALETTE: tuple[str, ...] = (
     "#0072B2",  # blue
@@ -77,3 +79,37 @@ def base_layout(title: str | None, caption: str | None, height: int) -> dict:
                    "x": 1.0, "font": {"size": FONT_SIZE}},
         "hovermode": "closest",
     }
+
+
+PROJECTION_SCALE = 1.35
+PROJECTION_HEIGHT = 620
+
+
+def _scaled(size: float | None, scale: float) -> float | None:
+    return None if size is None else round(size * scale, 1)
+
+
+def for_projection(figure: go.Figure, scale: float = PROJECTION_SCALE) -> go.Figure:
+    """A copy of ``figure`` for a projector: every font and line enlarged, a fixed height, and
+    no title of its own (the slide states it)."""
+    fig = go.Figure(figure)
+    layout = fig.layout
+    fig.update_layout(font_size=_scaled(layout.font.size or FONT_SIZE, scale),
+                      height=PROJECTION_HEIGHT, title=None, margin_t=50)
+    for name in [k for k in layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))]:
+        axis = layout[name]
+        axis.tickfont.size = _scaled(axis.tickfont.size or TICK_FONT_SIZE, scale)
+        if axis.title and axis.title.font:
+            axis.title.font.size = _scaled(axis.title.font.size, scale)
+    for annotation in layout.annotations or ():
+        annotation.font.size = _scaled(annotation.font.size or FONT_SIZE, scale)
+    if layout.legend and layout.legend.font:
+        layout.legend.font.size = _scaled(layout.legend.font.size or FONT_SIZE, scale)
+    for trace in fig.data:
+        line = getattr(trace, "line", None)
+        if line is not None and getattr(line, "width", None):
+            line.width = line.width * 1.5
+        textfont = getattr(trace, "textfont", None)
+        if textfont is not None and textfont.size:
+            textfont.size = _scaled(textfont.size, scale)
+    return fig

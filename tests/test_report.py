@@ -1,0 +1,65 @@
+"""The HTML report, the projection style and the Excel export: pure functions in cohort/."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import polars as pl
+
+from cohort import __version__
+from cohort.datasets import load_dataset
+from cohort.export import safe_xlsx
+from cohort.figures.km import km_figure
+from cohort.figures.style import PROJECTION_HEIGHT, for_projection, wrap
+from cohort.report import ReportContent, build_report, table_html
+from cohort.survival import kaplan_meier
+
+VETERANS = load_dataset("veterans").patients
+KM = km_figure(kaplan_meier(VETERANS, "os_months", "os_event", "histology"), title="OS",
+               caption="Veterans")
+
+
+def test_report_holds_figures_tables_filters_methods_and_opens_offline():
+    content = ReportContent(
+        title="Survival: VA lung", cohort="VA lung cancer trial, n = 137",
+        filters="Histology: adeno <b>", provenance="Kalbfleisch & Prentice", synthetic=True,
+        figures=[("KM by histology", KM), ("Again", KM)],
+        tables=[("Medians", pl.DataFrame({"group": ["=cmd()"], "median": [3.5]}))],
+        methods=["Kaplan-Meier"], link="http://host/survival?f.histology=adeno")
+    text = build_report(content, created=datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    assert text.count("<h2>") == 4 and "<li>Kaplan-Meier</li>" in text
+    assert "Histology: adeno &lt;b&gt;" in text  # escaped
+    assert "not patient records" in text and __version__ in text and "2026-11-25 09:00" in text
+    assert 'src="http' not in text and text.count("plotly.js v") == 1  # inlined once, offline
+    assert '<td class="num">3.5</td>' in text
+
+
+def test_long_tables_are_cut_with_a_note():
+    frame = pl.DataFrame({"x": list(range(12))})
+    html = table_html(frame, limit=10)
+    assert html.count("<tr>") == 11 and "First 10 of 12 rows" in html
+
+
+def test_projection_enlarges_fonts_and_lines_and_drops_the_title():
+    projected = for_projection(KM)
+    assert projected.layout.font.size > KM.layout.font.size
+    assert projected.layout.xaxis.tickfont.size > KM.layout.xaxis.tickfont.size
+    assert projected.layout.height == PROJECTION_HEIGHT and projected.layout.title.text is None
+    widths = [t.line.width for t in projected.data if t.mode == "lines" and t.line.width]
+    assert widths and min(widths) >= 1.5 * min(
+        t.line.width for t in KM.data if t.mode == "lines" and t.line.width)
+    assert KM.layout.title.text == "OS"  # the original is untouched
+
+
+def test_excel_export_neutralises_formulas():
+    data = safe_xlsx(pl.DataFrame({"term": ["=HYPERLINK(1)", "Fatigue"], "n": [-1, 2]}))
+    back = pl.read_excel(io.BytesIO(data))
+    assert back["term"].to_list() == ["'=HYPERLINK(1)", "Fatigue"]
+    assert back["n"].to_list() == [-1, 2]
+
+
+def test_wrap_keeps_lines_short():
+    text = wrap("word " * 60, width=40)
+    assert all(len(line) <= 40 for line in text.split("<br>"))

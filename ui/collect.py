@@ -1,0 +1,49 @@
+"""What the current screen showed this run, for the HTML report and presentation mode.
+
+Screens draw figures with ``ui.charts.show_figure`` and tables with ``ui.tables.show_table``;
+both record what they drew here, in this session only, reset at the start of every run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+_STATE = "_shown_this_run"
+
+
+@dataclass
+class Shown:
+    """Figures (title, figure), tables (title, frame) and method notes of one screen run."""
+
+    figures: list[tuple[str, go.Figure]]
+    tables: list[tuple[str, pl.DataFrame]]
+    notes: list[str]
+
+
+def reset() -> None:
+    """Forget what the previous run showed (call at the start of every run)."""
+    st.session_state[_STATE] = Shown([], [], [])
+
+
+def shown() -> Shown:
+    """What this run has shown so far."""
+    if _STATE not in st.session_state:
+        reset()
+    return st.session_state[_STATE]
+
+
+def add_figure(title: str, figure: go.Figure) -> None:
+    shown().figures.append((title, figure))
+
+
+def add_table(title: str, frame: pl.DataFrame) -> None:
+    shown().tables.append((title, frame))
+
+
+def add_note(text: str) -> None:
+    """A methods or provenance sentence the report should carry."""
+    shown().notes.append(text)

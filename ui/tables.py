@@ -1,0 +1,33 @@
+"""Showing tables: the table, its CSV and .xlsx downloads, and a place in the HTML report."""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+import streamlit as st
+
+from cohort.export import safe_csv, safe_xlsx
+from ui import collect
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def file_stem(title: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", title).strip("_").lower()[:60] or "table"
+
+
+def show_table(frame: pl.DataFrame, title: str, *, download: pl.DataFrame | None = None,
+               key: str | None = None, **dataframe_kwargs) -> None:
+    """Draw ``frame`` with CSV and .xlsx download buttons (``download`` replaces the frame in
+    the files, e.g. numbers instead of formatted text); the report gets the downloaded frame."""
+    data = frame if download is None else download
+    st.dataframe(frame, hide_index=True, **dataframe_kwargs)
+    stem = file_stem(title)
+    left, right, _ = st.columns([1, 1, 4])
+    key = key or stem
+    left.download_button("CSV", lambda: safe_csv(data), f"{stem}.csv", "text/csv",
+                         key=f"csv.{key}", icon=":material/download:", type="tertiary")
+    right.download_button("Excel", lambda: safe_xlsx(data, stem), f"{stem}.xlsx", XLSX_MIME,
+                          key=f"xlsx.{key}", icon=":material/download:", type="tertiary")
+    collect.add_table(title, data)
