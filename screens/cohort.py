@@ -35,31 +35,35 @@ st.subheader("Attrition")
 st.caption(f"Filters: {view.filter.describe()}")
 show_table(view.filter.attrition(view.cohort.patients), "Attrition", column_config={"step": None})
 
+def describe(patients: pl.DataFrame) -> None:
+    """Table 1 by a chosen group, and distributions of the main variables."""
+    st.subheader("Baseline characteristics (Table 1)")
+    variables = default_variables(patients)
+    group_options = [c for c in variables
+                     if not isinstance(patients.schema[c], pl.List)
+                     and patients[c].n_unique() <= MAX_GROUPS
+                     and not (patients.schema[c].is_float())]
+    by = url_selectbox("Columns by", [None, *group_options], format_func=lambda c:
+                       "Overall only" if c is None else column_label(c), key="table_one_by",
+                       param="cohort.by")
+    table = table_one(patients, by=by, variables=variables)
+    first_of_each = pl.col("characteristic").ne_missing(pl.col("characteristic").shift(1))
+    shown_table = table.with_columns(
+        pl.when(first_of_each).then(pl.col("characteristic")).otherwise(pl.lit("")))
+    show_table(shown_table, "Baseline characteristics (Table 1)", download=table,
+               height=min(38 + 35 * table.height, 2000),
+               column_config={"characteristic": st.column_config.TextColumn("Characteristic"),
+                              "statistic": st.column_config.TextColumn("")})
+
+    st.subheader("Distributions")
+    shown = [c for c in DISTRIBUTION_COLUMNS if c in patients.columns]
+    for start in range(0, len(shown), 2):
+        for slot, column in zip(st.columns(2), shown[start:start + 2], strict=False):
+            with slot:
+                show_figure(distribution_figure(patients[column], column), column_label(column))
+
+
 if patients.is_empty():
     st.warning("No patient matches the filters. Widen them in the sidebar.")
-    st.stop()
-
-st.subheader("Baseline characteristics (Table 1)")
-variables = default_variables(patients)
-group_options = [c for c in variables
-                 if not isinstance(patients.schema[c], pl.List)
-                 and patients[c].n_unique() <= MAX_GROUPS
-                 and not (patients.schema[c].is_float())]
-by = url_selectbox("Columns by", [None, *group_options], format_func=lambda c:
-                   "Overall only" if c is None else column_label(c), key="table_one_by",
-                   param="cohort.by")
-table = table_one(patients, by=by, variables=variables)
-first_of_each = pl.col("characteristic").ne_missing(pl.col("characteristic").shift(1))
-shown_table = table.with_columns(
-    pl.when(first_of_each).then(pl.col("characteristic")).otherwise(pl.lit("")))
-show_table(shown_table, "Baseline characteristics (Table 1)", download=table,
-           height=min(38 + 35 * table.height, 2000),
-           column_config={"characteristic": st.column_config.TextColumn("Characteristic"),
-                          "statistic": st.column_config.TextColumn("")})
-
-st.subheader("Distributions")
-shown = [c for c in DISTRIBUTION_COLUMNS if c in patients.columns]
-for start in range(0, len(shown), 2):
-    for slot, column in zip(st.columns(2), shown[start:start + 2], strict=False):
-        with slot:
-            show_figure(distribution_figure(patients[column], column), column_label(column))
+else:
+    describe(patients)

@@ -1,4 +1,8 @@
-"""Cox model: endpoint, covariates, reference levels, strata -> HR table, forest plot, tests."""
+"""Cox model: endpoint, covariates, reference levels, strata -> HR table, forest plot, tests.
+
+Every view option is in the URL: ``cox.endpoint`` (``cox.time``, ``cox.event`` for "Other"),
+``cox.covariates``, ``cox.ref.<covariate>`` and ``cox.strata``.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,12 @@ from cohort.cox import (
     univariable_multivariable_table,
     univariable_screen,
 )
-from cohort.export import safe_csv
 from cohort.figures.forest import forest_figure
 from cohort.schema import ENDPOINTS, PATIENT_ID, Endpoint, column_label
 from ui.charts import show_figure
 from ui.session import current_view
+from ui.tables import show_table
+from ui.urlstate import url_multiselect, url_selectbox
 
 OTHER = "Other"
 MAX_LEVELS = 20
@@ -65,14 +70,18 @@ def choose_endpoint(patients: pl.DataFrame, endpoints: list[Endpoint], key: str
         return None
     labels = {e.key: f"{e.label} ({e.key})" for e in endpoints} | {
         OTHER: "Other: choose a time and an event column"}
-    choice = st.selectbox("Endpoint", options, format_func=labels.get, key=f"{key}.endpoint")
+    choice = url_selectbox("Endpoint", options, format_func=labels.get, key=f"{key}.endpoint",
+                           param="cox.endpoint")
     if choice != OTHER:
         e = next(e for e in endpoints if e.key == choice)
         return e.label, e.time, e.event, e
     left, right = st.columns(2)
-    time = left.selectbox("Time column", times, format_func=column_label, key=f"{key}.time")
-    event = right.selectbox("Event column (1 = event, 0 = censored, 2 = competing)", events,
-                            format_func=column_label, key=f"{key}.event")
+    with left:
+        time = url_selectbox("Time column", times, format_func=column_label, key=f"{key}.time",
+                             param="cox.time")
+    with right:
+        event = url_selectbox("Event column (1 = event, 0 = censored, 2 = competing)", events,
+                              format_func=column_label, key=f"{key}.event", param="cox.event")
     return f"{column_label(event)} (time: {column_label(time)})", time, event, None
 
 
@@ -90,7 +99,8 @@ def covariate_options(patients: pl.DataFrame, exclude: set[str]) -> list[str]:
 
 
 def reference_widgets(patients: pl.DataFrame, covariates: list[str], key: str) -> dict[str, str]:
-    """A reference-level selectbox per categorical covariate (default: first in sorted order)."""
+    """A reference-level selectbox per categorical covariate (default: first in sorted order);
+    in the URL as ``cox.ref.<covariate>`` when it is not the default."""
     categorical = [c for c in covariates if _is_categorical(patients.schema[c])]
     if not categorical:
         return {}
@@ -99,8 +109,9 @@ def reference_widgets(patients: pl.DataFrame, covariates: list[str], key: str) -
     reference = {}
     for i, cov in enumerate(categorical):
         levels = sorted(patients[cov].drop_nulls().cast(pl.String).unique().to_list())
-        reference[cov] = slots[i % len(slots)].selectbox(
-            column_label(cov), levels, key=f"{key}.ref.{cov}")
+        with slots[i % len(slots)]:
+            reference[cov] = url_selectbox(column_label(cov), levels, index=0,
+                                           key=f"{key}.ref.{cov}", param=f"cox.ref.{cov}")
     return reference
 
 
@@ -126,14 +137,15 @@ def show_counts(result: CoxResult, total: int) -> None:
                        help=f"Harrell's C, SE {result.concordance_se:.3f}")
 
 
-def tests_table(result: CoxResult) -> pl.DataFrame:
-    rows = [(name, t.chisq, t.df, format_p_value(t.p)) for name, t in
+def tests_table(result: CoxResult, numeric: bool = False) -> pl.DataFrame:
+    """Likelihood-ratio, Wald and score tests; p as text, or as a number with ``numeric``."""
+    rows = [(name, t.chisq, t.df, t.p if numeric else format_p_value(t.p)) for name, t in
             (("Likelihood ratio", result.lr_test), ("Wald", result.wald_test),
              ("Score", result.score_test)) if t is not None]
     return pl.DataFrame(rows, schema=["test", "chisq", "df", "p"], orient="row")
 
 
-def show_ph_test(result: CoxResult) -> None:
+def show_ph_test(result: CoxResult, label: str) -> None:
     st.subheader("Proportional-hazards test")
     st.caption("cox.zph score test (survival ≥ 3.0), Kaplan-Meier-transformed time; one test "
                "per covariate (all its levels together) and a global test.")
@@ -141,9 +153,10 @@ def show_ph_test(result: CoxResult) -> None:
         pl.col("covariate").map_elements(
             lambda c: c if c == "GLOBAL" else column_label(c), return_dtype=pl.String),
         pl.col("p").map_elements(format_p_value, return_dtype=pl.String).alias("p"))
-    st.dataframe(ph, hide_index=True, column_config={
-        "covariate": "Covariate", "chisq": st.column_config.NumberColumn("Chi-square",
-                                                                         format="%.2f")})
+    show_table(ph, f"Proportional-hazards test (cox.zph): {label}", download=result.ph_test,
+               key="cox.ph", column_config={
+                   "covariate": "Covariate",
+                   "chisq": st.column_config.NumberColumn("Chi-square", format="%.2f")})
     violated = result.ph_test.filter((pl.col("p") < 0.05) & (pl.col("covariate") != "GLOBAL"))
     names = [f"**{column_label(c)}**" for c in violated["covariate"].to_list()]
     if names:
@@ -158,23 +171,31 @@ def show_ph_test(result: CoxResult) -> None:
                 "for the model as a whole.")
 
 
-def show_table(table: pl.DataFrame, name: str) -> None:
+def show_hr_table(table: pl.DataFrame, label: str) -> None:
+    """HR (95% CI) and p as text on screen; the downloads have the numbers."""
     first = pl.col("covariate").ne_missing(pl.col("covariate").shift(1))
     shown = table.select(
         pl.when(first).then(pl.col("covariate").map_elements(column_label, return_dtype=pl.String))
         .otherwise(pl.lit("")).alias("covariate"),
         pl.col("level").fill_null(""),
         "uni_hr_ci", "uni_p_text", "multi_n", "multi_events", "multi_hr_ci", "multi_p_text")
-    st.dataframe(shown, hide_index=True, column_config={
-        "covariate": "Variable", "level": "Level",
-        "uni_hr_ci": "Univariable HR (95% CI)", "uni_p_text": "p (univariable)",
-        "multi_n": "n", "multi_events": "events",
-        "multi_hr_ci": "Multivariable HR (95% CI)", "multi_p_text": "p (multivariable)"})
-    st.download_button("Download table (CSV)", safe_csv(table), f"{name}.csv", "text/csv",
-                       key="cox.download")
+    show_table(shown, f"Hazard ratios, univariable and multivariable: {label}", download=table,
+               key="cox.hr", column_config={
+                   "covariate": "Variable", "level": "Level",
+                   "uni_hr_ci": "Univariable HR (95% CI)", "uni_p_text": "p (univariable)",
+                   "multi_n": "n", "multi_events": "events",
+                   "multi_hr_ci": "Multivariable HR (95% CI)",
+                   "multi_p_text": "p (multivariable)"})
+
+
+def lower_first(text: str) -> str:
+    """'Overall survival' -> 'overall survival'; 'PFS' or 'BED10 ...' stay as they are."""
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
 
 
 def main() -> None:
+    """The screen. Returns early (rather than ``st.stop()``) so the entry script still writes
+    the URL and shows link notices."""
     view = current_view()
     patients = view.patients
     st.title("Cox model")
@@ -184,30 +205,31 @@ def main() -> None:
     if picked is None:
         st.info("This dataset has no time-to-event columns (a time column and a 0/1 event "
                 "column). Load a dataset with an endpoint on the Data page.")
-        st.stop()
+        return
     label, time, event, endpoint = picked
     if patients.is_empty():
         st.warning("No patient matches the filters. Widen them in the sidebar.")
-        st.stop()
+        return
     exclude = _outcome_columns(patients) | {time, event}
     options = covariate_options(patients, exclude)
-    covariates = st.multiselect("Covariates", options, format_func=column_label,
-                                key=f"{key}.covariates",
-                                placeholder="choose one or more covariates")
+    covariates = url_multiselect("Covariates", options, format_func=column_label,
+                                 key=f"{key}.covariates", param="cox.covariates",
+                                 placeholder="choose one or more covariates")
     reference = reference_widgets(patients, covariates, key)
     strata_options = [c for c in options if c not in covariates
                       and _is_categorical(patients.schema[c])]
-    strata = st.multiselect("Strata (optional: a separate baseline hazard per stratum)",
-                            strata_options, format_func=column_label, key=f"{key}.strata")
+    strata = url_multiselect("Strata (optional: a separate baseline hazard per stratum)",
+                             strata_options, format_func=column_label, key=f"{key}.strata",
+                             param="cox.strata")
     st.caption(f"{METHOD}. {event_note(event, endpoint, patients)}")
     if not covariates:
         st.info("Choose one or more covariates to fit the model.")
-        st.stop()
+        return
     result = fit_cox(patients, time, event, covariates, reference=reference, strata=strata)
     for message in result.messages:
         st.warning(message)
     if result.terms.is_empty():
-        st.stop()
+        return
     show_counts(result, patients.height)
     univariable = univariable_screen(patients, time, event, covariates, reference=reference)
     table = univariable_multivariable_table(univariable, result.terms)
@@ -217,15 +239,17 @@ def main() -> None:
                (f", stratified by {', '.join(column_label(s) for s in strata)}" if strata else "")
                + ". n / events of the multivariable model per level. A numeric covariate's HR is per "
                "one unit of it (e.g. per year of age).")
-    show_table(table, f"cox_{time}")
+    show_hr_table(table, label)
     show_figure(forest_figure(result.terms, title=f"Multivariable Cox model: {label}",
                               caption=f"n = {result.n}, events = {result.events}; "
                                       "Efron ties, Wald 95% CI"),
-                f"forest_{time}", key="cox.forest")
+                f"Forest plot: Cox model of {lower_first(label)}", key="cox.forest")
     st.subheader("Model tests")
-    st.dataframe(tests_table(result), hide_index=True, column_config={
-        "test": "Test", "chisq": st.column_config.NumberColumn("Chi-square", format="%.2f")})
-    show_ph_test(result)
+    show_table(tests_table(result), f"Cox model tests (likelihood ratio, Wald, score): {label}",
+               download=tests_table(result, numeric=True), key="cox.tests", column_config={
+                   "test": "Test",
+                   "chisq": st.column_config.NumberColumn("Chi-square", format="%.2f")})
+    show_ph_test(result, label)
 
 
 main()

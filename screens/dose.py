@@ -1,4 +1,8 @@
-"""Dose: dose / BED / EQD2 distributions, local control by BED10, phase 1 dose levels and DLTs."""
+"""Dose: dose / BED / EQD2 distributions, local control by BED10, phase 1 dose levels and DLTs.
+
+Every view option is in the URL: ``dose.ab`` (α/β for EQD2), ``dose.by``, ``dose.plot`` and
+``dose.cut`` (the BED10 cut).
+"""
 
 from __future__ import annotations
 
@@ -14,16 +18,19 @@ from cohort.dose import (
     fit_bed_cox,
     local_failure_by_bed_band,
 )
-from cohort.export import safe_csv
 from cohort.figures.dose import DOSE_QUANTITIES, dlt_grid_figure, dose_distribution_figure
 from cohort.figures.km import cif_figure
 from cohort.schema import column_label
 from ui.charts import show_figure
 from ui.session import current_view
+from ui.tables import show_table
+from ui.urlstate import url_number, url_selectbox
 
 RT_COLUMNS = ("rt_total_dose_gy", "rt_fractions")
 GROUPINGS = ("treated_sites", "rt_technique")
 LC = ("lc_months", "lc_event")
+PLOT_KINDS = {"box": "Box + points", "strip": "Points only"}
+DEFAULT_BED_CUT_GY = 100.0
 
 
 def has_values(patients: pl.DataFrame, columns: tuple[str, ...]) -> bool:
@@ -39,18 +46,21 @@ def distributions(patients: pl.DataFrame, key: str) -> None:
         return
     groupings = [c for c in GROUPINGS if c in patients.columns] or None
     cols = st.columns(3)
-    alpha_beta = cols[0].number_input(
-        "α/β for EQD2 (Gy)", min_value=0.5, max_value=50.0, value=DEFAULT_ALPHA_BETA_GY,
-        step=0.5, key=f"{key}.alpha_beta",
-        help="10 Gy for tumour effect; 2-3 Gy for late-responding normal tissue. BED10 always "
-             "uses 10 Gy.")
+    with cols[0]:
+        alpha_beta = url_number(
+            "α/β for EQD2 (Gy)", min_value=0.5, max_value=50.0, value=DEFAULT_ALPHA_BETA_GY,
+            step=0.5, key=f"{key}.alpha_beta", param="dose.ab",
+            help="10 Gy for tumour effect; 2-3 Gy for late-responding normal tissue. BED10 "
+                 "always uses 10 Gy.")
     if groupings is None:
         st.info("No treated-site or technique column to group the doses by.")
         return
-    by = cols[1].radio("By", groupings, format_func=column_label, horizontal=True,
-                       key=f"{key}.by")
-    kind = cols[2].radio("Plot", ["box", "strip"], horizontal=True, key=f"{key}.kind",
-                         format_func={"box": "Box + points", "strip": "Points only"}.get)
+    with cols[1]:
+        by = url_selectbox("By", groupings, format_func=column_label, key=f"{key}.by",
+                           param="dose.by")
+    with cols[2]:
+        kind = url_selectbox("Plot", list(PLOT_KINDS), format_func=PLOT_KINDS.get,
+                             key=f"{key}.kind", param="dose.plot")
     data = add_dose_columns(patients, alpha_beta)
     st.caption("Linear-quadratic model: BED = n·d·(1 + d/(α/β)), EQD2 = BED / (1 + 2/(α/β)); "
                f"EQD2 with α/β = {alpha_beta:g} Gy. Boxes: median and quartiles; whiskers to "
@@ -60,7 +70,9 @@ def distributions(patients: pl.DataFrame, key: str) -> None:
         for slot, column in zip(st.columns(2), shown[start:start + 2], strict=False):
             with slot:
                 fig = dose_distribution_figure(data, column, by, kind, alpha_beta)
-                show_figure(fig, f"{column}_by_{by}", key=f"dose.{column}")
+                show_figure(fig, f"{column_label(column)} by {column_label(by).lower()}"
+                            + (f", α/β = {alpha_beta:g} Gy" if column == "eqd2_gy" else ""),
+                            key=f"dose.{column}")
 
 
 def local_control(patients: pl.DataFrame, key: str) -> None:
@@ -69,8 +81,8 @@ def local_control(patients: pl.DataFrame, key: str) -> None:
         st.info("Local control by dose needs local-control follow-up (lc_months, lc_event) and "
                 "BED10 (from total dose and fractions); this dataset lacks them.")
         return
-    cut = st.number_input("BED10 cut (Gy)", min_value=1.0, max_value=500.0, value=100.0,
-                          step=5.0, key=f"{key}.cut")
+    cut = url_number("BED10 cut (Gy)", min_value=1.0, max_value=500.0,
+                     value=DEFAULT_BED_CUT_GY, step=5.0, key=f"{key}.cut", param="dose.cut")
     result = local_failure_by_bed_band(patients, cut)
     if result.cif.is_empty():
         st.info("No patient with BED10 and local-control follow-up in the filtered cohort.")
@@ -80,7 +92,8 @@ def local_control(patients: pl.DataFrame, key: str) -> None:
         caption += f"; all patients are in one band ({result.cif['group'][0]})"
     show_figure(cif_figure(result.cif, gray=result.gray, caption=caption,
                            title="Local failure by BED10", event_label="Local failure"),
-                "local_failure_by_bed10", key="dose.cif")
+                f"Cumulative incidence of local failure by BED10 (cut at {cut:g} Gy)",
+                key="dose.cif")
     st.caption(f"{result.n_used:,} patients with BED10 and local-control follow-up"
                + (f"; {result.n_left_out:,} left out (no BED10 or no local-control follow-up)."
                   if result.n_left_out else "."))
@@ -117,26 +130,28 @@ def phase_one(patients: pl.DataFrame) -> None:
     st.caption("Patients with a dose-limiting toxicity (DLT) per dose level, among patients "
                "with a dose level and a DLT assessment; exact (Clopper-Pearson) binomial 95% "
                "CI. Grey cells: combination not given.")
-    show_figure(dlt_grid_figure(table), "dlt_by_dose_level", key="dose.dlt")
+    show_figure(dlt_grid_figure(table), "Dose-limiting toxicities by dose level",
+                key="dose.dlt")
     pct = st.column_config.NumberColumn
-    st.dataframe(table.with_columns(pl.col("rate", "lower", "upper") * 100), hide_index=True,
-                 column_config={
-                     "dose_level": "Dose level", "drug_dose_mg": "Drug dose (mg)",
-                     "rt_total_dose_gy": "RT dose (Gy)", "n": "Patients", "dlt": "DLTs",
-                     "rate": pct("DLT rate (%)", format="%.1f"),
-                     "lower": pct("95% CI lower (%)", format="%.1f"),
-                     "upper": pct("95% CI upper (%)", format="%.1f")})
-    st.download_button("Download (CSV)", safe_csv(table), "dlt_by_dose_level.csv", "text/csv",
-                       key="dose.dlt.csv")
+    show_table(table.with_columns(pl.col("rate", "lower", "upper") * 100),
+               "Dose-limiting toxicities by dose level (exact 95% CI)", download=table,
+               key="dose.dlt", column_config={
+                   "dose_level": "Dose level", "drug_dose_mg": "Drug dose (mg)",
+                   "rt_total_dose_gy": "RT dose (Gy)", "n": "Patients", "dlt": "DLTs",
+                   "rate": pct("DLT rate (%)", format="%.1f"),
+                   "lower": pct("95% CI lower (%)", format="%.1f"),
+                   "upper": pct("95% CI upper (%)", format="%.1f")})
 
 
 def main() -> None:
+    """The screen. Returns early (rather than ``st.stop()``) so the entry script still writes
+    the URL and shows link notices."""
     view = current_view()
     st.title("Dose")
     st.caption(f"{view.label}. Filters: {view.filter.describe()}")
     if view.patients.is_empty():
         st.warning("No patient matches the filters. Widen them in the sidebar.")
-        st.stop()
+        return
     key = f"dose.{view.dataset}"
     distributions(view.patients, key)
     local_control(view.patients, key)

@@ -180,35 +180,46 @@ def show_competing(result: SurvivalResult, endpoint: Endpoint, caption: str, opt
     })
 
 
-view = current_view()
-st.title("Survival")
-endpoint = choose_endpoint(view.patients, view.cohort.endpoints())
-if endpoint is None:
-    st.warning("This dataset has no time-to-event columns. Map a time and an event column on "
-               "the Data page.")
-    st.stop()
-request, options = choose_request(view.patients, endpoint)
-result = analyse_survival(view.patients, request)
-if result.n == 0:
-    st.warning(f"No patient in this cohort has {endpoint.label.lower()} data. Choose another "
-               "endpoint or widen the filters.")
-    st.stop()
+def show_result(view, endpoint: Endpoint, request: SurvivalRequest, result: SurvivalResult,
+                options: dict) -> None:
+    """The figure(s), tables and methods of one analysis."""
+    caption = f"{cohort_words(view, result.n)}. Endpoint: {endpoint.label}"
+    if result.left_out:
+        dropped = ", ".join(f"{n} missing {column_label(c)}" for c, n in result.left_out.items())
+        st.caption(f"{result.n:,} of {view.patients.height:,} patients analysed; "
+                   f"left out: {dropped}.")
+    for group in result.small_groups:
+        st.warning(f"Group '{group}' has fewer than {SMALL_GROUP} patients: its estimates are "
+                   "shown but are very uncertain.", icon=":material/warning:")
+    if result.competing:
+        show_competing(result, endpoint, caption, options)
+        st.subheader("Kaplan-Meier, competing events censored")
+    title = endpoint.label + (f" by {result.stratum_label}" if result.stratum_label else "")
+    figure = km_figure(result.km, median_table=result.medians, logrank=result.logrank,
+                       title=title, caption=caption, conf_type=request.conf_type, **options)
+    show_figure(figure, f"Kaplan-Meier: {title}")
+    show_tables(result)
+    st.caption(f"Methods: {method_text(result)}.")
+    collect.add_note(method_text(result))
 
-caption = f"{cohort_words(view, result.n)}. Endpoint: {endpoint.label}"
-if result.left_out:
-    dropped = ", ".join(f"{n} missing {column_label(c)}" for c, n in result.left_out.items())
-    st.caption(f"{result.n:,} of {view.patients.height:,} patients analysed; left out: {dropped}.")
-for group in result.small_groups:
-    st.warning(f"Group '{group}' has fewer than {SMALL_GROUP} patients: its estimates are "
-               "shown but are very uncertain.", icon=":material/warning:")
 
-if result.competing:
-    show_competing(result, endpoint, caption, options)
-    st.subheader("Kaplan-Meier, competing events censored")
-title = endpoint.label + (f" by {result.stratum_label}" if result.stratum_label else "")
-figure = km_figure(result.km, median_table=result.medians, logrank=result.logrank,
-                   title=title, caption=caption, conf_type=request.conf_type, **options)
-show_figure(figure, f"Kaplan-Meier: {title}")
-show_tables(result)
-st.caption(f"Methods: {method_text(result)}.")
-collect.add_note(method_text(result))
+def main() -> None:
+    """The screen. Returns early (not ``st.stop()``) so the entry script still runs to its end:
+    it rewrites the link and shows notices after the screen."""
+    view = current_view()
+    st.title("Survival")
+    endpoint = choose_endpoint(view.patients, view.cohort.endpoints())
+    if endpoint is None:
+        st.warning("This dataset has no time-to-event columns. Map a time and an event column "
+                   "on the Data page.")
+        return
+    request, options = choose_request(view.patients, endpoint)
+    result = analyse_survival(view.patients, request)
+    if result.n == 0:
+        st.warning(f"No patient in this cohort has {endpoint.label.lower()} data. Choose "
+                   "another endpoint or widen the filters.")
+        return
+    show_result(view, endpoint, request, result, options)
+
+
+main()

@@ -1,4 +1,8 @@
-"""Toxicity: worst CTCAE grade per patient and term, by grade and by subgroup; acute / late."""
+"""Toxicity: worst CTCAE grade per patient and term, by grade and by subgroup; acute / late.
+
+Every view option is in the URL: ``toxicity.phase``, ``toxicity.by``, ``toxicity.highlight``
+and ``toxicity.terms``.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,20 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from cohort.export import safe_csv
 from cohort.figures.toxicity import grade_heatmap, group_heatmap
 from cohort.schema import PATIENT_ID, TOXICITY_PHASES, column_label
 from cohort.toxicity import GRADE_COLUMNS, grade_matrix
 from ui.charts import show_figure
 from ui.session import current_view
+from ui.tables import show_table
+from ui.urlstate import url_number, url_selectbox, url_toggle
 
 MAX_GROUPS = 8
 MAX_INT_LEVELS = 8
 OUTCOME_SUFFIXES = ("_months", "_event")
 MIN_TERMS, DEFAULT_TERMS = 10, 20
 PHASE_LABELS = {None: "All (worst over acute and late)", "acute": "Acute", "late": "Late"}
+PHASE_WORDS = {None: "all phases", "acute": "acute", "late": "late"}
 
 
 def group_options(patients: pl.DataFrame) -> list[str]:
@@ -41,11 +47,11 @@ def phases_present(toxicities: pl.DataFrame) -> list[str]:
 
 
 def no_toxicities() -> None:
+    """Say there is nothing to show (the caller returns: the entry script still runs on)."""
     st.info("This dataset has no toxicity records, so there is nothing to show here. "
             "To see toxicity heatmaps, upload a patients table together with a toxicities "
             "table (patient_id, term, grade 1-5, phase acute/late) on the Data page.")
     st.page_link("screens/data.py", label="Go to the Data page", icon=":material/upload_file:")
-    st.stop()
 
 
 def coverage_note(patients: pl.DataFrame, toxicities: pl.DataFrame) -> None:
@@ -91,33 +97,54 @@ def shown_by_group(table: pl.DataFrame) -> pl.DataFrame:
         _n_pct("n_any", "pct_any"), _n_pct("n_grade_3plus", "pct_grade_3plus"))
 
 
-def show_table(shown: pl.DataFrame, table: pl.DataFrame, name: str, key: str) -> None:
-    """The table as "n (x%)" on screen; the CSV has counts and percents as separate columns."""
+def show_grade_table(shown: pl.DataFrame, table: pl.DataFrame, title: str, key: str) -> None:
+    """The table as "n (x%)" on screen; the downloads have counts and percents as separate
+    numeric columns."""
     labels = {"term": "Term", "group": "Group", "n_any": "Any grade",
               "n_grade_3plus": "Grade ≥3", **_NAMES}
-    st.dataframe(shown, hide_index=True, column_config={c: labels[c] for c in shown.columns})
-    st.download_button("Download this table (CSV: counts and percents)", safe_csv(table),
-                       f"{name}.csv", "text/csv", key=key)
+    show_table(shown, title, download=table, key=key,
+               column_config={c: labels[c] for c in shown.columns})
+
+
+def choose_terms(n_terms: int, key: str) -> int:
+    """How many terms the heatmaps show (the tables list all); kept within this view's terms."""
+    if n_terms <= MIN_TERMS:
+        return n_terms
+    if isinstance(st.session_state.get(key), int | float):
+        st.session_state[key] = int(min(max(st.session_state[key], MIN_TERMS), n_terms))
+    return int(url_number("Terms in the heatmaps (most frequent first; the tables list all)",
+                          key=key, param="toxicity.terms", value=min(DEFAULT_TERMS, n_terms),
+                          min_value=MIN_TERMS, max_value=n_terms, step=1, integer=True))
 
 
 def main() -> None:
+    """The screen. Returns early (rather than ``st.stop()``) so the entry script still writes
+    the URL and shows link notices."""
     view = current_view()
     st.title("Toxicity")
     st.caption(f"{view.label}. Filters: {view.filter.describe()}")
     if view.toxicities is None:
         no_toxicities()
+        return
     patients = view.patients
     if patients.is_empty():
         st.warning("No patient matches the filters. Widen them in the sidebar.")
-        st.stop()
+        return
     key = f"tox.{view.dataset}"
     phases = phases_present(view.toxicities)
     left, middle, right = st.columns([2, 2, 1])
-    phase = left.radio("Phase", [None, *phases], format_func=PHASE_LABELS.get, horizontal=True,
-                       key=f"{key}.phase") if phases else None
-    by = middle.selectbox("Group by", [None, *group_options(patients)], key=f"{key}.by",
-                          format_func=lambda c: "No grouping" if c is None else column_label(c))
-    highlight = right.toggle("Frame grade ≥3", value=True, key=f"{key}.highlight")
+    phase = None
+    if phases:
+        with left:
+            phase = url_selectbox("Phase", [None, *phases], format_func=PHASE_LABELS.get,
+                                  key=f"{key}.phase", param="toxicity.phase")
+    with middle:
+        by = url_selectbox("Group by", [None, *group_options(patients)], key=f"{key}.by",
+                           param="toxicity.by",
+                           format_func=lambda c: "No grouping" if c is None else column_label(c))
+    with right:
+        highlight = url_toggle("Frame grade ≥3", value=True, key=f"{key}.highlight",
+                               param="toxicity.highlight")
     matrix = grade_matrix(view.toxicities, patients, by=by, phase=phase)
     st.caption(f"Worst CTCAE grade per patient and term ({PHASE_LABELS[phase].lower()}). "
                f"Percent of {matrix.denominator:,} patients in the filtered cohort; patients "
@@ -126,25 +153,25 @@ def main() -> None:
     if matrix.by_grade.is_empty():
         st.info(f"No toxicity recorded ({PHASE_LABELS[phase].lower()}) for the "
                 f"{matrix.denominator:,} patients in the filtered cohort.")
-        st.stop()
-    suffix = phase or "all"
-    n_terms = matrix.by_grade.height
-    top = n_terms if n_terms <= MIN_TERMS else st.slider(
-        "Terms in the heatmaps (most frequent first; the tables list all)", MIN_TERMS, n_terms,
-        min(DEFAULT_TERMS, n_terms), key=f"{key}.terms")
+        return
+    words = PHASE_WORDS[phase]
+    top = choose_terms(matrix.by_grade.height, f"{key}.terms")
     st.subheader("By worst grade")
     figure = grade_heatmap(matrix.by_grade, denominator=matrix.denominator, max_terms=top)
-    show_figure(_highlight(figure, highlight), f"toxicity_by_grade_{suffix}", key="tox.grade")
-    show_table(shown_by_grade(matrix.by_grade), matrix.by_grade, f"toxicity_by_grade_{suffix}",
-               "tox.grade.csv")
+    show_figure(_highlight(figure, highlight), f"Toxicity by worst CTCAE grade ({words})",
+                key="tox.grade")
+    show_grade_table(shown_by_grade(matrix.by_grade), matrix.by_grade,
+                     f"Patients by worst CTCAE grade per term ({words})", "tox.grade")
     if by is not None:
-        st.subheader(f"By {column_label(by).lower()}")
+        group = column_label(by).lower()
+        st.subheader(f"By {group}")
         st.caption("Percent of each group's patients (n in the column header); patients with a "
-                   f"missing {column_label(by).lower()} form the group 'missing'.")
+                   f"missing {group} form the group 'missing'.")
         show_figure(_highlight(group_heatmap(matrix.by_group, max_terms=top), highlight),
-                    f"toxicity_by_{by}_{suffix}", key="tox.group")
-        show_table(shown_by_group(matrix.by_group), matrix.by_group,
-                   f"toxicity_by_{by}_{suffix}", "tox.group.csv")
+                    f"Toxicity by {group}: any grade and grade ≥3 ({words})", key="tox.group")
+        show_grade_table(shown_by_group(matrix.by_group), matrix.by_group,
+                         f"Patients with toxicity by {group} per term, any grade and grade ≥3 "
+                         f"({words})", "tox.group")
 
 
 main()

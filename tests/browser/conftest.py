@@ -82,3 +82,12 @@ def wait_for_app(page: Page) -> None:
                            timeout=60_000)
     page.wait_for_function("!document.querySelector('[data-testid=stSkeleton]')",
                            timeout=60_000)
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick ``option`` in the Streamlit selectbox whose label contains ``label``."""
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
+    box.click()
+    page.keyboard.type(option)  # the option list is virtualised: filter it first
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_for_app(page)

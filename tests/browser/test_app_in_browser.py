@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import wait_for_app
+from tests.browser.conftest import choose, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -28,15 +28,6 @@ def test_cohort_page_shows_the_patient_count(page: Page, app_url: str):
     assert main_counts.first.inner_text().strip() == "137"
     expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
     assert page.get_by_test_id("stException").count() == 0
-
-
-def choose(page: Page, label: str, option: str) -> None:
-    """Pick ``option`` in the Streamlit selectbox whose label starts with ``label``."""
-    box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
-    box.click()
-    page.keyboard.type(option)  # the option list is virtualised: filter it first
-    page.get_by_role("option", name=option, exact=True).click()
-    wait_for_app(page)
 
 
 def test_upload_a_csv_and_see_it_analysed(page: Page, app_url: str, tmp_path):
