@@ -18,7 +18,11 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 
 
 def wait_idle(page) -> None:
+    """Wait until the script has run and nothing is loading, then let charts draw."""
+    page.wait_for_selector("[data-testid=stMain] h1", timeout=60_000)
     page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]",
+                           timeout=60_000)
+    page.wait_for_function("!document.querySelector('[data-testid=stSkeleton]')",
                            timeout=60_000)
     page.wait_for_timeout(1500)
 

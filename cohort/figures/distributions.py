@@ -38,7 +38,7 @@ def distribution_figure(values: pl.Series, column: str) -> go.Figure:
         finite = values.drop_nulls()
         if finite.dtype.is_float():
             finite = finite.filter(finite.is_finite())
-        figure = go.Figure(go.Histogram(x=finite.to_list(), marker_color=BAR_COLOUR))
+        figure = go.Figure(go.Histogram(x=finite.to_numpy(), marker_color=BAR_COLOUR))
         figure.update_xaxes(title_text=title)
         return _layout(figure, title, finite.len(), values.len() - finite.len())
     counts = category_counts(values).head(MAX_BARS).reverse()

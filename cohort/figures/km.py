@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
@@ -30,6 +31,20 @@ __all__ = ["cif_figure", "km_figure", "nice_step", "risk_table"]
 
 
 CENSOR_TICK_BINS = 150
+LEGEND_ROW_PX = 30
+RISK_ROW_PX = 30  # height of one group's line in the number-at-risk table
+LEGEND_WIDTH_PX = 820  # usable legend width of a figure on a laptop screen or a slide
+
+
+def legend_rows(names: list[str], width: int = LEGEND_WIDTH_PX) -> int:
+    """How many rows a horizontal legend of ``names`` takes (about 10 px per character)."""
+    rows, used = 1, 0
+    for name in names:
+        item = 50 + 10 * len(name)
+        if used and used + item > width:
+            rows, used = rows + 1, 0
+        used += item
+    return rows
 
 
 def nice_step(x_max: float, time_label: str = "Months") -> float:
@@ -56,9 +71,13 @@ def risk_table(table: pl.DataFrame, ticks: list[float]) -> pl.DataFrame:
     return at.sort("_o", "tick").select("group", "tick", n_risk=pl.col("_n").fill_null(0))
 
 
-def _step_xy(part: pl.DataFrame, col: str, start: float) -> tuple[list, list]:
-    """Curve from (0, start) through every observed time (drawn with line_shape='hv')."""
-    return [0.0, *part["time"].to_list()], [start, *part[col].to_list()]
+def _step_xy(part: pl.DataFrame, col: str, start: float) -> tuple[np.ndarray, np.ndarray]:
+    """Curve from (0, start) through every observed time (drawn with line_shape='hv').
+
+    numpy arrays, not lists: plotly validates a list element by element (slow on registries)."""
+    x = np.concatenate([[0.0], part["time"].to_numpy()])
+    y = np.concatenate([[start], part[col].cast(pl.Float64).to_numpy()])
+    return x, y
 
 
 def _band(fig: go.Figure, part: pl.DataFrame, est: str, color: str, start: float,
@@ -98,7 +117,7 @@ def _curves(fig: go.Figure, table: pl.DataFrame, est: str, start: float, *, show
         cens = thinned(part.filter(pl.col("n_censor") > 0))
         if show_censor and cens.height:
             fig.add_trace(
-                go.Scatter(x=cens["time"].to_list(), y=cens[est].to_list(), mode="markers",
+                go.Scatter(x=cens["time"].to_numpy(), y=cens[est].to_numpy(), mode="markers",
                            marker={"symbol": "cross-thin-open", "size": 11, "color": color,
                                    "line": {"width": 2, "color": color}},
                            name=f"{group} censored", legendgroup=name, showlegend=False,
@@ -180,8 +199,9 @@ def _figure(table: pl.DataFrame, est: str, start: float, *, y_title: str, method
             show_median: bool, x_max: float | None, title: str | None, caption: str | None,
             time_label: str, y_range: list[float]) -> go.Figure:
     k = max(table["group"].n_unique(), 1)
+    risk_share = min(0.4, (RISK_ROW_PX * k + 30) / (560 + 32 * k))
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.10,
-                        row_heights=[0.78, 0.22])
+                        row_heights=[1 - risk_share, risk_share])
     groups = _curves(fig, table, est, start, show_ci=show_ci, show_censor=show_censor,
                      time_label=time_label)
     if show_median and median_table is not None:
@@ -202,6 +222,13 @@ def _figure(table: pl.DataFrame, est: str, start: float, *, y_title: str, method
     fig.add_annotation(text="Number at risk", xref="paper", yref="y2 domain", x=0, y=1.0,
                        xanchor="right", yanchor="bottom", xshift=-8, showarrow=False,
                        font={"size": FONT_SIZE - 2})
+    rows = legend_rows([f"{g} (n=000)" for g, _ in groups])
+    fig.update_layout(
+        legend={"x": 0.0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
+        title={"y": 1.0, "yref": "container", "yanchor": "top", "pad": {"t": 12}},
+        margin_t=(60 if title else 20) + LEGEND_ROW_PX * rows,
+        height=fig.layout.height + LEGEND_ROW_PX * rows,
+    )
     text = _caption_text(caption, test, method)
     if text:
         fig.update_layout(margin_b=70 + 22 * (text.count("<br>") + 1),
@@ -228,7 +255,8 @@ def km_figure(
 ) -> go.Figure:
     """Kaplan-Meier plot: stepped curves, shaded CI, '+' censor ticks, dashed medians,
     number-at-risk table under the x ticks, log-rank p and method in the caption."""
-    method = f"Kaplan-Meier; shaded 95% CI ({conf_type}, Greenwood); + censored"
+    band = f"shaded 95% CI ({conf_type}, Greenwood)" if show_ci else f"95% CI {conf_type}"
+    method = f"Kaplan-Meier; {band}; + censored" if show_censor else f"Kaplan-Meier; {band}"
     return _figure(km_table, "survival", 1.0, y_title="Survival probability", method=method,
                    median_table=median_table, test=logrank, show_ci=show_ci,
                    show_censor=show_censor, show_median=show_median, x_max=x_max,

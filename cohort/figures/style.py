@@ -95,7 +95,8 @@ def for_projection(figure: go.Figure, scale: float = PROJECTION_SCALE) -> go.Fig
     fig = go.Figure(figure)
     layout = fig.layout
     fig.update_layout(font_size=_scaled(layout.font.size or FONT_SIZE, scale),
-                      height=PROJECTION_HEIGHT, title=None, margin_t=50)
+                      height=PROJECTION_HEIGHT, title=None,
+                      margin_t=max(50, ((layout.margin.t or 90) - 40) * scale))
     for name in [k for k in layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))]:
         axis = layout[name]
         axis.tickfont.size = _scaled(axis.tickfont.size or TICK_FONT_SIZE, scale)
