@@ -104,7 +104,7 @@ _DATASETS: dict[str, tuple[DatasetInfo, Callable[[], tuple[pl.DataFrame, pl.Data
     "oligomet-demo": (
         DatasetInfo(
             "oligomet-demo",
-            "Oligomet demonstration cohort (synthetic, 4,299 patients)",
+            "Oligomet demonstration cohort (synthetic)",
             "Synthetic patient-level rows reconstructed from the published figures of five "
             "studies of metastasis-directed radiotherapy (sunitinib + IGRT phase 1, pazopanib + "
             "SRT in mRCC, liver SBRT phase 1, liver IMRT, MRT in mCRC with a systemic-only "
@@ -117,7 +117,7 @@ _DATASETS: dict[str, tuple[DatasetInfo, Callable[[], tuple[pl.DataFrame, pl.Data
     "veterans": (
         DatasetInfo(
             "veterans",
-            "Veterans' Administration lung cancer trial (137 patients)",
+            "Veterans' Administration lung cancer trial",
             "Kalbfleisch & Prentice (1980), VA lung cancer trial: standard vs test chemotherapy; "
             "real trial data shipped with scikit-survival. Survival in days converted to months "
             "(30.4375 days per month); Karnofsky score kept as kps and banded to ECOG.",
@@ -127,7 +127,7 @@ _DATASETS: dict[str, tuple[DatasetInfo, Callable[[], tuple[pl.DataFrame, pl.Data
     "gbsg2": (
         DatasetInfo(
             "gbsg2",
-            "GBSG2 breast cancer trial (686 patients)",
+            "GBSG2 breast cancer trial",
             "German Breast Cancer Study Group 2 (Schumacher et al. 1994): hormonal therapy "
             "(tamoxifen) vs none; real trial data shipped with scikit-survival. Recurrence-free "
             "survival in days converted to months (30.4375 days per month) as PFS.",

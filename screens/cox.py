@@ -19,7 +19,8 @@ from cohort.cox import (
 from cohort.figures.forest import forest_figure
 from cohort.schema import ENDPOINTS, PATIENT_ID, Endpoint, column_label
 from ui.charts import show_figure
-from ui.session import current_view
+from ui.describe import figure_caption
+from ui.session import View, current_view
 from ui.tables import show_table
 from ui.urlstate import url_multiselect, url_selectbox
 
@@ -115,11 +116,16 @@ def reference_widgets(patients: pl.DataFrame, covariates: list[str], key: str) -
     return reference
 
 
+def competing(event: str, endpoint: Endpoint | None, patients: pl.DataFrame) -> bool:
+    """Whether the endpoint has competing events (code 2, censored by the Cox model)."""
+    has_competing = bool((patients[event].cast(pl.Int64) == 2).any())
+    return has_competing or (endpoint is not None and bool(endpoint.competing_label))
+
+
 def event_note(event: str, endpoint: Endpoint | None, patients: pl.DataFrame) -> str:
     """Event coding in words; competing events censored where code 2 exists."""
     text = f"Event: `{event}` = 1; 0 = censored."
-    has_competing = bool((patients[event].cast(pl.Int64) == 2).any())
-    if has_competing or (endpoint is not None and endpoint.competing_label):
+    if competing(event, endpoint, patients):
         what = endpoint.competing_label if endpoint and endpoint.competing_label \
             else "competing event"
         text += (f" Competing events (code 2: {what}) are censored: the hazard ratios are "
@@ -188,6 +194,20 @@ def show_hr_table(table: pl.DataFrame, label: str) -> None:
                    "multi_p_text": "p (multivariable)"})
 
 
+def forest_caption(view: View, label: str, result: CoxResult, strata: list[str],
+                   cause_specific: bool) -> str:
+    """Cohort, filters, n used, endpoint and method, for the forest plot's caption."""
+    method = (f"Multivariable Cox proportional hazards ({result.events:,} events), Efron ties; "
+              "95% Wald CI")
+    if strata:
+        method += f"; stratified by {', '.join(column_label(s) for s in strata)}"
+    if cause_specific:
+        method += "; competing events censored (cause-specific HRs)"
+    if result.n < view.patients.height:
+        method += f"; complete cases, {result.n:,} of {view.patients.height:,} patients"
+    return figure_caption(view, lower_first(label), method, result.n)
+
+
 def lower_first(text: str) -> str:
     """'Overall survival' -> 'overall survival'; 'PFS' or 'BED10 ...' stay as they are."""
     return text[:1].lower() + text[1:] if text[1:2].islower() else text
@@ -240,9 +260,9 @@ def main() -> None:
                + ". n / events of the multivariable model per level. A numeric covariate's HR is per "
                "one unit of it (e.g. per year of age).")
     show_hr_table(table, label)
+    caption = forest_caption(view, label, result, strata, competing(event, endpoint, patients))
     show_figure(forest_figure(result.terms, title=f"Multivariable Cox model: {label}",
-                              caption=f"n = {result.n}, events = {result.events}; "
-                                      "Efron ties, Wald 95% CI"),
+                              caption=caption),
                 f"Forest plot: Cox model of {lower_first(label)}", key="cox.forest")
     st.subheader("Model tests")
     show_table(tests_table(result), f"Cox model tests (likelihood ratio, Wald, score): {label}",

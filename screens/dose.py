@@ -18,11 +18,17 @@ from cohort.dose import (
     fit_bed_cox,
     local_failure_by_bed_band,
 )
-from cohort.figures.dose import DOSE_QUANTITIES, dlt_grid_figure, dose_distribution_figure
+from cohort.figures.dose import (
+    DOSE_QUANTITIES,
+    dlt_grid_figure,
+    dose_distribution_figure,
+    patients_with_value,
+)
 from cohort.figures.km import cif_figure
 from cohort.schema import column_label
 from ui.charts import show_figure
-from ui.session import current_view
+from ui.describe import cohort_words, figure_caption
+from ui.session import View, current_view
 from ui.tables import show_table
 from ui.urlstate import url_number, url_selectbox
 
@@ -31,6 +37,7 @@ GROUPINGS = ("treated_sites", "rt_technique")
 LC = ("lc_months", "lc_event")
 PLOT_KINDS = {"box": "Box + points", "strip": "Points only"}
 DEFAULT_BED_CUT_GY = 100.0
+HALF_WIDTH_CAPTION = 60  # characters per caption line of a figure in half the page's width
 
 
 def has_values(patients: pl.DataFrame, columns: tuple[str, ...]) -> bool:
@@ -38,7 +45,22 @@ def has_values(patients: pl.DataFrame, columns: tuple[str, ...]) -> bool:
     return all(c in patients.columns and patients[c].drop_nulls().len() > 0 for c in columns)
 
 
-def distributions(patients: pl.DataFrame, key: str) -> None:
+def distribution_caption(view: View, data: pl.DataFrame, column: str, by: str, kind: str,
+                         alpha_beta: float) -> str:
+    """Cohort, filters, n with a value, and the method of one dose distribution figure."""
+    point = "a point per patient" + (f" per {column_label(by).lower()}"
+                                     if isinstance(data.schema[by], pl.List) else "")
+    method = (f"Box: median and quartiles, whiskers to 1.5 × IQR; {point}" if kind == "box"
+              else point[:1].upper() + point[1:])
+    if column == "bed10_gy":
+        method += "; linear-quadratic BED, α/β = 10 Gy"
+    elif column == "eqd2_gy":
+        method += f"; linear-quadratic EQD2, α/β = {alpha_beta:g} Gy"
+    return f"{cohort_words(view, patients_with_value(data, column))}. {method}."
+
+
+def distributions(view: View, key: str) -> None:
+    patients = view.patients
     st.subheader("Dose distributions")
     if not has_values(patients, RT_COLUMNS):
         st.info("This dataset has no radiotherapy dose columns (total dose and fractions), so "
@@ -69,13 +91,17 @@ def distributions(patients: pl.DataFrame, key: str) -> None:
     for start in range(0, len(shown), 2):
         for slot, column in zip(st.columns(2), shown[start:start + 2], strict=False):
             with slot:
-                fig = dose_distribution_figure(data, column, by, kind, alpha_beta)
+                fig = dose_distribution_figure(
+                    data, column, by, kind, alpha_beta,
+                    caption=distribution_caption(view, data, column, by, kind, alpha_beta),
+                    caption_width=HALF_WIDTH_CAPTION)
                 show_figure(fig, f"{column_label(column)} by {column_label(by).lower()}"
                             + (f", α/β = {alpha_beta:g} Gy" if column == "eqd2_gy" else ""),
                             key=f"dose.{column}")
 
 
-def local_control(patients: pl.DataFrame, key: str) -> None:
+def local_control(view: View, key: str) -> None:
+    patients = view.patients
     st.subheader("Local control by BED10")
     if not has_values(patients, (*LC, "bed10_gy")):
         st.info("Local control by dose needs local-control follow-up (lc_months, lc_event) and "
@@ -87,7 +113,8 @@ def local_control(patients: pl.DataFrame, key: str) -> None:
     if result.cif.is_empty():
         st.info("No patient with BED10 and local-control follow-up in the filtered cohort.")
         return
-    caption = "Death before local failure is a competing event"
+    caption = (f"{cohort_words(view, result.n_used)}. Endpoint: local failure by BED10 band "
+               f"(cut at {cut:g} Gy); death before local failure is a competing event")
     if result.gray is None:
         caption += f"; all patients are in one band ({result.cif['group'][0]})"
     show_figure(cif_figure(result.cif, gray=result.gray, caption=caption,
@@ -118,7 +145,8 @@ def bed_cox(patients: pl.DataFrame) -> None:
                "failure (code 2) are censored: a cause-specific hazard ratio.")
 
 
-def phase_one(patients: pl.DataFrame) -> None:
+def phase_one(view: View) -> None:
+    patients = view.patients
     st.subheader("Phase 1 dose escalation")
     if not set(DLT_COLUMNS) <= set(patients.columns):
         st.caption("No dose-level / DLT columns in this dataset.")
@@ -130,7 +158,11 @@ def phase_one(patients: pl.DataFrame) -> None:
     st.caption("Patients with a dose-limiting toxicity (DLT) per dose level, among patients "
                "with a dose level and a DLT assessment; exact (Clopper-Pearson) binomial 95% "
                "CI. Grey cells: combination not given.")
-    show_figure(dlt_grid_figure(table), "Dose-limiting toxicities by dose level",
+    caption = figure_caption(
+        view, "dose-limiting toxicity (DLT)", "Patients with a DLT per dose level, of patients "
+        "with a dose level and a DLT assessment; exact (Clopper-Pearson) 95% CI",
+        int(table["n"].sum()))
+    show_figure(dlt_grid_figure(table, caption=caption), "Dose-limiting toxicities by dose level",
                 key="dose.dlt")
     pct = st.column_config.NumberColumn
     show_table(table.with_columns(pl.col("rate", "lower", "upper") * 100),
@@ -153,9 +185,9 @@ def main() -> None:
         st.warning("No patient matches the filters. Widen them in the sidebar.")
         return
     key = f"dose.{view.dataset}"
-    distributions(view.patients, key)
-    local_control(view.patients, key)
-    phase_one(view.patients)
+    distributions(view, key)
+    local_control(view, key)
+    phase_one(view)
 
 
 main()

@@ -12,9 +12,10 @@ import streamlit as st
 
 from cohort.figures.toxicity import grade_heatmap, group_heatmap
 from cohort.schema import PATIENT_ID, TOXICITY_PHASES, column_label
-from cohort.toxicity import GRADE_COLUMNS, grade_matrix
+from cohort.toxicity import GRADE_COLUMNS, GradeMatrix, grade_matrix
 from ui.charts import show_figure
-from ui.session import current_view
+from ui.describe import figure_caption
+from ui.session import View, current_view
 from ui.tables import show_table
 from ui.urlstate import url_number, url_selectbox, url_toggle
 
@@ -24,6 +25,8 @@ OUTCOME_SUFFIXES = ("_months", "_event")
 MIN_TERMS, DEFAULT_TERMS = 10, 20
 PHASE_LABELS = {None: "All (worst over acute and late)", "acute": "Acute", "late": "Late"}
 PHASE_WORDS = {None: "all phases", "acute": "acute", "late": "late"}
+PHASE_ENDPOINTS = {None: "all phases (acute and late)", "acute": "acute phase",
+                   "late": "late phase"}
 
 
 def group_options(patients: pl.DataFrame) -> list[str]:
@@ -106,6 +109,35 @@ def show_grade_table(shown: pl.DataFrame, table: pl.DataFrame, title: str, key: 
                column_config={c: labels[c] for c in shown.columns})
 
 
+def ctcae_versions(toxicities: pl.DataFrame, phase: str | None) -> str:
+    """'CTCAE v3.0' (or 'v3.0 and v4.0') of the records counted; '' without a version column."""
+    if "ctcae_version" not in toxicities.columns:
+        return ""
+    if phase is not None and "phase" in toxicities.columns:
+        toxicities = toxicities.filter(pl.col("phase") == phase)
+    versions = sorted(toxicities["ctcae_version"].drop_nulls().cast(pl.String).unique())
+    return f"CTCAE {' and '.join(versions)}" if versions else ""
+
+
+def heatmap_captions(view: View, matrix: GradeMatrix, shown: int, by: str | None
+                     ) -> tuple[str, str]:
+    """Captions of the grade and the group heatmap: cohort, filters, phase, how counted."""
+    endpoint = f"worst CTCAE grade per patient and term, {PHASE_ENDPOINTS[matrix.phase]}"
+    graded = ctcae_versions(view.toxicities, matrix.phase)
+    counted = (f"{graded + '; ' if graded else ''}each patient counted once per term, at the "
+               "worst grade")
+    terms = matrix.by_grade.height
+    top = f"; the {shown} most frequent of {terms} terms" if shown < terms else ""
+    grade = figure_caption(
+        view, endpoint, f"{counted}; % of all {matrix.denominator:,} patients (patients without "
+        f"a toxicity record count in the denominator){top}", matrix.denominator)
+    group = column_label(by).lower() if by else ""
+    by_group = figure_caption(
+        view, endpoint, f"{counted}; any grade and grade ≥3, % of each {group} group's patients "
+        f"(n in the column header; missing {group} = 'missing'){top}", matrix.denominator)
+    return grade, by_group
+
+
 def choose_terms(n_terms: int, key: str) -> int:
     """How many terms the heatmaps show (the tables list all); kept within this view's terms."""
     if n_terms <= MIN_TERMS:
@@ -156,8 +188,10 @@ def main() -> None:
         return
     words = PHASE_WORDS[phase]
     top = choose_terms(matrix.by_grade.height, f"{key}.terms")
+    grade_caption, group_caption = heatmap_captions(view, matrix, top, by)
     st.subheader("By worst grade")
-    figure = grade_heatmap(matrix.by_grade, denominator=matrix.denominator, max_terms=top)
+    figure = grade_heatmap(matrix.by_grade, denominator=matrix.denominator, max_terms=top,
+                           caption=grade_caption)
     show_figure(_highlight(figure, highlight), f"Toxicity by worst CTCAE grade ({words})",
                 key="tox.grade")
     show_grade_table(shown_by_grade(matrix.by_grade), matrix.by_grade,
@@ -167,7 +201,8 @@ def main() -> None:
         st.subheader(f"By {group}")
         st.caption("Percent of each group's patients (n in the column header); patients with a "
                    f"missing {group} form the group 'missing'.")
-        show_figure(_highlight(group_heatmap(matrix.by_group, max_terms=top), highlight),
+        figure = group_heatmap(matrix.by_group, max_terms=top, caption=group_caption)
+        show_figure(_highlight(figure, highlight),
                     f"Toxicity by {group}: any grade and grade ≥3 ({words})", key="tox.group")
         show_grade_table(shown_by_group(matrix.by_group), matrix.by_group,
                          f"Patients with toxicity by {group} per term, any grade and grade ≥3 "

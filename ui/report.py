@@ -12,6 +12,8 @@ from ui import collect
 from ui.describe import cohort_words
 from ui.session import View
 
+_PREPARED = "report_prepared"
+
 
 def report_content(view: View, screen_title: str, link: str) -> ReportContent:
     """Everything the screen showed this run, with the cohort, filters and provenance."""
@@ -30,13 +32,27 @@ def report_content(view: View, screen_title: str, link: str) -> ReportContent:
 
 
 def report_button(view: View, screen_title: str, link: str) -> None:
-    """A download button that builds the report when clicked (not on every run)."""
-    content = report_content(view, screen_title, link)
+    """'Prepare report' builds the HTML of this view on demand; its download button follows.
+
+    Built on request and kept for this link only: ~5 MB (plotly.js inlined so it opens offline)
+    is too much to send on every run, and deferred (callable) downloads can miss clicks.
+    """
+    prepared = st.session_state.get(_PREPARED)
+    if prepared is not None and prepared[0] != link:
+        prepared = st.session_state[_PREPARED] = None
+    if prepared is None:
+        if st.button("Prepare report (HTML)", icon=":material/description:",
+                     use_container_width=True, key="report_prepare",
+                     help="This screen's figures and tables, the filters in words, methods, "
+                          "data provenance, app version and date, in one file that opens "
+                          "offline."):
+            html = build_report(report_content(view, screen_title, link)).encode("utf-8")
+            st.session_state[_PREPARED] = (link, html)
+            st.rerun()
+        return
     stem = re.sub(r"[^a-z0-9]+", "_", screen_title.lower()).strip("_")
     st.download_button(
-        "Download report (HTML)", lambda: build_report(content).encode("utf-8"),
-        f"oligomet_{stem}_{date.today():%Y%m%d}.html", "text/html",
-        icon=":material/description:", use_container_width=True, key="report_download",
-        help="This screen's figures and tables, the filters in words, methods, data "
-             "provenance, app version and date, in one file that opens offline.",
+        "Download report (HTML)", prepared[1], f"oligomet_{stem}_{date.today():%Y%m%d}.html",
+        "text/html", icon=":material/download:", use_container_width=True, type="primary",
+        key="report_download", on_click="ignore",
     )

@@ -26,8 +26,12 @@ def show_table(frame: pl.DataFrame, title: str, *, download: pl.DataFrame | None
     stem = file_stem(title)
     left, right, _ = st.columns([1, 1, 4])
     key = key or stem
-    left.download_button("CSV", lambda: safe_csv(data), f"{stem}.csv", "text/csv",
-                         key=f"csv.{key}", icon=":material/download:", type="tertiary")
-    right.download_button("Excel", lambda: safe_xlsx(data, stem), f"{stem}.xlsx", XLSX_MIME,
-                          key=f"xlsx.{key}", icon=":material/download:", type="tertiary")
+    # Bytes, not callables: Streamlit's deferred downloads can miss the first clicks after a
+    # server start (seen in the browser tests); small tables cost little to write every run.
+    left.download_button("CSV", safe_csv(data), f"{stem}.csv", "text/csv",
+                         key=f"csv.{key}", icon=":material/download:", type="tertiary",
+                         on_click="ignore")
+    right.download_button("Excel", safe_xlsx(data, stem), f"{stem}.xlsx", XLSX_MIME,
+                          key=f"xlsx.{key}", icon=":material/download:", type="tertiary",
+                          on_click="ignore")
     collect.add_table(title, data)

@@ -6,12 +6,14 @@ import plotly.graph_objects as go
 import polars as pl
 
 from cohort.figures.style import (
+    CAPTION_WIDTH,
     FONT_FAMILY,
     FONT_SIZE,
     GRID_COLOR,
     PALETTE,
     TICK_FONT_SIZE,
     rgba,
+    wrap,
 )
 from cohort.schema import column_label
 
@@ -24,6 +26,31 @@ MISSING = "missing"
 ROW_PX = 46
 #: Okabe-Ito without yellow (too pale for a box outline on white), cycled.
 BOX_COLOURS = tuple(c for c in PALETTE if c != "#F0E442")
+CAPTION_FONT_SIZE = FONT_SIZE - 3  # smaller than the axis labels (as the Kaplan-Meier caption)
+CAPTION_LINE_PX = 22
+X_TITLE_PX = 72  # from the plot's bottom edge past the x-axis title
+LABEL_PX_PER_CHAR = 0.42 * TICK_FONT_SIZE  # a low estimate of a group label's width per character
+
+
+def patients_with_value(patients: pl.DataFrame, value: str) -> int:
+    """Patients with a (finite) ``value``: the n of :func:`dose_distribution_figure`."""
+    column = pl.col(value).cast(pl.Float64)
+    return patients.filter(column.is_not_null() & column.is_finite()).height
+
+
+def _caption(fig: go.Figure, caption: str | None, width: int, labels: list[str] | None = None
+             ) -> int:
+    """``caption`` wrapped under the x-axis title; returns the pixels it takes. With the y-axis
+    ``labels``, it starts under them (near the figure's left edge) rather than at the plot's:
+    in a figure half the page wide the plot alone is too narrow for it."""
+    if not caption:
+        return 0
+    text = wrap(caption, width)
+    shift = -round(LABEL_PX_PER_CHAR * max(map(len, labels))) if labels else 0
+    fig.add_annotation(text=text, xref="paper", yref="paper", x=0, y=0, xshift=shift,
+                       yshift=-X_TITLE_PX, xanchor="left", yanchor="top", showarrow=False,
+                       align="left", font={"size": CAPTION_FONT_SIZE})
+    return CAPTION_LINE_PX * (text.count("<br>") + 1) + X_TITLE_PX - 50
 
 
 def long_by_group(patients: pl.DataFrame, value: str, by: str) -> pl.DataFrame:
@@ -68,9 +95,13 @@ def dose_distribution_figure(
     kind: str = "box",
     alpha_beta_gy: float | None = None,
     max_groups: int = MAX_GROUPS,
+    caption: str | None = None,
+    caption_width: int = CAPTION_WIDTH,
 ) -> go.Figure:
     """Horizontal box plot (with every patient as a point) or strip plot of ``value`` per group
-    of ``by``; group labels carry n; most frequent group on top; beyond ``max_groups``: "other"."""
+    of ``by``; group labels carry n; most frequent group on top; beyond ``max_groups``: "other".
+    ``caption`` (cohort, method) under the axis, wrapped to ``caption_width`` characters (less
+    than the default for a figure in half the page's width)."""
     if kind not in ("box", "strip"):
         raise ValueError("kind must be 'box' or 'strip'")
     data = _lump(long_by_group(patients, value, by), max_groups)
@@ -82,8 +113,12 @@ def dose_distribution_figure(
     title = _axis_label(value, alpha_beta_gy)
     note = f"by {column_label(by).lower()}; n = {data.height}"
     if isinstance(patients.schema[by], pl.List):
-        note += " (a patient counts once per listed value)"
-    return _layout(fig, f"{title}<br><sup>{note}</sup>", title, len(counts))
+        note = (f"by {column_label(by).lower()}; {data.height} values from "
+                f"{patients_with_value(patients, value)} patients, one per listed value")
+    _layout(fig, f"{title}<br><sup>{note}</sup>", title, len(counts))
+    extra = _caption(fig, caption, caption_width, [t.name for t in fig.data])
+    fig.update_layout(height=fig.layout.height + extra, margin_b=fig.layout.margin.b + extra)
+    return fig
 
 
 def _trace(values: pl.Series, name: str, colour: str, kind: str) -> go.Box | go.Scatter:
@@ -128,9 +163,11 @@ def _dose_text(x: float | None, unit: str) -> str:
     return "not recorded" if x is None else f"{x:g} {unit}"
 
 
-def dlt_grid_figure(table: pl.DataFrame, title: str | None = None) -> go.Figure:
+def dlt_grid_figure(table: pl.DataFrame, title: str | None = None,
+                    caption: str | None = None) -> go.Figure:
     """Drug dose (rows) x RT dose (columns) grid of :func:`cohort.dose.dlt_table`: each cell
-    "DLn / dlt/n DLT (rate) / 95% CI", coloured by the DLT rate (white 0% to vermillion)."""
+    "DLn / dlt/n DLT (rate) / 95% CI", coloured by the DLT rate (white 0% to vermillion);
+    ``caption`` (cohort, endpoint, method) under the axis, wrapped."""
     rt = sorted({r for r in table["rt_total_dose_gy"].to_list()}, key=lambda v: (v is None, v))
     drug = sorted({d for d in table["drug_dose_mg"].to_list()}, key=lambda v: (v is None, v))
     x = [_dose_text(v, "Gy") for v in rt]
@@ -147,12 +184,13 @@ def dlt_grid_figure(table: pl.DataFrame, title: str | None = None) -> go.Figure:
         colorbar={"title": {"text": "DLT rate", "side": "right"}, "tickformat": ".0%"},
         hovertemplate="Drug %{y}, RT %{x}<br>%{text}<extra></extra>",
     ))
+    extra = _caption(fig, caption, CAPTION_WIDTH)
     fig.update_layout(
         template="simple_white", paper_bgcolor="white", plot_bgcolor="#F2F2F2",
         font={"family": FONT_FAMILY, "size": FONT_SIZE, "color": "#000000"},
         title={"text": title, "x": 0.0, "xanchor": "left"} if title else None,
-        height=max(320, 130 * len(y) + 170), margin={"l": 10, "r": 10, "t": 70 if title else 30,
-                                                      "b": 60},
+        height=max(320, 130 * len(y) + 170) + extra,
+        margin={"l": 10, "r": 10, "t": 70 if title else 30, "b": 60 + extra},
     )
     fig.update_xaxes(title_text="Radiotherapy total dose", type="category", showgrid=False)
     fig.update_yaxes(title_text="Drug dose", type="category", showgrid=False, automargin=True)

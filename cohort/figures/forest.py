@@ -8,9 +8,12 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 import polars as pl
 
+from cohort.figures.style import wrap
 from cohort.schema import column_label
 
 FONT_SIZE = 16
+CAPTION_FONT_SIZE = FONT_SIZE - 2  # smaller than the axis and column labels
+CAPTION_LINE_PX = 20
 ROW_PX = 34
 MARKER_COLOUR = "#0072B2"  # Okabe-Ito blue
 REFERENCE_COLOUR = "#7F7F7F"
@@ -103,7 +106,8 @@ def forest_figure(
     cox_terms: pl.DataFrame, title: str | None = None, caption: str | None = None
 ) -> go.Figure:
     """Forest plot of ``CoxResult.terms``: HR (squares) and CI on a log axis, HR = 1 line,
-    reference levels marked "reference", and columns n / events, HR (95% CI), p."""
+    reference levels marked "reference", and columns n / events, HR (95% CI), p. ``caption``
+    (cohort, endpoint, method) goes under the axis, wrapped to :data:`style.CAPTION_WIDTH`."""
     rows = _rows(cox_terms)
     fig = go.Figure(_traces(rows))
     header = -1
@@ -117,17 +121,20 @@ def forest_figure(
         notes.append(_text(X_LABEL, i, r.label, "left"))
         notes += [_text(X_COUNTS, i, r.counts, "right"), _text(X_HR, i, r.hr_text, "left"),
                   _text(X_P, i, r.p_text, "right")]
-    if caption:
-        notes.append({"x": 0, "y": 0, "xref": "paper", "yref": "paper", "yshift": -60,
-                      "text": caption, "showarrow": False, "xanchor": "left",
-                      "yanchor": "top", "font": {"size": FONT_SIZE - 2}, "align": "left"})
+    text = wrap(caption) if caption else None
+    caption_px = CAPTION_LINE_PX * (text.count("<br>") + 1) if text else 0
+    if text:
+        notes.append({"x": 0, "y": 0, "xref": "paper", "yref": "paper", "yshift": -74,
+                      "text": text, "showarrow": False, "xanchor": "left",
+                      "yanchor": "top", "font": {"size": CAPTION_FONT_SIZE}, "align": "left"})
     lo, hi = _x_range(rows)
     fig.update_layout(
         template="plotly_white", paper_bgcolor="white", plot_bgcolor="white",
         font={"size": FONT_SIZE}, annotations=notes, showlegend=False,
         title={"text": title, "font": {"size": FONT_SIZE + 4}} if title else None,
-        height=ROW_PX * (len(rows) + 1) + 150 + (40 if caption else 0) + (40 if title else 0),
-        margin={"l": 20, "r": 20, "t": 60 if title else 20, "b": 100 if caption else 70},
+        height=ROW_PX * (len(rows) + 1) + 150 + caption_px + (40 if title else 0),
+        margin={"l": 20, "r": 20, "t": 60 if title else 20,
+                "b": 90 + caption_px if text else 70},
         shapes=[{"type": "line", "x0": 1, "x1": 1, "xref": "x", "y0": -0.5,
                  "y1": len(rows) - 0.5, "yref": "y",
                  "line": {"color": "#404040", "width": 1.5, "dash": "dot"}}],

@@ -39,12 +39,23 @@ def rgba(hex_color: str, alpha: float) -> str:
 CAPTION_WIDTH = 95  # characters per caption line at the caption's font size
 
 
+def _unbreakable(words: list[str]) -> list[str]:
+    """Words with '=' glued to its neighbours, so 'n = 91' never breaks across lines."""
+    glued: list[str] = []
+    for word in words:
+        if glued and (word == "=" or glued[-1].endswith(" =")):
+            glued[-1] = f"{glued[-1]} {word}"
+        else:
+            glued.append(word)
+    return glued
+
+
 def wrap(text: str, width: int = CAPTION_WIDTH) -> str:
     """``text`` with '<br>' breaks between words so no line is longer than ``width``."""
     lines = []
     for paragraph in text.split("<br>"):
         line = ""
-        for word in paragraph.split(" "):
+        for word in _unbreakable(paragraph.split(" ")):
             if line and len(line) + 1 + len(word) > width:
                 lines.append(line)
                 line = word

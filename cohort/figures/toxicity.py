@@ -5,9 +5,12 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
+from cohort.figures.style import wrap
 from cohort.toxicity import ANY, GRADE_COLUMNS, HIGH
 
 FONT_SIZE = 15
+CAPTION_FONT_SIZE = FONT_SIZE - 1  # smaller than the term and grade labels
+CAPTION_LINE_PX = 20
 ROW_PX = 32
 #: ColorBrewer "Blues": sequential and colour-blind safe.
 COLOURSCALE = "Blues"
@@ -45,13 +48,21 @@ def _highlight(fig: go.Figure, columns: list[int], n_rows: int) -> None:
                       fillcolor="rgba(0,0,0,0)", layer="above")
 
 
-def _layout(fig: go.Figure, title: str | None, n_rows: int, subtitle: str) -> go.Figure:
+def _layout(fig: go.Figure, title: str | None, n_rows: int, subtitle: str,
+            caption: str | None = None) -> go.Figure:
     text = f"{title}<br><sup>{subtitle}</sup>" if title else f"<sup>{subtitle}</sup>"
+    note = wrap(caption) if caption else None
+    caption_px = CAPTION_LINE_PX * (note.count("<br>") + 1) + 20 if note else 0
     fig.update_layout(
         template="plotly_white", paper_bgcolor="white", plot_bgcolor="white",
         font={"size": FONT_SIZE}, title={"text": text, "font": {"size": FONT_SIZE + 3}},
-        height=max(280, ROW_PX * n_rows + 210), margin={"l": 10, "r": 10, "t": 140, "b": 10},
+        height=max(280, ROW_PX * n_rows + 210) + caption_px,
+        margin={"l": 10, "r": 10, "t": 140, "b": 10 + caption_px},
     )
+    if note:
+        fig.add_annotation(text=note, xref="paper", yref="paper", x=0, y=0, yshift=-12,
+                           xanchor="left", yanchor="top", showarrow=False, align="left",
+                           font={"size": CAPTION_FONT_SIZE})
     fig.update_xaxes(side="top", tickangle=0, showgrid=False, type="category")
     fig.update_yaxes(autorange="reversed", showgrid=False, automargin=True, type="category")
     return fig
@@ -62,9 +73,11 @@ def grade_heatmap(
     title: str | None = None,
     denominator: int | None = None,
     max_terms: int | None = None,
+    caption: str | None = None,
 ) -> go.Figure:
     """Term x worst grade heatmap of ``GradeMatrix.by_grade``: colour = % of patients, cell
-    text "n (x%)", most frequent term on top, grade 3-5 and "Grade ≥3" columns framed."""
+    text "n (x%)", most frequent term on top, grade 3-5 and "Grade ≥3" columns framed;
+    ``caption`` (cohort, phase, method) under the heatmap, wrapped."""
     table = by_grade.head(max_terms) if max_terms else by_grade
     cols = [*GRADE_COLUMNS, ANY, HIGH]
     n = table.select(cols).rows()
@@ -79,14 +92,16 @@ def grade_heatmap(
     sub = "Patients by worst CTCAE grade per term"
     if denominator is not None:
         sub += f" (denominator: {denominator} patients)"
-    return _layout(fig, title, table.height, sub)
+    return _layout(fig, title, table.height, sub, caption)
 
 
 def group_heatmap(
-    by_group: pl.DataFrame, title: str | None = None, max_terms: int | None = None
+    by_group: pl.DataFrame, title: str | None = None, max_terms: int | None = None,
+    caption: str | None = None,
 ) -> go.Figure:
     """Term x subgroup heatmap of ``GradeMatrix.by_group``: for each group an "any grade" and a
-    framed "grade ≥3" column; colour = % of the group's patients, text "n (x%)"."""
+    framed "grade ≥3" column; colour = % of the group's patients, text "n (x%)"; ``caption``
+    under the heatmap, wrapped."""
     terms = by_group["term"].unique(maintain_order=True).to_list()
     terms = terms[:max_terms] if max_terms else terms
     table = by_group.filter(pl.col("term").is_in(terms))
@@ -106,4 +121,5 @@ def group_heatmap(
     zmax = max((v for r in z for v in r if v is not None), default=1.0)
     fig = go.Figure(_heatmap(x, terms, z, text, zmax, "%{y}<br>%{x}: %{text}"))
     _highlight(fig, high, len(terms))
-    return _layout(fig, title, len(terms), "Patients with the toxicity, % of each group")
+    return _layout(fig, title, len(terms), "Patients with the toxicity, % of each group",
+                   caption)

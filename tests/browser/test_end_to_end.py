@@ -30,15 +30,17 @@ def test_every_screen_renders(page: Page, app_url: str, dataset: str):
 def test_downloads_report_and_csv(page: Page, app_url: str):
     page.goto(f"{app_url}/survival?ds=veterans&survival.by=histology")
     wait_for_app(page)
-    with page.expect_download() as report_download:
-        page.get_by_test_id("stSidebar").get_by_role("button", name="Download report (HTML)").click()
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_role("button", name="Prepare report (HTML)").click()
+    wait_for_app(page)
+    with page.expect_download(timeout=60_000) as report_download:
+        sidebar.get_by_role("button", name="Download report (HTML)").click()
     report = Path(report_download.value.path()).read_text(encoding="utf-8")
     assert "<h1>Survival: Veterans&#x27; Administration lung cancer trial" in report
     assert "Kaplan-Meier: Overall survival by Histology" in report
     assert "Median survival (95% CI)" in report and "Log-rank" in report
     assert "<h2>Methods</h2>" in report and "plotly.js v" in report
-    wait_for_app(page)
-    with page.expect_download() as csv_download:
+    with page.expect_download(timeout=60_000) as csv_download:
         page.get_by_test_id("stMain").get_by_test_id("stDownloadButton").filter(
             has_text="CSV").first.locator("button").click()
     lines = Path(csv_download.value.path()).read_text(encoding="utf-8").splitlines()
