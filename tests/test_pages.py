@@ -63,6 +63,11 @@ def test_upload_through_the_data_page():
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.selectbox(key="dataset").value == "uploaded"
     assert metric(at, "Patients in cohort") == "3"
+    at.switch_page("screens/survival.py").run()
+    assert not at.exception
+    medians = at.dataframe[0].value  # days 100 (event), 200, 300 (event): KM median = 300 days
+    assert list(medians["n"]) == [3] and list(medians["events"]) == [2]
+    assert list(medians["median_text"]) == [f"{300 / (365.25 / 12):.1f} (3.3–NR)"]
 
 
 def test_failed_upload_keeps_the_loaded_dataset():
