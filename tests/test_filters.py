@@ -89,3 +89,14 @@ def test_dose_columns_derived_per_row():
     assert (row["dose_per_fraction_gy"], row["bed10_gy"], row["eqd2_gy"]) == pytest.approx(
         (10.0, 100.0, 83.333333))
     assert PATIENTS.filter(pl.col("patient_id") == "p4")["bed10_gy"].is_null().all()
+
+
+def test_identifying_text_columns_are_not_offered_as_filters():
+    from ui.filters import filterable_columns
+
+    patients = PATIENTS.with_columns(
+        pl.Series("name", ["Ann", "Bob", "Cy", "Di", "Ed", "Flo"]),
+        pl.Series("centre", ["X", "X", "Y", "Y", "X", "Y"]),
+    )
+    columns = filterable_columns(patients)
+    assert "centre" in columns and "name" not in columns and "patient_id" not in columns

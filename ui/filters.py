@@ -32,12 +32,19 @@ def filter_param(column: str) -> str:
     return f"f.{column}"
 
 
+def identifies_patients(column: pl.Series) -> bool:
+    """A text column with a different value for every patient (a name, an MRN): filtering on
+    it would pick patients by identity and put that identity in the link, so it is not offered."""
+    return column.dtype == pl.String and column.len() > 1 and column.n_unique() == column.len()
+
+
 def filterable_columns(patients: pl.DataFrame) -> list[str]:
     """Columns a user can filter on: main ones first, then the rest (not id, outcomes)."""
     others = [
         c for c, dtype in patients.schema.items()
         if c not in MAIN_FILTERS and c != PATIENT_ID and not c.endswith(_SKIPPED_SUFFIXES)
         and not (isinstance(dtype, pl.List) and dtype.inner != pl.String)
+        and not identifies_patients(patients[c])
     ]
     return [c for c in MAIN_FILTERS if c in patients.columns] + others
 
