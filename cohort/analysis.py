@@ -20,10 +20,10 @@ from cohort.survival import (
     LogrankResult,
     event_counts,
     km_from_counts,
+    landmarks_from_km,
     logrank_from_counts,
     median_from_km,
-    rmst,
-    survival_at,
+    rmst_from_km,
 )
 
 STRATUM = "stratum"
@@ -122,7 +122,8 @@ def _default_tau(km: pl.DataFrame) -> float | None:
 
 def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest) -> SurvivalResult:
     """Kaplan-Meier, medians, landmarks, RMST, log-rank and (when the event column has code 2)
-    cumulative incidence with Gray's test, for ``request`` on ``patients``."""
+    cumulative incidence with Gray's test, for ``request`` on ``patients``. One aggregation
+    over the rows serves the curve, its summaries and the log-rank test."""
     cut = None
     frame = patients
     if request.by:
@@ -149,9 +150,8 @@ def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest) -> Surviv
         cut=cut,
         km=km,
         medians=medians,
-        landmarks=survival_at(frame, request.time, request.event, list(request.landmarks), by,
-                              request.conf_type, request.conf_level),
-        rmst=rmst(frame, request.time, request.event, tau, by) if tau else None,
+        landmarks=landmarks_from_km(km, list(request.landmarks)),
+        rmst=rmst_from_km(km, tau) if tau else None,
         tau=tau,
         logrank=logrank_from_counts(counts, ordered=cut is not None) if len(groups) > 1 else None,
         competing=competing,

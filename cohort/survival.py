@@ -39,10 +39,12 @@ __all__ = [
     "event_counts",
     "kaplan_meier",
     "km_from_counts",
+    "landmarks_from_km",
     "logrank",
     "logrank_from_counts",
     "median_survival",
     "rmst",
+    "rmst_from_km",
     "survival_at",
 ]
 
@@ -202,7 +204,11 @@ def survival_at(
     A landmark beyond a group's last observed time (which R drops, extend=FALSE) is kept with
     ``n_risk`` 0 and null estimates, so the table stays rectangular.
     """
-    km = kaplan_meier(df, time, event, by, conf_type, conf_level)
+    return landmarks_from_km(kaplan_meier(df, time, event, by, conf_type, conf_level), times)
+
+
+def landmarks_from_km(km: pl.DataFrame, times: list[float] | tuple[float, ...]) -> pl.DataFrame:
+    """:func:`survival_at` from a :func:`kaplan_meier` table (no second pass over the rows)."""
     grid = _groups(km).select("group", "n", _last=pl.lit(None, pl.Float64)).join(
         pl.DataFrame({"time": sorted(float(t) for t in times)}, schema={"time": pl.Float64}),
         how="cross",
@@ -306,7 +312,11 @@ def rmst(
     Returns ``group``, ``tau``, ``rmst`` (area under S from 0 to tau, in the time unit) and ``se``
     (R's "se(rmean)", Greenwood-type).
     """
-    km = kaplan_meier(df, time, event, by, conf_type="plain")
+    return rmst_from_km(kaplan_meier(df, time, event, by, conf_type="plain"), tau)
+
+
+def rmst_from_km(km: pl.DataFrame, tau: float) -> pl.DataFrame:
+    """:func:`rmst` from a :func:`kaplan_meier` table (any conf_type: only S, n and d are used)."""
     tau = float(tau)
     n, d = pl.col("n_risk"), pl.col("n_event")
     kept = km.filter(pl.col("time") <= tau).with_columns(
