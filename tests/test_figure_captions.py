@@ -22,7 +22,7 @@ from cohort.figures.style import CAPTION_WIDTH
 from cohort.figures.toxicity import grade_heatmap, group_heatmap
 from cohort.schema import column_label
 from cohort.toxicity import grade_matrix
-from tests.test_pages import ROOT, TIMEOUT
+from tests.apptest import open_app
 from ui.describe import cohort_words
 
 COX, TOX, DOSE = "screens/cox.py", "screens/toxicity.py", "screens/dose.py"
@@ -119,17 +119,6 @@ def test_no_caption_no_annotation(demo):
 # --- screens ----------------------------------------------------------------------------------
 
 
-def open_link(screen: str, **params: str | list[str]) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(screen).run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
-
-
 def figures(at: AppTest) -> dict[str, object]:
     """The figures this run drew (``show_figure`` records them), by title."""
     return dict(at.session_state["_shown_this_run"].figures)
@@ -142,7 +131,7 @@ def screen_caption(at: AppTest, fig, n: int) -> str:
 
 
 def test_cox_screen_forest_caption(demo):
-    at = open_link(COX, **{"cox.covariates": ["regimen", "oligo_state"], "cox.endpoint": "TTNT",
+    at = open_app(COX, **{"cox.covariates": ["regimen", "oligo_state"], "cox.endpoint": "TTNT",
                            "f.study": LEE_MCRC})
     (title, fig), = figures(at).items()
     assert title.startswith("Forest plot")
@@ -156,7 +145,7 @@ def test_cox_screen_forest_caption(demo):
 
 
 def test_toxicity_screen_heatmap_captions():
-    at = open_link(TOX, **{"f.study": LEE_LIVER, "toxicity.phase": "acute", "toxicity.by": "sex"})
+    at = open_app(TOX, **{"f.study": LEE_LIVER, "toxicity.phase": "acute", "toxicity.by": "sex"})
     shown = figures(at)
     assert len(shown) == 2
     for fig in shown.values():
@@ -167,7 +156,7 @@ def test_toxicity_screen_heatmap_captions():
 
 
 def test_dose_screen_captions(demo):
-    at = open_link(DOSE, **{"f.study": KAO})
+    at = open_app(DOSE, **{"f.study": KAO})
     shown = figures(at)
     patients = study(demo, KAO)
     data = add_dose_columns(patients)

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from cohort.datasets import list_datasets
 from cohort.io import EVENT_CODINGS
+from tests.apptest import ROOT, metric, open_app
 
-ROOT = Path(__file__).resolve().parent.parent
 SCREENS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "screens").glob("*.py"))
 DATASETS = [info.key for info in list_datasets()]
-TIMEOUT = 120
-
-
-def app() -> AppTest:
-    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
 @pytest.mark.parametrize("screen", SCREENS)
 def test_screen_renders(screen, dataset):
-    at = app()
+    at = open_app()
     at.selectbox(key="dataset").set_value(dataset).run()
     at.switch_page(screen).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -35,7 +23,7 @@ def test_screen_renders(screen, dataset):
 
 
 def test_filter_changes_the_count_on_every_screen():
-    at = app()
+    at = open_app()
     at.selectbox(key="dataset").set_value("veterans").run()
     assert metric(at, "Patients in cohort") == "137"
     at.multiselect(key="flt.veterans.histology").set_value(["adeno", "large"]).run()
@@ -46,7 +34,7 @@ def test_filter_changes_the_count_on_every_screen():
 
 
 def test_upload_through_the_data_page():
-    at = app()
+    at = open_app()
     at.switch_page("screens/data.py").run()
     csv = b"id,age,time_days,dead\nA,50,100,1\nB,60,200,0\nC,70,300,1\n"
     at.file_uploader(key="upload.patients").set_value(("mine.csv", csv, "text/csv")).run()
@@ -71,7 +59,7 @@ def test_upload_through_the_data_page():
 
 
 def test_failed_upload_keeps_the_loaded_dataset():
-    at = app()
+    at = open_app()
     at.selectbox(key="dataset").set_value("gbsg2").run()
     at.switch_page("screens/data.py").run()
     csv = b"patient_id,os_months,os_event\nA,5,1\nA,-2,9\n"

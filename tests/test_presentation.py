@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from tests.apptest import open_app
 
-from streamlit.testing.v1 import AppTest
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def presenting(**params: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    for key, value in {"present": "1", **params}.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page("screens/survival.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+SURVIVAL = "screens/survival.py"
 
 
 def test_slides_step_through_the_screens_figures_and_leave():
-    at = presenting(**{"survival.endpoint": "LC", "f.study": "Lee 2009 liver SBRT phase 1"})
+    at = open_app(SURVIVAL, present="1", **{"survival.endpoint": "LC",
+                                            "f.study": "Lee 2009 liver SBRT phase 1"})
     assert at.title[-1].value == "Cumulative incidence of local failure"
     assert "Study: Lee 2009 liver SBRT phase 1, n = 68" in at.markdown[-1].value
     assert "Figure 1 of 2" in [c.value for c in at.caption]
@@ -33,5 +22,5 @@ def test_slides_step_through_the_screens_figures_and_leave():
 
 
 def test_a_link_can_open_a_given_slide():
-    at = presenting(**{"survival.endpoint": "LC", "slide": "2"})
+    at = open_app(SURVIVAL, present="1", **{"survival.endpoint": "LC", "slide": "2"})
     assert "Figure 2 of 2" in [c.value for c in at.caption]

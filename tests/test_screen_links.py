@@ -17,28 +17,12 @@ from cohort.datasets import DEFAULT_DATASET, load_dataset
 from cohort.dose import DEFAULT_ALPHA_BETA_GY
 from cohort.schema import column_label
 from cohort.toxicity import grade_matrix
+from tests.apptest import open_app, param
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120
 COX, TOX, DOSE = "screens/cox.py", "screens/toxicity.py", "screens/dose.py"
 TOX_KEY, DOSE_KEY = f"tox.{DEFAULT_DATASET}", f"dose.{DEFAULT_DATASET}"
-
-
-def open_link(screen: str, **params: str | list[str]) -> AppTest:
-    """The app opened from a link with ``params``, then on ``screen``."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(screen).run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
-
-
-def param(at: AppTest, key: str) -> list[str]:
-    value = at.query_params[key]
-    return [value] if isinstance(value, str) else list(value)
 
 
 def notices(at: AppTest) -> str:
@@ -72,7 +56,7 @@ def veterans_table(covariates: list[str], reference: dict[str, str]) -> pl.DataF
 
 
 def test_cox_link_fits_the_linked_covariates():
-    at = open_link(COX, ds="veterans", **{"cox.covariates": ["histology", "kps"]})
+    at = open_app(COX, ds="veterans", **{"cox.covariates": ["histology", "kps"]})
     assert at.multiselect(key="cox.veterans.covariates").value == ["histology", "kps"]
     assert at.selectbox(key="cox.veterans.ref.histology").value == "adeno"
     shown = at.dataframe[0].value
@@ -88,7 +72,7 @@ def test_cox_link_fits_the_linked_covariates():
 
 
 def test_cox_link_with_reference_level_strata_and_endpoint():
-    at = open_link(COX, ds="veterans", **{"cox.endpoint": "OS",
+    at = open_app(COX, ds="veterans", **{"cox.endpoint": "OS",
                                           "cox.covariates": ["histology", "regimen"],
                                           "cox.ref.histology": "squamous",
                                           "cox.strata": "prior_therapy"})
@@ -102,7 +86,7 @@ def test_cox_link_with_reference_level_strata_and_endpoint():
 
 
 def test_cox_widgets_write_the_url():
-    at = open_link(COX, ds="veterans")
+    at = open_app(COX, ds="veterans")
     assert not [k for k in at.query_params if k.startswith("cox.")]
     at.multiselect(key="cox.veterans.covariates").set_value(["histology", "age_years"]).run()
     assert param(at, "cox.covariates") == ["histology", "age_years"]
@@ -116,7 +100,7 @@ def test_cox_widgets_write_the_url():
 
 
 def test_cox_bad_link_values_are_notices():
-    at = open_link(COX, ds="veterans", **{"cox.covariates": ["histology", "unicorn"],
+    at = open_app(COX, ds="veterans", **{"cox.covariates": ["histology", "unicorn"],
                                           "cox.ref.histology": "nonsense",
                                           "cox.endpoint": "XYZ"})
     warned = notices(at)
@@ -130,7 +114,7 @@ def test_cox_bad_link_values_are_notices():
 
 
 def test_toxicity_link_to_late_phase_shows_late_terms_only():
-    at = open_link(TOX, **{"toxicity.phase": "late"})
+    at = open_app(TOX, **{"toxicity.phase": "late"})
     assert at.selectbox(key=f"{TOX_KEY}.phase").value == "late"
     cohort = load_dataset(DEFAULT_DATASET)
     late = grade_matrix(cohort.toxicities, cohort.patients, phase="late").by_grade
@@ -145,7 +129,7 @@ def test_toxicity_link_to_late_phase_shows_late_terms_only():
 
 
 def test_toxicity_link_group_terms_and_frame():
-    at = open_link(TOX, **{"toxicity.phase": "acute", "toxicity.by": "sex",
+    at = open_app(TOX, **{"toxicity.phase": "acute", "toxicity.by": "sex",
                            "toxicity.terms": "12", "toxicity.highlight": "0"})
     assert at.selectbox(key=f"{TOX_KEY}.by").value == "sex"
     assert at.number_input(key=f"{TOX_KEY}.terms").value == 12
@@ -159,7 +143,7 @@ def test_toxicity_link_group_terms_and_frame():
 
 
 def test_toxicity_widgets_write_the_url():
-    at = open_link(TOX)
+    at = open_app(TOX)
     at.number_input(key=f"{TOX_KEY}.terms").set_value(30).run()  # all 30 terms
     assert param(at, "toxicity.terms") == ["30"]
     at.selectbox(key=f"{TOX_KEY}.phase").set_value("acute").run()
@@ -180,7 +164,7 @@ def test_toxicity_widgets_write_the_url():
 
 
 def test_toxicity_bad_link_values_are_notices():
-    at = open_link(TOX, **{"toxicity.phase": "sometimes", "toxicity.terms": "9999",
+    at = open_app(TOX, **{"toxicity.phase": "sometimes", "toxicity.terms": "9999",
                            "toxicity.by": "unicorn"})
     warned = notices(at)
     assert "'sometimes'" in warned and "'9999'" in warned and "'unicorn'" in warned
@@ -189,7 +173,7 @@ def test_toxicity_bad_link_values_are_notices():
 
 
 def test_link_for_another_screen_waits_for_it():
-    at = open_link(COX, ds="veterans", **{"toxicity.by": "histology"})
+    at = open_app(COX, ds="veterans", **{"toxicity.by": "histology"})
     assert not notices(at)
     at.switch_page(TOX).run()
     assert not at.exception
@@ -210,7 +194,7 @@ def eqd2(patients: pl.DataFrame, alpha_beta: float) -> list[float]:
 
 
 def test_dose_link_recomputes_eqd2():
-    at = open_link(DOSE, **{"dose.ab": "3"})
+    at = open_app(DOSE, **{"dose.ab": "3"})
     assert at.number_input(key=f"{DOSE_KEY}.alpha_beta").value == 3.0
     assert "EQD2 with α/β = 3 Gy" in texts(at.caption)
     spec = figure(at, "EQD2")
@@ -223,7 +207,7 @@ def test_dose_link_recomputes_eqd2():
 
 
 def test_dose_link_grouping_plot_and_cut():
-    at = open_link(DOSE, **{"dose.by": "rt_technique", "dose.plot": "strip",
+    at = open_app(DOSE, **{"dose.by": "rt_technique", "dose.plot": "strip",
                             "dose.cut": "80"})
     assert at.selectbox(key=f"{DOSE_KEY}.by").value == "rt_technique"
     assert at.selectbox(key=f"{DOSE_KEY}.kind").value == "strip"
@@ -235,7 +219,7 @@ def test_dose_link_grouping_plot_and_cut():
 
 
 def test_dose_widgets_write_the_url():
-    at = open_link(DOSE)
+    at = open_app(DOSE)
     at.number_input(key=f"{DOSE_KEY}.alpha_beta").set_value(2.5).run()
     assert param(at, "dose.ab") == ["2.5"]
     at.selectbox(key=f"{DOSE_KEY}.kind").set_value("strip").run()
@@ -247,7 +231,7 @@ def test_dose_widgets_write_the_url():
 
 
 def test_dose_malformed_alpha_beta_is_a_notice():
-    at = open_link(DOSE, **{"dose.ab": "abc", "dose.cut": "-5", "dose.plot": "pie"})
+    at = open_app(DOSE, **{"dose.ab": "abc", "dose.cut": "-5", "dose.plot": "pie"})
     warned = notices(at)
     assert "α/β" in warned and "'abc'" in warned
     assert "BED10 cut" in warned and "'pie'" in warned

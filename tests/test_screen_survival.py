@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from streamlit.testing.v1 import AppTest
 
 from cohort.analysis import SurvivalRequest, analyse_survival
 from cohort.datasets import load_dataset
+from tests.apptest import open_app
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def survival_screen(**params: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page("screens/survival.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+SURVIVAL = "screens/survival.py"
 
 
 def markdown(at: AppTest) -> str:
@@ -27,7 +16,7 @@ def markdown(at: AppTest) -> str:
 
 
 def test_stratified_log_rank_is_the_cohort_function():
-    at = survival_screen(ds="veterans", **{"survival.by": "histology"})
+    at = open_app(SURVIVAL, ds="veterans", **{"survival.by": "histology"})
     expected = analyse_survival(load_dataset("veterans").patients,
                                 SurvivalRequest("os_months", "os_event", by="histology"))
     assert f"χ² = {expected.logrank.chisq:.2f}, 3 df" in markdown(at)
@@ -36,19 +25,19 @@ def test_stratified_log_rank_is_the_cohort_function():
 
 
 def test_competing_endpoint_shows_cumulative_incidence_and_why():
-    at = survival_screen(**{"survival.endpoint": "LC", "survival.by": "bed10_gy"})
+    at = open_app(SURVIVAL, **{"survival.endpoint": "LC", "survival.by": "bed10_gy"})
     assert any("overstates the incidence" in i.value for i in at.info)
     assert at.number_input(key="surv.cut.bed10_gy").value == 100.0
 
 
 def test_dataset_without_rt_columns_still_works_and_flags_small_groups():
-    at = survival_screen(ds="veterans", **{"f.ecog": "4~4", "survival.by": "histology"})
+    at = open_app(SURVIVAL, ds="veterans", **{"f.ecog": "4~4", "survival.by": "histology"})
     flagged = [w.value for w in at.warning if "fewer than 5 patients" in w.value]
     assert len(flagged) == 3  # ECOG 4: smallcell 3, squamous 3, adeno 2
 
 
 def test_other_time_event_pair_on_any_numeric_columns():
-    at = survival_screen(ds="gbsg2", **{"survival.endpoint": "Other time / event columns",
+    at = open_app(SURVIVAL, ds="gbsg2", **{"survival.endpoint": "Other time / event columns",
                                         "survival.time": "pfs_months",
                                         "survival.event": "pfs_event", "survival.by": "regimen"})
     assert "Log-rank test" in markdown(at)

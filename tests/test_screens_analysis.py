@@ -9,17 +9,13 @@ from streamlit.testing.v1 import AppTest
 from cohort.dose import add_dose_columns
 from cohort.io import EVENT_CODINGS
 from cohort.schema import Cohort
-from tests.test_pages import ROOT, TIMEOUT
+from tests.apptest import ROOT, TIMEOUT, metric, open_app
 
 COX, TOX, DOSE = "screens/cox.py", "screens/toxicity.py", "screens/dose.py"
 
 
-def app() -> AppTest:
-    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
-
-
 def on_screen(dataset: str, screen: str) -> AppTest:
-    at = app()
+    at = open_app()
     at.selectbox(key="dataset").set_value(dataset).run()
     at.switch_page(screen).run()
     return at
@@ -42,10 +38,6 @@ def ok(at: AppTest) -> None:
 
 def texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
 
 
 def demo_cohort(n: int = 60, seed: int = 11) -> Cohort:
@@ -160,7 +152,7 @@ def upload(at: AppTest) -> None:
 
 
 def test_toxicity_on_an_uploaded_cohort():
-    at = app()
+    at = open_app()
     upload(at)
     at.switch_page(TOX).run()
     ok(at)

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 from streamlit.testing.v1 import AppTest
 
 from cohort.datasets import DEFAULT_DATASET
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def open_link(**params: str | list[str]) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at.run()
-
-
-def param(at: AppTest, key: str) -> list[str]:
-    value = at.query_params[key]
-    return [value] if isinstance(value, str) else list(value)
+from tests.apptest import ROOT, open_app, param
 
 
 def count(at: AppTest) -> str:
@@ -29,7 +14,7 @@ def count(at: AppTest) -> str:
 
 
 def test_link_opens_dataset_and_filters():
-    at = open_link(**{"ds": "gbsg2", "f.regimen": "tamoxifen", "f.age_years": "40~60"})
+    at = open_app(**{"ds": "gbsg2", "f.regimen": "tamoxifen", "f.age_years": "40~60"})
     assert not at.exception
     assert at.selectbox(key="dataset").value == "gbsg2"
     assert at.multiselect(key="flt.gbsg2.regimen").value == ["tamoxifen"]
@@ -40,7 +25,7 @@ def test_link_opens_dataset_and_filters():
 
 
 def test_changing_a_filter_rewrites_the_url():
-    at = open_link(ds="veterans")
+    at = open_app(ds="veterans")
     at.multiselect(key="flt.veterans.histology").set_value(["adeno", "large"]).run()
     assert param(at, "f.histology") == ["adeno", "large"]
     assert param(at, "ds") == ["veterans"]
@@ -49,7 +34,7 @@ def test_changing_a_filter_rewrites_the_url():
 
 
 def test_malformed_and_unknown_parameters_are_ignored_with_a_notice():
-    at = open_link(**{"ds": "veterans", "f.histology": ["adeno", "unicorn"],
+    at = open_app(**{"ds": "veterans", "f.histology": ["adeno", "unicorn"],
                       "f.age_years": "abc~60", "zzz": "1"})
     assert not at.exception
     notices = " ".join(w.value for w in at.warning)
@@ -59,14 +44,14 @@ def test_malformed_and_unknown_parameters_are_ignored_with_a_notice():
 
 
 def test_unknown_dataset_falls_back_to_the_default():
-    at = open_link(ds="no-such-dataset")
+    at = open_app(ds="no-such-dataset")
     assert not at.exception
     assert at.selectbox(key="dataset").value == DEFAULT_DATASET
     assert any("Dataset" in w.value for w in at.warning)
 
 
 def test_link_to_an_upload_asks_for_the_file_and_keeps_the_view():
-    at = open_link(**{"ds": "uploaded", "file": "registry.csv", "f.histology": "lung"})
+    at = open_app(**{"ds": "uploaded", "file": "registry.csv", "f.histology": "lung"})
     assert not at.exception
     assert any("upload **registry.csv**" in i.value for i in at.info)
     assert param(at, "ds") == ["uploaded"] and param(at, "f.histology") == ["lung"]
