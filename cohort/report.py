@@ -69,8 +69,9 @@ def table_html(frame: pl.DataFrame, limit: int = MAX_REPORT_ROWS) -> str:
 
 def figure_html(figure: go.Figure, first: bool) -> str:
     """The figure as an interactive div; the first one carries plotly.js inline (offline)."""
-    return figure.to_html(full_html=False, include_plotlyjs=first,
-                          config={"displaylogo": False})
+    untitled = go.Figure(figure).update_layout(title=None)  # the report's heading names it
+    return untitled.to_html(full_html=False, include_plotlyjs=first,
+                            config={"displaylogo": False})
 
 
 def build_report(content: ReportContent, created: datetime | None = None) -> str:

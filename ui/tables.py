@@ -20,7 +20,7 @@ def file_stem(title: str) -> str:
 def show_table(frame: pl.DataFrame, title: str, *, download: pl.DataFrame | None = None,
                key: str | None = None, **dataframe_kwargs) -> None:
     """Draw ``frame`` with CSV and .xlsx download buttons (``download`` replaces the frame in
-    the files, e.g. numbers instead of formatted text); the report gets the downloaded frame."""
+    the files, e.g. numbers instead of formatted text); the report shows ``frame`` as read."""
     data = frame if download is None else download
     st.dataframe(frame, hide_index=True, **dataframe_kwargs)
     stem = file_stem(title)
@@ -34,4 +34,4 @@ def show_table(frame: pl.DataFrame, title: str, *, download: pl.DataFrame | None
     right.download_button("Excel", safe_xlsx(data, stem), f"{stem}.xlsx", XLSX_MIME,
                           key=f"xlsx.{key}", icon=":material/download:", type="tertiary",
                           on_click="ignore")
-    collect.add_table(title, data)
+    collect.add_table(title, frame)
