@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from cohort.competing import GrayTestResult, cumulative_incidence, gray_test
-from cohort.schema import column_label
+from cohort.schema import column_label, is_numeric
 from cohort.survival import (
     ConfType,
     LogrankResult,
@@ -70,9 +70,6 @@ class SurvivalResult:
     def groups(self) -> list[str]:
         return self.medians["group"].to_list()
 
-
-def is_numeric(dtype: pl.DataType) -> bool:
-    return dtype.is_numeric() and dtype != pl.Boolean
 
 
 def _number(value: float) -> str:

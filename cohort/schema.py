@@ -160,6 +160,11 @@ COLUMN_LABELS: dict[str, str] = {
 }
 
 
+def is_numeric(dtype: pl.DataType) -> bool:
+    """True for number columns (booleans are categories here, not numbers)."""
+    return dtype.is_numeric() and dtype != pl.Boolean
+
+
 def column_label(column: str) -> str:
     """The label users see for a column."""
     return COLUMN_LABELS.get(column, column.replace("_", " ").capitalize())

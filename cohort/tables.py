@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from cohort.schema import PATIENT_ID, column_label
+from cohort.schema import PATIENT_ID, column_label, is_numeric
 
 MAX_LEVELS = 20
 OVERALL = "Overall"
@@ -79,9 +79,6 @@ def _pct(count: int, total: int) -> str:
     return f"{100 * count / total:.0f}%" if total else "–"
 
 
-def _is_numeric(dtype: pl.DataType) -> bool:
-    return dtype.is_numeric() and dtype != pl.Boolean
-
 
 def table_one(patients: pl.DataFrame, by: str | None = None,
               variables: list[str] | None = None) -> pl.DataFrame:
@@ -96,7 +93,7 @@ def table_one(patients: pl.DataFrame, by: str | None = None,
         records[header] = []
     for variable in variables:
         column = patients[variable]
-        levels = None if _is_numeric(column.dtype) else list(_level_counts(column))
+        levels = None if is_numeric(column.dtype) else list(_level_counts(column))
         for header, members in groups.items():
             cells = _cells(members[variable], levels)
             records[header] += [text for _, text in cells]

@@ -12,12 +12,11 @@ from cohort.analysis import (
     SurvivalResult,
     analyse_survival,
     cif_at,
-    is_numeric,
     landmark_table,
     method_text,
 )
 from cohort.figures.km import cif_figure, km_figure
-from cohort.schema import PATIENT_ID, Endpoint, column_label
+from cohort.schema import PATIENT_ID, Endpoint, column_label, is_numeric
 from cohort.survival import CONF_TYPES
 from ui import collect
 from ui.charts import show_figure

@@ -14,7 +14,7 @@ import polars as pl
 import streamlit as st
 
 from cohort.filters import MAIN_FILTERS, CohortFilter, Condition, InRange, ValuesIn
-from cohort.schema import PATIENT_ID, column_label
+from cohort.schema import PATIENT_ID, column_label, is_numeric
 from ui.urlstate import pending, suggest, url_multiselect, url_range_slider, url_toggle
 
 MAX_CATEGORIES = 60
@@ -48,9 +48,6 @@ def filterable_columns(patients: pl.DataFrame) -> list[str]:
     ]
     return [c for c in MAIN_FILTERS if c in patients.columns] + others
 
-
-def is_numeric(dtype: pl.DataType) -> bool:
-    return dtype.is_numeric() and dtype != pl.Boolean
 
 
 def categories(column: pl.Series) -> list[str]:

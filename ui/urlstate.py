@@ -234,7 +234,3 @@ def url_toggle(label: str, *, key: str, param: str, value: bool = False,
     record_default_aware(param, chosen, value, lambda v: "1" if v else "0")
     return chosen
 
-
-def link_query(params: dict[str, str | list[str]]) -> str:
-    """A query string for ``params`` (for building links in tests and reports)."""
-    return urlencode(params, doseq=True)
