@@ -52,8 +52,8 @@ def describe(patients: pl.DataFrame) -> None:
         pl.when(first_of_each).then(pl.col("characteristic")).otherwise(pl.lit("")))
     show_table(shown_table, "Baseline characteristics (Table 1)", download=table,
                height=min(38 + 35 * table.height, 2000),
-               column_config={"characteristic": st.column_config.TextColumn("Characteristic"),
-                              "statistic": st.column_config.TextColumn("")})
+               column_config={"characteristic": st.column_config.TextColumn("Characteristic", width="medium"),
+                              "statistic": st.column_config.TextColumn("", width="medium")})
 
     st.subheader("Distributions")
     shown = [c for c in DISTRIBUTION_COLUMNS if c in patients.columns]
