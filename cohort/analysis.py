@@ -72,6 +72,19 @@ class SurvivalResult:
 
 
 
+#: Cuts clinicians expect for some numeric strata; otherwise the median is suggested.
+CONVENTIONAL_CUTS = {"bed10_gy": 100.0, "eqd2_gy": 100.0, "age_years": 65.0}
+
+
+def suggested_cut(patients: pl.DataFrame, by: str) -> float:
+    """The cut offered for splitting numeric ``by``: a conventional one (BED10 100 Gy, age 65)
+    or the median rounded to 0.1 (0 when there are no values)."""
+    if by in CONVENTIONAL_CUTS:
+        return CONVENTIONAL_CUTS[by]
+    values = patients[by].drop_nulls()
+    return round(float(values.median()), 1) if values.len() else 0.0
+
+
 def _number(value: float) -> str:
     return f"{value:g}" if abs(value) >= 1e-3 else f"{value:.3g}"
 

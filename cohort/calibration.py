@@ -634,3 +634,12 @@ def calibration_table(
         for row in study_rows(key, block, patients, toxicities, courses)
     ]
     return pl.DataFrame(rows, schema=SCHEMA)
+
+
+def calibration_summary(table: pl.DataFrame) -> dict[str, int]:
+    """Counts of a calibration table: figures, checked, within and outside tolerance, and not
+    comparable (``ok`` null)."""
+    checked = table.filter(pl.col("ok").is_not_null())
+    within = int(checked["ok"].sum())
+    return {"figures": table.height, "checked": checked.height, "within": within,
+            "outside": checked.height - within, "not_comparable": table.height - checked.height}

@@ -14,6 +14,7 @@ from cohort.analysis import (
     cif_at,
     landmark_table,
     method_text,
+    suggested_cut,
 )
 from cohort.figures.km import cif_figure, km_figure
 from cohort.schema import PATIENT_ID, Endpoint, column_label, is_numeric
@@ -28,7 +29,6 @@ from ui.urlstate import url_multiselect, url_number, url_selectbox, url_toggle
 OTHER = "Other time / event columns"
 MAX_GROUPS = 12
 LANDMARK_CHOICES = (3.0, 6.0, 12.0, 18.0, 24.0, 36.0, 48.0, 60.0)
-DEFAULT_CUTS = {"bed10_gy": 100.0, "eqd2_gy": 100.0, "age_years": 65.0}
 
 
 def stratifiable(patients: pl.DataFrame) -> list[str]:
@@ -77,10 +77,9 @@ def choose_request(patients: pl.DataFrame, endpoint: Endpoint) -> tuple[Survival
                            else column_label(c))
     cut = None
     if by and is_numeric(patients.schema[by]):
-        values = patients[by].drop_nulls()
-        default = DEFAULT_CUTS.get(by, round(float(values.median()), 1) if values.len() else 0.0)
         with columns[1]:
-            cut = url_number("Split at", key=f"surv.cut.{by}", param="survival.cut", value=default,
+            cut = url_number("Split at", key=f"surv.cut.{by}", param="survival.cut",
+                             value=suggested_cut(patients, by),
                              min_value=-1e9, max_value=1e9, step=1.0,
                              help="Groups: below the value, and at or above it")
     with columns[2]:

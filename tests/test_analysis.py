@@ -14,6 +14,7 @@ from cohort.analysis import (
     landmark_table,
     method_text,
     stratify,
+    suggested_cut,
 )
 from cohort.competing import cumulative_incidence
 from cohort.datasets import load_dataset
@@ -91,3 +92,9 @@ def test_competing_events_give_cumulative_incidence_below_one_minus_km():
     group = result.groups[0]
     expected = result.cif.filter((pl.col("group") == group) & (pl.col("time") <= 1.0))["cif"][-1]
     assert table.filter((pl.col("group") == group) & (pl.col("time") == 1.0))["cif"][0] == expected
+
+
+def test_suggested_cut_is_conventional_or_the_rounded_median(veterans):
+    assert suggested_cut(veterans, "age_years") == 65.0
+    assert suggested_cut(veterans, "kps") == round(float(veterans["kps"].median()), 1)
+    assert suggested_cut(veterans.with_columns(pl.lit(None, pl.Float64).alias("x")), "x") == 0.0

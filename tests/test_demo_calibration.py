@@ -82,3 +82,12 @@ def test_event_codes_and_times_are_consistent(frames: dict[str, pl.DataFrame]) -
         assert (p[col].drop_nulls() >= 0).all()
     both = p.drop_nulls(["pfs_months", "os_months"])
     assert (both["pfs_months"] <= both["os_months"] + 1e-9).all()
+
+
+def test_summary_counts_the_table(table):
+    from cohort.calibration import calibration_summary
+
+    summary = calibration_summary(table)
+    assert summary["figures"] == table.height == summary["checked"] + summary["not_comparable"]
+    assert summary["within"] == int(table["ok"].fill_null(False).sum())
+    assert summary["outside"] == int((table["ok"] == False).sum())  # noqa: E712
