@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import polars as pl
@@ -11,6 +12,21 @@ from cohort.export import safe_csv, safe_xlsx
 from ui import collect
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def frame_digest(frame: pl.DataFrame) -> str:
+    """A hash of every row and the schema (Streamlit's own hash of a frame samples rows)."""
+    digest = hashlib.sha256(str(frame.schema).encode())
+    digest.update(frame.hash_rows(seed=0).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+@st.cache_data(scope="session", max_entries=64, show_spinner=False,
+               hash_funcs={pl.DataFrame: frame_digest})
+def download_files(frame: pl.DataFrame, sheet: str) -> tuple[bytes, bytes]:
+    """CSV and .xlsx bytes of ``frame``, written once per table per session (an .xlsx takes
+    15-40 ms; this session's cache only: tables hold patient data)."""
+    return safe_csv(frame), safe_xlsx(frame, sheet)
 
 
 def file_stem(title: str) -> str:
@@ -27,11 +43,12 @@ def show_table(frame: pl.DataFrame, title: str, *, download: pl.DataFrame | None
     left, right, _ = st.columns([1, 1, 4])
     key = key or stem
     # Bytes, not callables: Streamlit's deferred downloads can miss the first clicks after a
-    # server start (seen in the browser tests); small tables cost little to write every run.
-    left.download_button("CSV", safe_csv(data), f"{stem}.csv", "text/csv",
+    # server start (seen in the browser tests).
+    csv, xlsx = download_files(data, stem)
+    left.download_button("CSV", csv, f"{stem}.csv", "text/csv",
                          key=f"csv.{key}", icon=":material/download:", type="tertiary",
                          on_click="ignore")
-    right.download_button("Excel", safe_xlsx(data, stem), f"{stem}.xlsx", XLSX_MIME,
+    right.download_button("Excel", xlsx, f"{stem}.xlsx", XLSX_MIME,
                           key=f"xlsx.{key}", icon=":material/download:", type="tertiary",
                           on_click="ignore")
     collect.add_table(title, frame)
