@@ -38,6 +38,12 @@ def _sksurv_frame(loader: Callable) -> tuple[pl.DataFrame, pl.Series, pl.Series]
     return frame, pl.Series(outcome[event_name]), pl.Series(outcome[time_name])
 
 
+def numbered_ids(prefix: str) -> pl.Expr:
+    """patient_id 'PREFIX-001', 'PREFIX-002', ... in row order."""
+    number = pl.int_range(1, pl.len() + 1).cast(pl.String).str.zfill(3)
+    return pl.format(f"{prefix}-{{}}", number).alias("patient_id")
+
+
 def kps_to_ecog(kps: pl.Expr) -> pl.Expr:
     """ECOG band from a Karnofsky score (100-90: 0, 80-70: 1, 60-50: 2, 40-30: 3, 20-10: 4)."""
     return (
@@ -51,8 +57,7 @@ def _veterans() -> pl.DataFrame:
 
     frame, event, days = _sksurv_frame(load_veterans_lung_cancer)
     return frame.select(
-        pl.format("VET-{}", pl.int_range(1, pl.len() + 1).cast(pl.String).str.zfill(3))
-        .alias("patient_id"),
+        numbered_ids("VET"),
         pl.lit("VA lung cancer trial").alias("study"),
         pl.col("Age_in_years").alias("age_years"),
         pl.col("Celltype").alias("histology"),
@@ -72,8 +77,7 @@ def _gbsg2() -> pl.DataFrame:
 
     frame, event, days = _sksurv_frame(load_gbsg2)
     return frame.select(
-        pl.format("GBSG-{}", pl.int_range(1, pl.len() + 1).cast(pl.String).str.zfill(3))
-        .alias("patient_id"),
+        numbered_ids("GBSG"),
         pl.lit("GBSG2 trial").alias("study"),
         pl.col("age").alias("age_years"),
         pl.lit("female").alias("sex"),
