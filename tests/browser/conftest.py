@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -84,10 +85,27 @@ def wait_for_app(page: Page) -> None:
                            timeout=60_000)
 
 
-def choose(page: Page, label: str, option: str) -> None:
-    """Pick ``option`` in the Streamlit selectbox whose label contains ``label``."""
+def choose(page: Page, label: str, option: str, attempts: int = 3) -> None:
+    """Pick ``option`` in the Streamlit selectbox whose label contains ``label``.
+
+    The option list is virtualised, so the option is typed into the box to filter it first. A
+    rerun can re-render the box between the click and the typing, closing the list; then the
+    list is opened again.
+    """
     box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
-    box.click()
-    page.keyboard.type(option)  # the option list is virtualised: filter it first
-    page.get_by_role("option", name=option, exact=True).click()
+    wanted = page.get_by_role("option", name=option, exact=True)
+    for attempt in range(attempts):
+        wait_for_app(page)
+        field = box.get_by_role("combobox")
+        field.click()
+        field.fill(option)
+        try:
+            wanted.wait_for(state="visible", timeout=10_000)
+        except PlaywrightTimeoutError:
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
+            continue
+        wanted.click()
+        break
     wait_for_app(page)
