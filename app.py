@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import collect, presentation, urlstate
+from ui.logscrub import install_log_scrubber
 from ui.sidebar import link_notices, render_sidebar, share_panel
 
 st.set_page_config(page_title="Oligomet Cohort Explorer", page_icon=":material/monitoring:",
@@ -30,6 +31,7 @@ def screen_name(page: st.Page) -> str:
     return page.url_path or DEFAULT_SCREEN
 
 
+install_log_scrubber()
 urlstate.start_run()
 collect.reset()
 navigation = st.navigation(PAGES)
