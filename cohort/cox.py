@@ -15,12 +15,16 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from cohort.schema import ENDPOINTS, PATIENT_ID, POST_TREATMENT_COLUMNS
+
 #: Relative change of the log partial likelihood at which Newton-Raphson stops (R: 1e-9).
 EPS = 1e-10
 MAX_ITER = 30
 #: R's ``toler.inf`` heuristic for a coefficient that drifts to +-infinity.
 TOLER_INF = np.sqrt(1e-9)
 MIN_EPV = 10
+#: A categorical covariate with more levels than this is not offered (one coefficient per level).
+MAX_LEVELS = 20
 
 _CATEGORICAL = (pl.String, pl.Categorical, pl.Enum, pl.Boolean)
 
@@ -507,6 +511,36 @@ def _problem_messages(design: _Design, events: np.ndarray, messages: list[str]) 
                         f"coefficients; at least {MIN_EPV} recommended): estimates may be "
                         "unstable and over-fitted.")
     return flagged
+
+
+def is_categorical(dtype: pl.DataType) -> bool:
+    """Whether a column of this type enters a model as levels (dummies) rather than a number."""
+    return isinstance(dtype, _CATEGORICAL)
+
+
+def outcome_columns(columns: list[str]) -> set[str]:
+    """Endpoint columns among ``columns``: canonical ones and any ``<x>_months``/``<x>_event`` pair,
+    plus outcomes observed after treatment (:data:`cohort.schema.POST_TREATMENT_COLUMNS`)."""
+    present = set(columns)
+    out = {c for e in ENDPOINTS.values() for c in (e.time, e.event)} | set(POST_TREATMENT_COLUMNS)
+    for c in present:
+        if c.endswith("_event") and c.removesuffix("_event") + "_months" in present:
+            out |= {c, c.removesuffix("_event") + "_months"}
+    return out & present
+
+
+def covariate_options(patients: pl.DataFrame) -> list[str]:
+    """Columns usable as baseline covariates, in table order: not the id, not an outcome, not a
+    list, more than one value, and at most :data:`MAX_LEVELS` levels if categorical."""
+    excluded = outcome_columns(patients.columns) | {PATIENT_ID}
+    out = []
+    for name, dtype in patients.schema.items():
+        if name in excluded or isinstance(dtype, pl.List):
+            continue
+        distinct = patients[name].drop_nulls().n_unique()
+        if distinct >= 2 and not (is_categorical(dtype) and distinct > MAX_LEVELS):
+            out.append(name)
+    return out
 
 
 def fit_cox(

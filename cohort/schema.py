@@ -61,6 +61,10 @@ OLIGO_STATES = (
 )
 RESPONSES = ("CR", "PR", "SD", "PD", "NE")
 TOXICITY_PHASES = ("acute", "late")
+#: Outcomes observed after treatment starts. As covariates of survival from the start of treatment
+#: they bias hazard ratios (a responder had to live long enough to respond: immortal time).
+POST_TREATMENT_COLUMNS = ("best_response", "lesion_responses", "dlt", "failure_pattern",
+                          "further_progression", "alive_without_disease")
 #: Event codes: 0 censored, 1 event, 2 competing event (LC, TTNT: death first).
 EVENT_CODES = (0, 1, 2)
 

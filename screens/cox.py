@@ -11,13 +11,15 @@ import streamlit as st
 
 from cohort.cox import (
     CoxResult,
+    covariate_options,
     fit_cox,
     format_p_value,
+    is_categorical,
     univariable_multivariable_table,
     univariable_screen,
 )
 from cohort.figures.forest import forest_figure
-from cohort.schema import ENDPOINTS, PATIENT_ID, Endpoint, column_label
+from cohort.schema import POST_TREATMENT_COLUMNS, Endpoint, column_label
 from ui.charts import show_figure
 from ui.describe import figure_caption
 from ui.session import View, current_view
@@ -25,24 +27,8 @@ from ui.tables import show_table
 from ui.urlstate import url_multiselect, url_selectbox
 
 OTHER = "Other"
-MAX_LEVELS = 20
 METHOD = ("Cox proportional hazards, Efron ties; Wald 95% CI and p per term; "
           "PH test: cox.zph, KM-transformed time")
-CATEGORICAL = (pl.String, pl.Categorical, pl.Enum, pl.Boolean)
-
-
-def _is_categorical(dtype: pl.DataType) -> bool:
-    return isinstance(dtype, CATEGORICAL)
-
-
-def _outcome_columns(patients: pl.DataFrame) -> set[str]:
-    """Endpoint columns: canonical ones and any ``<name>_months`` / ``<name>_event`` pair."""
-    cols = set(patients.columns)
-    out = {c for e in ENDPOINTS.values() for c in (e.time, e.event)}
-    for c in cols:
-        if c.endswith("_event") and c.removesuffix("_event") + "_months" in cols:
-            out |= {c, c.removesuffix("_event") + "_months"}
-    return out
 
 
 def _event_columns(patients: pl.DataFrame) -> list[str]:
@@ -86,23 +72,19 @@ def choose_endpoint(patients: pl.DataFrame, endpoints: list[Endpoint], key: str
     return f"{column_label(event)} (time: {column_label(time)})", time, event, None
 
 
-def covariate_options(patients: pl.DataFrame, exclude: set[str]) -> list[str]:
-    """Columns usable as covariates: not id, not outcomes, not lists, more than one value."""
-    out = []
-    for name, dtype in patients.schema.items():
-        if name in exclude or name == PATIENT_ID or isinstance(dtype, pl.List):
-            continue
-        values = patients[name].drop_nulls()
-        if values.n_unique() < 2 or (_is_categorical(dtype) and values.n_unique() > MAX_LEVELS):
-            continue
-        out.append(name)
-    return out
+def post_treatment_note(patients: pl.DataFrame) -> str:
+    """Why outcomes observed after treatment are not offered as covariates ('' if none present)."""
+    present = [column_label(c) for c in POST_TREATMENT_COLUMNS if c in patients.columns]
+    if not present:
+        return ""
+    return (f" Not offered as covariates, because they are observed after treatment starts and "
+            f"would bias hazard ratios (immortal time): {', '.join(present)}.")
 
 
 def reference_widgets(patients: pl.DataFrame, covariates: list[str], key: str) -> dict[str, str]:
     """A reference-level selectbox per categorical covariate (default: first in sorted order);
     in the URL as ``cox.ref.<covariate>`` when it is not the default."""
-    categorical = [c for c in covariates if _is_categorical(patients.schema[c])]
+    categorical = [c for c in covariates if is_categorical(patients.schema[c])]
     if not categorical:
         return {}
     st.markdown("**Reference levels** (hazard ratios are versus this level)")
@@ -230,18 +212,17 @@ def main() -> None:
     if patients.is_empty():
         st.warning("No patient matches the filters. Widen them in the sidebar.")
         return
-    exclude = _outcome_columns(patients) | {time, event}
-    options = covariate_options(patients, exclude)
+    options = [c for c in covariate_options(patients) if c not in (time, event)]
     covariates = url_multiselect("Covariates", options, format_func=column_label,
                                  key=f"{key}.covariates", param="cox.covariates",
                                  placeholder="choose one or more covariates")
     reference = reference_widgets(patients, covariates, key)
     strata_options = [c for c in options if c not in covariates
-                      and _is_categorical(patients.schema[c])]
+                      and is_categorical(patients.schema[c])]
     strata = url_multiselect("Strata (optional: a separate baseline hazard per stratum)",
                              strata_options, format_func=column_label, key=f"{key}.strata",
                              param="cox.strata")
-    st.caption(f"{METHOD}. {event_note(event, endpoint, patients)}")
+    st.caption(f"{METHOD}. {event_note(event, endpoint, patients)}{post_treatment_note(patients)}")
     if not covariates:
         st.info("Choose one or more covariates to fit the model.")
         return

@@ -9,6 +9,8 @@ import polars as pl
 import pytest
 
 from cohort.cox import (
+    MAX_LEVELS,
+    covariate_options,
     fit_cox,
     format_hr_ci,
     format_p_value,
@@ -92,3 +94,22 @@ def test_formatting_helpers():
     assert format_p_value(0.0004) == "<0.001"
     assert format_p_value(0.0415) == "0.042"
     assert format_p_value(None) == ""
+
+
+def test_covariate_options_leave_out_ids_outcomes_and_unusable_columns():
+    patients = pl.DataFrame({
+        "patient_id": ["a", "b", "c"],
+        "age_years": [60.0, 70.0, 80.0],
+        "sex": ["female", "male", "male"],
+        "regimen": ["x", "x", "x"],                      # one value
+        "treated_sites": [["liver"], ["lung"], ["bone"]],  # a list
+        "best_response": ["CR", "PD", "SD"],             # after treatment
+        "dlt": [True, False, False],                     # after treatment
+        "os_months": [1.0, 2.0, 3.0], "os_event": [1, 0, 1],
+        "relapse_months": [1.0, 2.0, 3.0], "relapse_event": [0, 1, 1],
+        "centre": [str(i) for i in range(3)],
+    })
+    assert covariate_options(patients) == ["age_years", "sex", "centre"]
+    many_levels = pl.DataFrame({"centre": [str(i) for i in range(MAX_LEVELS + 1)],
+                                "age_years": list(range(MAX_LEVELS + 1))})
+    assert covariate_options(many_levels) == ["age_years"]
