@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -10,22 +12,23 @@ from tests.browser.conftest import choose, wait_for_app
 pytestmark = pytest.mark.browser
 
 
-def sidebar_count(page: Page) -> str:
+def expect_sidebar_count(page: Page, count: str) -> None:
+    """The filtered N in the sidebar reaches ``count`` (retried: a rerun may still be on its way)."""
     metric = page.get_by_test_id("stSidebar").get_by_test_id("stMetricValue").first
-    return metric.inner_text().strip()
+    expect(metric).to_have_text(count)
 
 
 def test_cohort_page_shows_the_patient_count(page: Page, app_url: str):
     page.goto(app_url)
     wait_for_app(page)
     expect(page.get_by_role("heading", name="Cohort", exact=True)).to_be_visible()
-    assert sidebar_count(page) == "4,299"
+    expect_sidebar_count(page, "4,299")
     expect(page.get_by_text("Synthetic demonstration data, not patient records.")).to_be_visible()
     page.goto(f"{app_url}/?ds=veterans")
     wait_for_app(page)
-    assert sidebar_count(page) == "137"
+    expect_sidebar_count(page, "137")
     main_counts = page.get_by_test_id("stMain").get_by_test_id("stMetricValue")
-    assert main_counts.first.inner_text().strip() == "137"
+    expect(main_counts.first).to_have_text("137")
     expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
     assert page.get_by_test_id("stException").count() == 0
 
@@ -45,11 +48,11 @@ def test_upload_a_csv_and_see_it_analysed(page: Page, app_url: str, tmp_path):
     page.get_by_role("button", name="Validate and load").click()
     wait_for_app(page)
     expect(page.get_by_text("Loaded in this session: registry.csv")).to_be_visible()
-    assert sidebar_count(page) == "4"
+    expect_sidebar_count(page, "4")
     page.get_by_test_id("stSidebarNav").get_by_text("Cohort", exact=True).click()
     wait_for_app(page)
     expect(page.get_by_text("Uploaded file registry.csv")).to_be_visible()
-    assert sidebar_count(page) == "4"
+    expect_sidebar_count(page, "4")
     assert page.get_by_test_id("stException").count() == 0
 
 
@@ -62,19 +65,21 @@ def test_copied_link_reproduces_the_view_in_a_fresh_browser(page: Page, app_url:
     page.get_by_role("option", name="adeno", exact=True).click()
     page.keyboard.press("Escape")
     wait_for_app(page)
-    assert sidebar_count(page) == "27"
+    expect_sidebar_count(page, "27")
     page.get_by_test_id("stSidebarNav").get_by_text("Data", exact=True).click()
     wait_for_app(page)
-    assert "f.histology=adeno" in page.url  # rewritten after the page switch
+    expect(page).to_have_url(re.compile(r"/data\?.*f\.histology=adeno"))  # rewritten after the switch
     page.get_by_text("Copy link to this view").click()
-    link = page.get_by_test_id("stCode").last.inner_text().strip()
+    link_box = page.get_by_test_id("stCode").filter(has_text="f.histology=adeno").last
+    expect(link_box).to_be_visible()
+    link = link_box.inner_text().strip()
     assert link.startswith(app_url) and "f.histology=adeno" in link and "/data" in link
     fresh = browser.new_context()
     try:
         other = fresh.new_page()
         other.goto(link)
         wait_for_app(other)
-        assert sidebar_count(other) == "27"
+        expect_sidebar_count(other, "27")
         expect(other.get_by_role("heading", name="Data", exact=True)).to_be_visible()
     finally:
         fresh.close()

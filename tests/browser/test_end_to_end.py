@@ -53,7 +53,7 @@ def test_presentation_mode_shows_one_large_figure_and_keys_move(page: Page, app_
     wait_for_app(page)
     expect(page.get_by_test_id("stSidebar")).to_be_hidden()
     expect(page.get_by_text("Figure 1 of 2")).to_be_visible()
-    assert page.get_by_test_id("stPlotlyChart").filter(visible=True).count() == 1
+    expect(page.get_by_test_id("stPlotlyChart").filter(visible=True)).to_have_count(1)
     page.keyboard.press("ArrowRight")
     wait_for_app(page)
     expect(page.get_by_text("Figure 2 of 2")).to_be_visible()
@@ -79,6 +79,8 @@ def test_an_upload_stays_in_its_own_session(page: Page, app_url: str, browser, t
     try:
         other.goto(f"{app_url}/data")
         wait_for_app(other)
+        expect(other.get_by_role("heading", name="Data", exact=True)).to_be_visible()
+        expect(other.get_by_text("Validate and load")).to_have_count(0)
         assert other.get_by_text("private.csv").count() == 0
         other.goto(f"{app_url}/?ds=uploaded&file=private.csv")
         wait_for_app(other)
