@@ -82,8 +82,9 @@ def post_treatment_note(patients: pl.DataFrame) -> str:
 
 
 def reference_widgets(patients: pl.DataFrame, covariates: list[str], key: str) -> dict[str, str]:
-    """A reference-level selectbox per categorical covariate (default: first in sorted order);
-    in the URL as ``cox.ref.<covariate>`` when it is not the default."""
+    """A reference-level selectbox per categorical covariate, offering the levels present in
+    ``patients`` (the rows the model can use; default: first in sorted order); in the URL as
+    ``cox.ref.<covariate>`` when it is not the default."""
     categorical = [c for c in covariates if is_categorical(patients.schema[c])]
     if not categorical:
         return {}
@@ -169,7 +170,8 @@ def show_hr_table(table: pl.DataFrame, label: str) -> None:
         "uni_hr_ci", "uni_p_text", "multi_n", "multi_events", "multi_hr_ci", "multi_p_text")
     show_table(shown, f"Hazard ratios, univariable and multivariable: {label}", download=table,
                key="cox.hr", column_config={
-                   "covariate": "Variable", "level": "Level",
+                   "covariate": st.column_config.TextColumn("Variable", width="medium"),
+                   "level": st.column_config.TextColumn("Level", width="medium"),
                    "uni_hr_ci": "Univariable HR (95% CI)", "uni_p_text": "p (univariable)",
                    "multi_n": "n", "multi_events": "events",
                    "multi_hr_ci": "Multivariable HR (95% CI)",
@@ -216,7 +218,7 @@ def main() -> None:
     covariates = url_multiselect("Covariates", options, format_func=column_label,
                                  key=f"{key}.covariates", param="cox.covariates",
                                  placeholder="choose one or more covariates")
-    reference = reference_widgets(patients, covariates, key)
+    reference = reference_widgets(patients.drop_nulls([time, event, *covariates]), covariates, key)
     strata_options = [c for c in options if c not in covariates
                       and is_categorical(patients.schema[c])]
     strata = url_multiselect("Strata (optional: a separate baseline hazard per stratum)",

@@ -238,3 +238,13 @@ def test_dose_malformed_alpha_beta_is_a_notice():
     assert at.number_input(key=f"{DOSE_KEY}.alpha_beta").value == DEFAULT_ALPHA_BETA_GY
     assert at.number_input(key=f"{DOSE_KEY}.cut").value == 100.0
     assert "dose.ab" not in at.query_params
+
+
+def test_cox_reference_levels_come_from_the_rows_the_model_uses():
+    # TTNT is recorded for the mCRC groups only, none of which is "oligometastatic".
+    at = open_app(COX, **{"cox.endpoint": "TTNT", "cox.covariates": ["oligo_state"]})
+    reference = at.selectbox(key=f"cox.{DEFAULT_DATASET}.ref.oligo_state")
+    with_ttnt = load_dataset(DEFAULT_DATASET).patients.drop_nulls(["ttnt_months", "ttnt_event"])
+    assert reference.options == sorted(with_ttnt["oligo_state"].unique().to_list())
+    assert "oligometastatic" not in reference.options
+    assert not [w for w in at.warning if "not in the data" in str(w.value)]
