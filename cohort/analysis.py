@@ -2,9 +2,11 @@
 exports and the report show, computed in one place from ``cohort.survival`` and
 ``cohort.competing``.
 
-Stratifying by a numeric column splits it at a cut (the median unless one is given) into
-"< cut" and "≥ cut"; by a text column, one group per value. Rows with a missing time, event
-or stratum are left out and counted.
+Stratifying by a numeric column splits it at a cut (the median of the analysed patients unless
+one is given) into "< cut" and "≥ cut"; by a text column, one group per value, except that beyond
+:data:`MAX_STRATA` values the least frequent ones are pooled into one "Other" group (the palette
+has 8 distinguishable colours). Rows with a missing time, event or stratum are left out and
+counted.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from cohort.survival import (
 
 STRATUM = "stratum"
 SMALL_GROUP = 5
+#: Most curves in one figure: the Okabe-Ito palette's 8 colours.
+MAX_STRATA = 8
 COMPETING_CODE = 2
 
 
@@ -65,6 +69,7 @@ class SurvivalResult:
     cif: pl.DataFrame | None = None
     gray: GrayTestResult | None = None
     small_groups: list[str] = field(default_factory=list)
+    pooled: tuple[str, ...] = ()
 
     @property
     def groups(self) -> list[str]:
@@ -89,9 +94,25 @@ def _number(value: float) -> str:
     return f"{value:g}" if abs(value) >= 1e-3 else f"{value:.3g}"
 
 
-def stratify(patients: pl.DataFrame, by: str, cut: float | None = None
-             ) -> tuple[pl.DataFrame, float | None]:
-    """``patients`` with a ``stratum`` Enum column (ordered groups) and the numeric cut used."""
+@dataclass(frozen=True)
+class Strata:
+    """Patients with a ``stratum`` Enum column (ordered groups), the numeric cut used, and the
+    values pooled into the "Other" group (most frequent first)."""
+
+    frame: pl.DataFrame
+    cut: float | None = None
+    pooled: tuple[str, ...] = ()
+
+
+def pooled_label(n_values: int) -> str:
+    """The name of the group that pools the least frequent values."""
+    return f"Other ({n_values} values)"
+
+
+def stratify(patients: pl.DataFrame, by: str, cut: float | None = None,
+             max_strata: int = MAX_STRATA) -> Strata:
+    """Stratify ``patients`` by ``by``: a numeric column at ``cut`` (default: its median), a text
+    column by value, the ``max_strata - 1`` most frequent values kept and the rest pooled."""
     column = pl.col(by)
     if is_numeric(patients.schema[by]):
         values = patients[by].drop_nulls()
@@ -101,24 +122,28 @@ def stratify(patients: pl.DataFrame, by: str, cut: float | None = None
         low, high = f"< {_number(cut)}", f"≥ {_number(cut)}"
         missing = (column.is_null() | column.is_nan()) if values.dtype.is_float() else column.is_null()
         labels = pl.when(missing).then(None).when(column < cut).then(pl.lit(low)).otherwise(pl.lit(high))
-        return patients.with_columns(labels.cast(pl.Enum([low, high])).alias(STRATUM)), cut
+        return Strata(patients.with_columns(labels.cast(pl.Enum([low, high])).alias(STRATUM)), cut)
     text = column.cast(pl.String)
-    levels = sorted(patients[by].drop_nulls().cast(pl.String).unique().to_list())
-    return patients.with_columns(text.cast(pl.Enum(levels)).alias(STRATUM)), None
+    by_frequency = (patients.select(text.alias("value")).drop_nulls()["value"].value_counts()
+                    .sort(["count", "value"], descending=[True, False])["value"].to_list())
+    if len(by_frequency) <= max_strata:
+        return Strata(patients.with_columns(text.cast(pl.Enum(sorted(by_frequency))).alias(STRATUM)))
+    kept, pooled = sorted(by_frequency[:max_strata - 1]), tuple(by_frequency[max_strata - 1:])
+    other = pooled_label(len(pooled))
+    grouped = pl.when(text.is_in(kept) | text.is_null()).then(text).otherwise(pl.lit(other))
+    return Strata(patients.with_columns(grouped.cast(pl.Enum([*kept, other])).alias(STRATUM)),
+                  pooled=pooled)
 
 
-def _usable(patients: pl.DataFrame, request: SurvivalRequest) -> tuple[pl.DataFrame, dict]:
-    """The rows with time, event (and stratum), and counts of rows left out by column."""
+def _drop_missing(frame: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFrame, dict[str, int]]:
+    """``frame`` without rows missing any of ``columns`` (null or NaN), and how many each dropped."""
     left_out: dict[str, int] = {}
-    frame = patients
-    for column in (request.time, request.event, STRATUM if request.by else None):
-        if column is None:
-            continue
+    for column in columns:
         missing = frame[column].is_null()
         if frame.schema[column].is_float():
             missing = missing | frame[column].is_nan()
         if missing.any():
-            left_out[request.by if column == STRATUM else column] = int(missing.sum())
+            left_out[column] = int(missing.sum())
             frame = frame.filter(~missing)
     return frame, left_out
 
@@ -134,11 +159,14 @@ def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest) -> Surviv
     """Kaplan-Meier, medians, landmarks, RMST, log-rank and (when the event column has code 2)
     cumulative incidence with Gray's test, for ``request`` on ``patients``. One aggregation
     over the rows serves the curve, its summaries and the log-rank test."""
-    cut = None
-    frame = patients
+    frame, left_out = _drop_missing(patients, [request.time, request.event])
+    strata = Strata(frame)
     if request.by:
-        frame, cut = stratify(patients, request.by, request.cut)
-    frame, left_out = _usable(frame, request)
+        strata = stratify(frame, request.by, request.cut)
+        frame, missing_stratum = _drop_missing(strata.frame, [STRATUM])
+        if missing_stratum:
+            left_out[request.by] = missing_stratum[STRATUM]
+    cut = strata.cut
     by = STRATUM if request.by else None
     counts = event_counts(frame, request.time, request.event, by)
     km = km_from_counts(counts, request.conf_type, request.conf_level)
@@ -168,6 +196,7 @@ def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest) -> Surviv
         cif=cif,
         gray=gray,
         small_groups=medians.filter(pl.col("n") < SMALL_GROUP)["group"].to_list(),
+        pooled=strata.pooled,
     )
 
 
@@ -219,6 +248,9 @@ def method_text(result: SurvivalResult) -> str:
         text += "; log-rank test"
     if result.cut is not None:
         text += f"; {result.stratum_label} split at {_number(result.cut)}"
+    if result.pooled:
+        text += (f"; {result.stratum_label}: the {MAX_STRATA - 1} most frequent values, the other "
+                 f"{len(result.pooled)} pooled as \"{pooled_label(len(result.pooled))}\"")
     if result.competing:
         text += ("; competing events (code 2) censored in Kaplan-Meier; cumulative incidence by "
                  "Aalen-Johansen" + (", Gray's test" if result.gray else ""))

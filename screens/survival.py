@@ -7,6 +7,7 @@ import polars as pl
 import streamlit as st
 
 from cohort.analysis import (
+    MAX_STRATA,
     SMALL_GROUP,
     SurvivalRequest,
     SurvivalResult,
@@ -14,6 +15,7 @@ from cohort.analysis import (
     cif_at,
     landmark_table,
     method_text,
+    pooled_label,
     suggested_cut,
 )
 from cohort.figures.km import cif_figure, km_figure
@@ -27,12 +29,14 @@ from ui.tables import show_table
 from ui.urlstate import url_multiselect, url_number, url_selectbox, url_toggle
 
 OTHER = "Other time / event columns"
-MAX_GROUPS = 12
+#: A text column with more values than this is free text or an identifier, not a grouping.
+MAX_TEXT_VALUES = 50
 LANDMARK_CHOICES = (3.0, 6.0, 12.0, 18.0, 24.0, 36.0, 48.0, 60.0)
 
 
 def stratifiable(patients: pl.DataFrame) -> list[str]:
-    """Columns to stratify by: numbers (split at a cut) and text with 2 to 12 values."""
+    """Columns to stratify by: numbers (split at a cut) and text with 2 to 50 values (beyond
+    8, cohort.analysis pools the least frequent)."""
     chosen = []
     for column, dtype in patients.schema.items():
         if column == PATIENT_ID or column.endswith(("_months", "_event")):
@@ -40,7 +44,7 @@ def stratifiable(patients: pl.DataFrame) -> list[str]:
         if isinstance(dtype, pl.List):
             continue
         distinct = patients[column].drop_nulls().n_unique()
-        if (is_numeric(dtype) and distinct > 2) or 2 <= distinct <= MAX_GROUPS:
+        if (is_numeric(dtype) and distinct > 2) or 2 <= distinct <= MAX_TEXT_VALUES:
             chosen.append(column)
     return chosen
 
@@ -69,7 +73,9 @@ def choose_endpoint(patients: pl.DataFrame, endpoints: list[Endpoint]) -> Endpoi
 
 
 def choose_request(patients: pl.DataFrame, endpoint: Endpoint) -> tuple[SurvivalRequest, dict]:
-    """Stratum, cut, landmarks, RMST tau, CI type and the figure's toggles."""
+    """Stratum, cut, landmarks, RMST tau, CI type and the figure's toggles; strata and the
+    suggested cut come from the patients with the endpoint recorded."""
+    patients = patients.drop_nulls([endpoint.time, endpoint.event])
     columns = st.columns([2, 1, 2])
     with columns[0]:
         by = url_selectbox("Stratify by", [None, *stratifiable(patients)], key="surv.by",
@@ -186,6 +192,10 @@ def show_result(view, endpoint: Endpoint, request: SurvivalRequest, result: Surv
         dropped = ", ".join(f"{n} missing {column_label(c)}" for c, n in result.left_out.items())
         st.caption(f"{result.n:,} of {view.patients.height:,} patients analysed; "
                    f"left out: {dropped}.")
+    if result.pooled:
+        st.caption(f"{result.stratum_label}: only the {MAX_STRATA - 1} most frequent values are "
+                   f"drawn separately. {pooled_label(len(result.pooled))}: "
+                   f"{', '.join(result.pooled)}.")
     for group in result.small_groups:
         st.warning(f"Group '{group}' has fewer than {SMALL_GROUP} patients: its estimates are "
                    "shown but are very uncertain.", icon=":material/warning:")

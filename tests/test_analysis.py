@@ -13,6 +13,7 @@ from cohort.analysis import (
     cif_at,
     landmark_table,
     method_text,
+    pooled_label,
     stratify,
     suggested_cut,
 )
@@ -29,14 +30,39 @@ def veterans() -> pl.DataFrame:
 
 
 def test_numeric_stratum_splits_at_the_cut_in_order(veterans):
-    frame, cut = stratify(veterans, "kps", 60)
-    assert cut == 60
+    strata = stratify(veterans, "kps", 60)
+    frame, cut = strata.frame, strata.cut
+    assert cut == 60 and strata.pooled == ()
     assert frame["stratum"].dtype == pl.Enum(["< 60", "≥ 60"])
     assert (frame.filter(pl.col("kps") < 60)["stratum"] == "< 60").all()
     assert frame.filter(pl.col("kps") >= 60)["stratum"].to_list() == ["≥ 60"] * int(
         (veterans["kps"] >= 60).sum())
-    _, median_cut = stratify(veterans, "kps")
+    median_cut = stratify(veterans, "kps").cut
     assert median_cut == veterans["kps"].median()
+
+
+def test_beyond_max_strata_the_least_frequent_values_are_pooled():
+    sizes = {"a": 9, "b": 8, "c": 7, "d": 6, "e": 5, "f": 4, "g": 3, "h": 2, "i": 2, "j": 1}
+    values = [v for v, k in sizes.items() for _ in range(k)] + [None]
+    patients = pl.DataFrame({"kind": values, "t": [1.0] * len(values), "e": [1] * len(values)})
+    strata = stratify(patients, "kind")
+    other = pooled_label(3)
+    assert strata.frame["stratum"].dtype == pl.Enum([*"abcdefg", other])
+    assert strata.pooled == ("h", "i", "j")  # most frequent first; ties by value
+    counts = dict(strata.frame["stratum"].value_counts().iter_rows())
+    assert counts[other] == 5 and counts["a"] == 9 and counts[None] == 1
+    assert stratify(patients.filter(pl.col("kind") != "j"), "kind", max_strata=9).pooled == ()
+    result = analyse_survival(patients, SurvivalRequest("t", "e", by="kind"))
+    assert result.groups == [*"abcdefg", other] and result.pooled == ("h", "i", "j")
+    assert result.left_out == {"kind": 1}
+    assert f'7 most frequent values, the other 3 pooled as "{other}"' in method_text(result)
+
+
+def test_the_median_cut_is_taken_over_the_analysed_patients():
+    patients = pl.DataFrame({"x": [1.0, 2.0, 3.0, 100.0, 200.0],
+                             "t": [1.0, 2.0, 3.0, None, None], "e": [1, 0, 1, None, None]})
+    result = analyse_survival(patients, SurvivalRequest("t", "e", by="x"))
+    assert result.cut == 2.0 and result.left_out == {"t": 2}
 
 
 def test_stratified_analysis_matches_the_estimators(veterans):

@@ -41,3 +41,14 @@ def test_other_time_event_pair_on_any_numeric_columns():
                                         "survival.time": "pfs_months",
                                         "survival.event": "pfs_event", "survival.by": "regimen"})
     assert "Log-rank test" in markdown(at)
+
+
+def test_many_histologies_are_offered_and_the_rare_ones_pooled():
+    at = open_app(SURVIVAL, **{"survival.by": "histology"})
+    assert at.selectbox(key="surv.by").value == "histology"
+    expected = analyse_survival(load_dataset("oligomet-demo").patients,
+                                SurvivalRequest("os_months", "os_event", by="histology"))
+    assert len(expected.groups) == 8 and expected.groups[-1].startswith("Other (")
+    assert list(at.dataframe[0].value["group"]) == expected.groups
+    pooled_note = [c.value for c in at.caption if "most frequent values are drawn" in c.value]
+    assert pooled_note and all(value in pooled_note[0] for value in expected.pooled)
