@@ -225,14 +225,32 @@ def _blocks(x: np.ndarray, time: np.ndarray, status: np.ndarray, strat: np.ndarr
 
 @dataclass
 class _EfronRows:
-    """Per death (Efron-expanded) quantities at one beta."""
+    """Per death (Efron-expanded) quantities of one block at one beta."""
 
     group: np.ndarray  # event-time group of each expanded row
+    frac: np.ndarray  # Efron's fraction of the tied deaths' weight removed, per expanded row
     den: np.ndarray
-    mean: np.ndarray  # weighted covariate mean
-    var: np.ndarray  # weighted covariate covariance (rows x p x p)
+    mean: np.ndarray  # weighted covariate mean per expanded row
     dead_x: np.ndarray  # covariates of the deaths, by group order
     dead_group: np.ndarray
+    block: _Block
+    risk: np.ndarray  # exp(linear predictor) per row of the block
+
+    def var_sum(self, weight: np.ndarray | None = None) -> np.ndarray:
+        """Sum over expanded rows k of weight_k * (weighted covariance of the risk set at k), a
+        p x p matrix, without forming the per-row covariances: each row of the block enters
+        with the summed weight of the risk sets it belongs to."""
+        weight = np.ones(len(self.den)) if weight is None else weight
+        n_groups = len(self.block.ends)
+        per_group = np.bincount(self.group, weight / self.den, n_groups)
+        removed = np.bincount(self.group, weight * self.frac / self.den, n_groups)
+        at_end = np.zeros(len(self.risk))
+        at_end[self.block.ends] = per_group
+        row_weight = self.risk * np.cumsum(at_end[::-1])[::-1]  # risk set g = rows[:end_g + 1]
+        dead = self.block.status == 1
+        row_weight[dead] -= self.risk[dead] * removed[self.dead_group]
+        x = self.block.x
+        return (x * row_weight[:, None]).T @ x - (self.mean * weight[:, None]).T @ self.mean
 
 
 def _efron_rows(b: _Block, beta: np.ndarray) -> tuple[_EfronRows, float]:
@@ -240,25 +258,19 @@ def _efron_rows(b: _Block, beta: np.ndarray) -> tuple[_EfronRows, float]:
     eta = eta - eta.max()
     r = np.exp(eta)
     rx = r[:, None] * b.x
-    rxx = rx[:, :, None] * b.x[:, None, :]
-    s0, s1, s2 = np.cumsum(r)[b.ends], np.cumsum(rx, 0)[b.ends], np.cumsum(rxx, 0)[b.ends]
+    s0, s1 = np.cumsum(r)[b.ends], np.cumsum(rx, 0)[b.ends]
     dead = b.status == 1
-    grp_of_row = np.searchsorted(b.starts, np.arange(len(r)), side="right") - 1
-    dg = grp_of_row[dead]
-    d0 = np.bincount(dg, r[dead], len(b.ends))
-    d1 = np.zeros_like(s1)
-    np.add.at(d1, dg, rx[dead])
-    d2 = np.zeros_like(s2)
-    np.add.at(d2, dg, rxx[dead])
+    dg = np.searchsorted(b.starts, np.flatnonzero(dead), side="right") - 1
     nd = b.ndead.astype(int)
+    first_death = np.r_[0, np.cumsum(nd)[:-1]]  # deaths come in group order
+    d0 = np.add.reduceat(r[dead], first_death)
+    d1 = np.add.reduceat(rx[dead], first_death, axis=0)
     g = np.repeat(np.arange(len(nd)), nd)
-    f = (np.arange(len(g)) - np.repeat(np.cumsum(nd) - nd, nd)) / np.repeat(nd, nd)
+    f = (np.arange(len(g)) - np.repeat(first_death, nd)) / np.repeat(nd, nd)
     den = s0[g] - f * d0[g]
     mean = (s1[g] - f[:, None] * d1[g]) / den[:, None]
-    var = (s2[g] - f[:, None, None] * d2[g]) / den[:, None, None]
-    var = var - mean[:, :, None] * mean[:, None, :]
     loglik = float(eta[dead].sum() - np.log(den).sum())
-    return _EfronRows(g, den, mean, var, b.x[dead], dg), loglik
+    return _EfronRows(g, f, den, mean, b.x[dead], dg, b, r), loglik
 
 
 def _efron(blocks: list[_Block], beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -269,7 +281,7 @@ def _efron(blocks: list[_Block], beta: np.ndarray) -> tuple[float, np.ndarray, n
         rows, ll = _efron_rows(b, beta)
         loglik += ll
         u += rows.dead_x.sum(0) - rows.mean.sum(0)
-        imat += rows.var.sum(0)
+        imat += rows.var_sum()
     return loglik, u, imat
 
 
@@ -349,9 +361,9 @@ def _ph_test(
         g_row = g_grp[rows.group]
         u2 += (g_grp[rows.dead_group][:, None] * rows.dead_x).sum(0)
         u2 -= (g_row[:, None] * rows.mean).sum(0)
-        imat[:p, :p] += rows.var.sum(0)
-        imat[:p, p:] += (g_row[:, None, None] * rows.var).sum(0)
-        imat[p:, p:] += (g_row[:, None, None] ** 2 * rows.var).sum(0)
+        imat[:p, :p] += rows.var_sum()
+        imat[:p, p:] += rows.var_sum(g_row)
+        imat[p:, p:] += rows.var_sum(g_row**2)
     imat[p:, :p] = imat[:p, p:].T
     u = np.r_[np.zeros(p), u2]
     out = []
@@ -367,6 +379,26 @@ def _ph_test(
     return pl.DataFrame(out, schema=["covariate", "chisq", "df", "p"], orient="row")
 
 
+def _dense_rank(*keys: np.ndarray) -> tuple[np.ndarray, int]:
+    """0-based dense rank of the rows of ``keys`` (sorted lexicographically, last key first, as
+    ``np.lexsort``) and the number of distinct rows."""
+    order = np.lexsort(keys)
+    changed = np.zeros(len(order), dtype=bool)
+    for key in keys:
+        changed[1:] |= key[order][1:] != key[order][:-1]
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.cumsum(changed)
+    return rank, int(rank.max()) + 1 if len(rank) else 0
+
+
+def _linear_predictor(x: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """x @ beta, computed once per distinct covariate row so that equal rows tie exactly."""
+    row_rank, n_distinct = _dense_rank(*x.T[::-1])
+    first = np.zeros(n_distinct, dtype=np.int64)
+    first[row_rank[::-1]] = np.arange(len(row_rank))[::-1]
+    return (x[first] @ beta)[row_rank]
+
+
 def _concordance_counts(
     time: np.ndarray, status: np.ndarray, lp: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -375,21 +407,42 @@ def _concordance_counts(
     A pair is comparable when the shorter time is an event; a censored time equal to an
     event time counts as longer; tied event times are not compared (as survival's
     ``concordancefit``). Concordant = the event has the higher linear predictor.
+
+    In O(n log² n): rows are ranked by (time, censored after events), so that the pairs are
+    exactly (event i, row j) with rank_i < rank_j. Two ranks first differ at one bit; at each
+    bit level, events with a 0 there are compared, by sorted search over lp ranks, with rows
+    that share the higher bits and have a 1.
     """
-    n = len(time)
-    per = np.zeros((n, 3))
-    dead = np.flatnonzero(status == 1)
-    for chunk in np.array_split(dead, max(1, len(dead) // 256)):
-        td = time[chunk][:, None]
-        comp = (time[None, :] > td) | ((time[None, :] == td) & (status[None, :] == 0))
-        diff = lp[chunk][:, None] - lp[None, :]
-        for k, m in enumerate((comp & (diff > 0), comp & (diff < 0), comp & (diff == 0))):
-            per[chunk, k] += m.sum(1)
-            per[:, k] += m.sum(0)
-    totals = np.zeros(3)
-    for k in range(3):
-        totals[k] = per[:, k].sum() / 2
-    return totals, per
+    dead = status == 1
+    order_rank, n_keys = _dense_rank((~dead).astype(np.int8), time)
+    lp_rank, n_lp = _dense_rank(lp)
+    width = n_lp + 1
+    per = np.zeros((len(time), 3))
+    for level in range(max(n_keys - 1, 0).bit_length()):
+        prefix = (order_rank >> (level + 1)) * width
+        high = ((order_rank >> level) & 1) == 1
+        low_events = ~high & dead
+        _count_pairs(per, prefix, lp_rank, width, queries=low_events, against=high, flip=False)
+        _count_pairs(per, prefix, lp_rank, width, queries=high, against=low_events, flip=True)
+    return per.sum(0) / 2, per
+
+
+def _count_pairs(per: np.ndarray, prefix: np.ndarray, lp_rank: np.ndarray, width: int,
+                 queries: np.ndarray, against: np.ndarray, flip: bool) -> None:
+    """Add to ``per`` the (concordant, discordant, tied) counts of each query row against the
+    rows of ``against`` with the same prefix. A query's own lp is the event's (``flip`` False:
+    lower lp against = concordant) or the comparator's (``flip`` True: lower = discordant)."""
+    sorted_codes = np.sort(prefix[against] + lp_rank[against])
+    code = prefix[queries] + lp_rank[queries]
+    first = np.searchsorted(sorted_codes, prefix[queries], side="left")
+    last = np.searchsorted(sorted_codes, prefix[queries] + width, side="left")
+    below = np.searchsorted(sorted_codes, code, side="left") - first
+    at_or_below = np.searchsorted(sorted_codes, code, side="right") - first
+    above = last - first - at_or_below
+    lower_col, higher_col = (1, 0) if flip else (0, 1)
+    per[queries, lower_col] += below
+    per[queries, higher_col] += above
+    per[queries, 2] += at_or_below - below
 
 
 def _concordance(
@@ -610,9 +663,7 @@ def _fit(
     score, _ = _solve(fit.imat0, fit.u0)
     centre = _km_transform(t, d, t[d == 1]).mean()
     gtime_of = {k: _km_transform(t, d, b.time[b.ends]) - centre for k, b in enumerate(blocks)}
-    _, inv = np.unique(x, axis=0, return_inverse=True)
-    xu = np.unique(x, axis=0)
-    lp = (xu @ fit.beta)[inv.ravel()]
+    lp = _linear_predictor(x, fit.beta)
     conc, conc_se = _concordance(t, d, lp, strat)
     return CoxResult(
         terms=_terms_table(design, fit, d, infinite, conf_level),

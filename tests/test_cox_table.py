@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
+from cohort import cox
 from cohort.cox import (
     MAX_LEVELS,
     covariate_options,
@@ -113,3 +115,29 @@ def test_covariate_options_leave_out_ids_outcomes_and_unusable_columns():
     many_levels = pl.DataFrame({"centre": [str(i) for i in range(MAX_LEVELS + 1)],
                                 "age_years": list(range(MAX_LEVELS + 1))})
     assert covariate_options(many_levels) == ["age_years"]
+
+
+def brute_force_concordance_counts(time, status, lp):
+    """Every pair looked at: (event i, row j) comparable when t_j > t_i, or t_j == t_i and j is
+    censored; concordant when lp_i > lp_j."""
+    per = np.zeros((len(time), 3))
+    for i in np.flatnonzero(status == 1):
+        comparable = (time > time[i]) | ((time == time[i]) & (status == 0))
+        for k, hit in enumerate((lp[i] > lp, lp[i] < lp, lp[i] == lp)):
+            mask = comparable & hit
+            per[i, k] += mask.sum()
+            per[mask, k] += 1
+    return per.sum(0) / 2, per
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fast_concordance_counts_equal_the_pairwise_count(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    time = rng.integers(1, 1 + int(rng.integers(1, 60)), n).astype(float)  # many tied times
+    status = (rng.random(n) < rng.random()).astype(float)
+    lp = np.round(rng.normal(size=n), int(rng.integers(0, 3)))  # many tied predictors
+    totals, per = cox._concordance_counts(time, status, lp)
+    expected_totals, expected_per = brute_force_concordance_counts(time, status, lp)
+    np.testing.assert_array_equal(per, expected_per)
+    np.testing.assert_array_equal(totals, expected_totals)
