@@ -20,6 +20,7 @@ from cohort.cox import (
 )
 from cohort.figures.forest import forest_figure
 from cohort.schema import POST_TREATMENT_COLUMNS, Endpoint, column_label
+from ui.cache import session_cache
 from ui.charts import show_figure
 from ui.describe import figure_caption
 from ui.session import View, current_view
@@ -70,6 +71,15 @@ def choose_endpoint(patients: pl.DataFrame, endpoints: list[Endpoint], key: str
         event = url_selectbox("Event column (1 = event, 0 = censored, 2 = competing)", events,
                               format_func=column_label, key=f"{key}.event", param="cox.event")
     return f"{column_label(event)} (time: {column_label(time)})", time, event, None
+
+
+@session_cache(max_entries=16, spinner="Fitting the Cox models…")
+def fit_models(rows: pl.DataFrame, time: str, event: str, covariates: tuple[str, ...],
+               reference: dict[str, str], strata: tuple[str, ...]) -> tuple[CoxResult, pl.DataFrame]:
+    """The multivariable model and each covariate alone, kept for this session (100,000 patients
+    take seconds to fit; reruns for other widgets should not refit)."""
+    result = fit_cox(rows, time, event, list(covariates), reference=reference, strata=list(strata))
+    return result, univariable_screen(rows, time, event, list(covariates), reference=reference)
 
 
 def post_treatment_note(patients: pl.DataFrame) -> str:
@@ -228,13 +238,14 @@ def main() -> None:
     if not covariates:
         st.info("Choose one or more covariates to fit the model.")
         return
-    result = fit_cox(patients, time, event, covariates, reference=reference, strata=strata)
+    used = list(dict.fromkeys([time, event, *covariates, *strata]))
+    result, univariable = fit_models(patients.select(used), time, event, tuple(covariates),
+                                     reference, tuple(strata))
     for message in result.messages:
         st.warning(message)
     if result.terms.is_empty():
         return
     show_counts(result, patients.height)
-    univariable = univariable_screen(patients, time, event, covariates, reference=reference)
     table = univariable_multivariable_table(univariable, result.terms)
     st.subheader(f"Hazard ratios: {label}")
     st.caption("Univariable: each covariate alone, on its own complete cases, unstratified. "

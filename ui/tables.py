@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 import polars as pl
@@ -10,19 +9,12 @@ import streamlit as st
 
 from cohort.export import safe_csv, safe_xlsx
 from ui import collect
+from ui.cache import session_cache
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def frame_digest(frame: pl.DataFrame) -> str:
-    """A hash of every row and the schema (Streamlit's own hash of a frame samples rows)."""
-    digest = hashlib.sha256(str(frame.schema).encode())
-    digest.update(frame.hash_rows(seed=0).to_numpy().tobytes())
-    return digest.hexdigest()
-
-
-@st.cache_data(scope="session", max_entries=64, show_spinner=False,
-               hash_funcs={pl.DataFrame: frame_digest})
+@session_cache(max_entries=64)
 def download_files(frame: pl.DataFrame, sheet: str) -> tuple[bytes, bytes]:
     """CSV and .xlsx bytes of ``frame``, written once per table per session (an .xlsx takes
     15-40 ms; this session's cache only: tables hold patient data)."""
