@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import fastexcel
 import polars as pl
 
 from cohort.dose import add_dose_columns
@@ -138,19 +139,43 @@ def _normalise(name: str) -> str:
 # --------------------------------------------------------------------------- reading
 
 
-def read_table(data: bytes, file_name: str, decimal: str | None = None) -> pl.DataFrame:
+def is_excel(data: bytes) -> bool:
+    """Whether the bytes are an .xlsx workbook (a zip archive)."""
+    return data[:4] == b"PK\x03\x04"
+
+
+def excel_sheets(data: bytes) -> list[str]:
+    """The sheet names of an .xlsx workbook, in order; [] for other or unreadable files."""
+    if not is_excel(data):
+        return []
+    try:
+        return list(fastexcel.read_excel(data).sheet_names)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # read_table reports why the file cannot be read
+        return []
+
+
+def source_label(file_name: str, sheet: str | None = None) -> str:
+    """How problems name a file, with the sheet of a workbook: "registry.xlsx, sheet 'tox'"."""
+    return f"{file_name}, sheet '{sheet}'" if sheet else file_name
+
+
+def read_table(data: bytes, file_name: str, decimal: str | None = None,
+               sheet: str | None = None) -> pl.DataFrame:
     """The file's table with every column as text (lists joined by ';'); raises on unreadable.
 
     Format comes from the content (Parquet 'PAR1', xlsx zip 'PK'), else CSV: UTF-8 or Latin-1,
-    comma or semicolon separated, decimal point or comma (converted to a point).
+    comma or semicolon separated, decimal point or comma (converted to a point). ``sheet``
+    names the sheet of a workbook (default: the first); ``file_name`` is for messages.
     """
     try:
         if not data.strip():
             raise CohortValidationError([Problem(file_name, None, (), "the file is empty")])
         if data[:4] == b"PAR1":
             table = _read_parquet(data)
-        elif data[:4] == b"PK\x03\x04":
-            table = pl.read_excel(io.BytesIO(data), infer_schema_length=0)
+        elif is_excel(data):
+            table = pl.read_excel(io.BytesIO(data), sheet_name=sheet, infer_schema_length=0)
         else:
             table = _read_csv(data, decimal)
     except CohortValidationError:
@@ -444,20 +469,25 @@ def read_cohort(
     toxicities: bytes | None = None,
     toxicities_name: str = "toxicities",
     toxicity_mapping: Mapping[str, str | None] | None = None,
+    patients_sheet: str | None = None,
+    toxicities_sheet: str | None = None,
 ) -> Cohort:
     """A validated ``Cohort`` from file bytes; raises ``CohortValidationError`` listing all
-    problems in both files. Times are converted to months; dose columns are derived."""
-    check = _Checker(patients_name, options.mapping)
-    table = apply_mapping(read_table(patients, patients_name, options.decimal),
-                          options.mapping, patients_name)
+    problems in both files. Times are converted to months; dose columns are derived. The
+    sheets name the sheets of .xlsx workbooks (both tables may come from one workbook)."""
+    patients_label = source_label(patients_name, patients_sheet)
+    check = _Checker(patients_label, options.mapping)
+    table = apply_mapping(read_table(patients, patients_label, options.decimal, patients_sheet),
+                          options.mapping, patients_label)
     frame = _convert_patients(table, options, check)
     _check_patients(frame, check)
     tox_frame = None
     if toxicities is not None:
-        tox_table = read_table(toxicities, toxicities_name, options.decimal)
+        tox_label = source_label(toxicities_name, toxicities_sheet)
+        tox_table = read_table(toxicities, tox_label, options.decimal, toxicities_sheet)
         mapping = toxicity_mapping or suggest_mapping(tox_table.columns, TOXICITY_COLUMNS)
-        tox_check = _Checker(toxicities_name, mapping)
-        tox_table = apply_mapping(tox_table, mapping, toxicities_name)
+        tox_check = _Checker(tox_label, mapping)
+        tox_table = apply_mapping(tox_table, mapping, tox_label)
         ids = frame[PATIENT_ID] if PATIENT_ID in frame.columns else pl.Series([], dtype=pl.String)
         tox_frame = _convert_toxicities(tox_table, ids, tox_check)
         check.problems += tox_check.problems
@@ -467,8 +497,9 @@ def read_cohort(
         name=patients_name,
         patients=add_dose_columns(frame),
         toxicities=tox_frame,
-        provenance=f"Uploaded file {patients_name}"
-        + (f" with toxicities from {toxicities_name}" if toxicities is not None else ""),
+        provenance=f"Uploaded file {patients_label}"
+        + (f" with toxicities from {source_label(toxicities_name, toxicities_sheet)}"
+           if toxicities is not None else ""),
     )
 
 

@@ -14,8 +14,10 @@ from cohort.io import (
     CohortValidationError,
     ReadOptions,
     event_values,
+    excel_sheets,
     read_cohort,
     read_table,
+    source_label,
     suggest_mapping,
 )
 from cohort.schema import COLUMN_DESCRIPTIONS, PATIENT_COLUMNS, TOXICITY_COLUMNS
@@ -24,6 +26,7 @@ from ui.session import current_view, keep_upload, uploaded_cohort
 
 FILE_TYPES = ["csv", "txt", "parquet", "xlsx"]
 KEEP = "(keep as is)"
+NO_SHEET = "(none)"
 PREVIEW_ROWS = 5
 
 
@@ -68,26 +71,61 @@ def event_coding_widgets(table: pl.DataFrame, mapping: dict[str, str | None], ke
     return codings
 
 
+def choose_sheet(sheets: list[str], label: str, key: str, prefer: str,
+                 exclude: str | None = None, optional: bool = False) -> str | None:
+    """The sheet of a workbook holding a table (None for a single-sheet workbook or other file,
+    or when ``optional`` and the user says none); preset to a sheet whose name contains
+    ``prefer``."""
+    candidates = [sheet for sheet in sheets if sheet != exclude]
+    if len(sheets) < 2 or not candidates:
+        return None
+    options = ([NO_SHEET] if optional else []) + candidates
+    preferred = next((o for o in options if prefer in o.lower()), options[0])
+    chosen = st.selectbox(label, options, index=options.index(preferred), key=key)
+    return None if chosen == NO_SHEET else chosen
+
+
+def toxicity_source(patients_file, patients_sheet: str | None, sheets: list[str], toxicities_file,
+                    key: str) -> tuple[bytes | None, str, str | None]:
+    """Where the toxicities come from: their own file (and sheet), another sheet of the
+    patients' workbook, or nowhere: (bytes or None, file name, sheet)."""
+    if toxicities_file is not None:
+        data = toxicities_file.getvalue()
+        sheet = choose_sheet(excel_sheets(data), "Sheet with the toxicities", f"{key}.tox_sheet",
+                             prefer="tox")
+        return data, toxicities_file.name, sheet
+    sheet = choose_sheet(sheets, "Toxicities from another sheet of this workbook (optional)",
+                         f"{key}.tox_sheet", prefer="tox", exclude=patients_sheet, optional=True)
+    if sheet is None:
+        return None, "toxicities", None
+    return patients_file.getvalue(), patients_file.name, sheet
+
+
 def upload_section() -> None:
     patients_file = st.file_uploader("Patients table (one row per patient)", type=FILE_TYPES,
                                      key="upload.patients")
-    toxicities_file = st.file_uploader("Toxicities table (optional, one row per toxicity)",
-                                       type=FILE_TYPES, key="upload.toxicities")
+    toxicities_file = st.file_uploader("Toxicities table (optional, one row per toxicity; or a "
+                                       "sheet of the patients' workbook)", type=FILE_TYPES,
+                                       key="upload.toxicities")
     if patients_file is None:
         st.info("Upload a CSV (comma or semicolon, UTF-8 or Latin-1), Parquet or Excel file. "
                 "The templates below show the expected columns.")
         return
     data = patients_file.getvalue()
-    key = f"map.{_digest(data)}"
+    sheets = excel_sheets(data)
+    sheet = choose_sheet(sheets, "Sheet with the patients (one row per patient)",
+                         f"sheet.{_digest(data)}", prefer="patient")
+    key = f"map.{_digest(data)}.{sheet or ''}"
     decimal = st.radio("Decimal separator", ["detect", ".", ","], horizontal=True,
                        key=f"{key}.decimal", help="Detected: a comma in semicolon-separated files")
     decimal_choice = None if decimal == "detect" else decimal
+    label = source_label(patients_file.name, sheet)
     try:
-        table = read_table(data, patients_file.name, decimal_choice)
+        table = read_table(data, label, decimal_choice, sheet)
     except CohortValidationError as error:
         show_problems(error.problems, "This file cannot be used; nothing was loaded.")
         return
-    st.caption(f"{patients_file.name}: {table.height:,} rows, {table.width} columns. First rows:")
+    st.caption(f"{label}: {table.height:,} rows, {table.width} columns. First rows:")
     st.dataframe(table.head(PREVIEW_ROWS), hide_index=True)
 
     st.markdown("**1. Map the file's columns** (suggested from their names; check each)")
@@ -96,14 +134,16 @@ def upload_section() -> None:
     unit = st.selectbox("Unit of the time columns (converted to months)", list(MONTHS_PER_UNIT),
                         index=None, placeholder="choose the unit", key=f"{key}.unit")
     codings = event_coding_widgets(table, mapping, key)
-    tox_data = toxicities_file.getvalue() if toxicities_file is not None else None
+    tox_data, tox_name, tox_sheet = toxicity_source(patients_file, sheet, sheets,
+                                                    toxicities_file, key)
     tox_mapping = None
     if tox_data is not None:
-        st.markdown("**Toxicity columns**")
+        st.markdown(f"**Toxicity columns** ({source_label(tox_name, tox_sheet)})")
         try:
-            tox_table = read_table(tox_data, toxicities_file.name, decimal_choice)
+            tox_table = read_table(tox_data, source_label(tox_name, tox_sheet), decimal_choice,
+                                   tox_sheet)
             tox_mapping = mapping_widgets(tox_table.columns, TOXICITY_COLUMNS,
-                                          f"tox.{_digest(tox_data)}")
+                                          f"tox.{_digest(tox_data)}.{tox_sheet or ''}")
         except CohortValidationError as error:
             show_problems(error.problems, "The toxicities file cannot be used; nothing was loaded.")
             return
@@ -116,9 +156,8 @@ def upload_section() -> None:
         options = ReadOptions(mapping=mapping, time_unit=unit, event_codings=codings,
                               decimal=decimal_choice)
         try:
-            cohort = read_cohort(data, patients_file.name, options, tox_data,
-                                 toxicities_file.name if toxicities_file else "toxicities",
-                                 tox_mapping)
+            cohort = read_cohort(data, patients_file.name, options, tox_data, tox_name,
+                                 tox_mapping, patients_sheet=sheet, toxicities_sheet=tox_sheet)
         except CohortValidationError as error:
             kept = current_view().cohort.name
             show_problems(error.problems, f"{len(error.problems)} problem(s) found; nothing was "

@@ -6,11 +6,13 @@ import io
 
 import polars as pl
 import pytest
+import xlsxwriter
 
 from cohort.io import (
     EVENT_CODINGS,
     CohortValidationError,
     ReadOptions,
+    excel_sheets,
     read_cohort,
     read_table,
     suggest_mapping,
@@ -189,3 +191,34 @@ def test_templates_load_as_they_are():
     assert from_csv.toxicities.height == 3
     sheets = pl.read_excel(io.BytesIO(template_xlsx()), sheet_id=0)
     assert set(sheets) == {"patients", "toxicities", "dictionary"}
+
+
+def test_both_tables_from_sheets_of_one_workbook():
+    opts = options(mapping={}, event_codings={e: ZERO_ONE for e in
+                                              ("os_event", "pfs_event", "lc_event", "ttnt_event")})
+    workbook = template_xlsx()
+    assert excel_sheets(workbook) == ["patients", "toxicities", "dictionary"]
+    assert excel_sheets(GOOD.encode()) == []
+    cohort = read_cohort(workbook, "t.xlsx", opts, workbook, "t.xlsx",
+                         patients_sheet="patients", toxicities_sheet="toxicities")
+    expected = read_cohort(template_csv("patients"), "t.csv", opts,
+                           template_csv("toxicities"), "tox.csv")
+    assert cohort.patients.equals(expected.patients)
+    assert cohort.toxicities.equals(expected.toxicities)
+    assert "t.xlsx, sheet 'toxicities'" in cohort.provenance
+
+
+def test_a_problem_in_a_sheet_names_the_file_and_the_sheet():
+    buffer = io.BytesIO()
+    with xlsxwriter.Workbook(buffer) as workbook:
+        pl.read_csv(GOOD.encode(), infer_schema_length=0).write_excel(workbook, worksheet="cohort")
+        pl.DataFrame({"patient_id": ["A1", "ZZ"], "term": ["fatigue", "nausea"],
+                      "grade": ["2", "7"]}).write_excel(workbook, worksheet="tox")
+    data = buffer.getvalue()
+    problems = problems_of(data, "registry.xlsx", toxicities=data, toxicities_name="registry.xlsx",
+                           patients_sheet="cohort", toxicities_sheet="tox")
+    assert {p.file for p in problems} == {"registry.xlsx, sheet 'tox'"}
+    assert {p.column for p in problems} == {"grade", "patient_id"}
+    assert all(p.rows == (3,) for p in problems)
+    missing = problems_of(data, "registry.xlsx", patients_sheet="missing")
+    assert missing[0].file == "registry.xlsx, sheet 'missing'"

@@ -6,10 +6,12 @@ import pytest
 
 from cohort.datasets import list_datasets
 from cohort.io import EVENT_CODINGS
+from cohort.templates import template_xlsx
 from tests.apptest import ROOT, metric, open_app
 
 SCREENS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "screens").glob("*.py"))
 DATASETS = [info.key for info in list_datasets()]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
@@ -56,6 +58,26 @@ def test_upload_through_the_data_page():
     medians = at.dataframe[0].value  # days 100 (event), 200, 300 (event): KM median = 300 days
     assert list(medians["n"]) == [3] and list(medians["events"]) == [2]
     assert list(medians["median_text"]) == [f"{300 / (365.25 / 12):.1f} (3.3–NR)"]
+
+
+def test_upload_the_template_workbook_with_both_sheets():
+    at = open_app()
+    at.switch_page("screens/data.py").run()
+    workbook = template_xlsx()
+    at.file_uploader(key="upload.patients").set_value(("registry.xlsx", workbook, XLSX)).run()
+    sheet = next(s for s in at.selectbox if s.label.startswith("Sheet with the patients"))
+    assert sheet.value == "patients" and sheet.options == ["patients", "toxicities", "dictionary"]
+    toxicities = next(s for s in at.selectbox if s.label.startswith("Toxicities from another sheet"))
+    assert toxicities.value == "toxicities" and toxicities.options == [
+        "(none)", "toxicities", "dictionary"]
+    next(s for s in at.selectbox if s.label.startswith("Unit of the time")).set_value("months").run()
+    zero_one = next(k for k in EVENT_CODINGS if k.startswith("0/1"))
+    for coding in [s for s in at.selectbox if s.label.startswith("How is")]:
+        coding.set_value(zero_one).run()
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert metric(at, "Patients in cohort") == "3"
+    assert any("registry.xlsx" in s.value and "3 toxicity rows" in s.value for s in at.success)
 
 
 def test_failed_upload_keeps_the_loaded_dataset():
