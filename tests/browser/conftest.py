@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,11 +72,36 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, for the page fixture to see a failure."""
+    outcome = yield
+    setattr(item, f"report_{call.when}", outcome.get_result())
+
+
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh browser context's page; when the test fails, what the page showed is printed (the
+    CI log is all there is to read) and a screenshot is written to the temp directory."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
-    yield context.new_page()
+    page = context.new_page()
+    yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        describe_failure(page, request.node.name)
     context.close()
+
+
+def describe_failure(page: Page, name: str) -> None:
+    shot = Path(tempfile.gettempdir()) / f"browser-failure-{name}.png"
+    try:
+        page.screenshot(path=str(shot), full_page=True)
+        state = page.get_by_test_id("stApp").get_attribute("data-test-script-state", timeout=5_000)
+        text = page.get_by_test_id("stMain").inner_text(timeout=5_000)
+    except PlaywrightError as error:
+        print(f"could not read the page after the failure: {error}")
+        return
+    print(f"URL {page.url}; script state {state}; screenshot {shot}\nThe page showed:\n{text[:4000]}")
 
 
 def wait_for_app(page: Page) -> None:
