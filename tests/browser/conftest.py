@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
@@ -22,6 +22,10 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
 START_TIMEOUT_S = 90
+#: Clicks and waits: generous, since CI machines can be shared and loaded (a rerun can take
+#: seconds there).
+ACTION_TIMEOUT_MS = 60_000
+expect.set_options(timeout=30_000)
 
 
 def free_port() -> int:
@@ -83,13 +87,19 @@ def pytest_runtest_makereport(item, call):
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A fresh browser context's page; when the test fails, what the page showed is printed (the
     CI log is all there is to read) and a screenshot is written to the temp directory."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
+    page = fresh_page(browser)
     yield page
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
         describe_failure(page, request.node.name)
-    context.close()
+    page.context.close()
+
+
+def fresh_page(browser: Browser) -> Page:
+    """A page in a new browser context (a second user: no cookies, a new Streamlit session)."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    return context.new_page()
 
 
 def describe_failure(page: Page, name: str) -> None:

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import choose, wait_for_app
+from tests.browser.conftest import choose, fresh_page, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -74,12 +74,11 @@ def test_copied_link_reproduces_the_view_in_a_fresh_browser(page: Page, app_url:
     expect(link_box).to_be_visible()
     link = link_box.inner_text().strip()
     assert link.startswith(app_url) and "f.histology=adeno" in link and "/data" in link
-    fresh = browser.new_context()
+    other = fresh_page(browser)
     try:
-        other = fresh.new_page()
         other.goto(link)
         wait_for_app(other)
         expect_sidebar_count(other, "27")
         expect(other.get_by_role("heading", name="Data", exact=True)).to_be_visible()
     finally:
-        fresh.close()
+        other.context.close()

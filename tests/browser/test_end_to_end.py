@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import choose, wait_for_app
+from tests.browser.conftest import choose, fresh_page, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -75,7 +75,7 @@ def test_an_upload_stays_in_its_own_session(page: Page, app_url: str, browser, t
     page.get_by_role("button", name="Validate and load").click()
     wait_for_app(page)
     expect(page.get_by_text("Loaded in this session: private.csv")).to_be_visible()
-    other = browser.new_context().new_page()
+    other = fresh_page(browser)
     try:
         other.goto(f"{app_url}/data")
         wait_for_app(other)
