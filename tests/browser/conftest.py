@@ -125,24 +125,23 @@ def wait_for_app(page: Page) -> None:
 def choose(page: Page, label: str, option: str, attempts: int = 3) -> None:
     """Pick ``option`` in the Streamlit selectbox whose label contains ``label``.
 
-    The option list is virtualised, so the option is typed into the box to filter it first. A
-    rerun can re-render the box between the click and the typing, closing the list; then the
-    list is opened again.
+    The input is found by CSS, not by role: while any option list is open, react-aria hides
+    everything else from the accessibility tree, and role locators find nothing. The option list
+    is virtualised, so the option is typed in to filter it first; a rerun can close the list
+    between typing and clicking, so the whole pick is retried until the box shows the option.
     """
     box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
+    field = box.locator("input")
     wanted = page.get_by_role("option", name=option, exact=True)
     for attempt in range(attempts):
         wait_for_app(page)
-        field = box.get_by_role("combobox")
         field.click()
         field.fill(option)
         try:
-            wanted.wait_for(state="visible", timeout=10_000)
-        except PlaywrightTimeoutError:
+            wanted.click(timeout=10_000)
+            wait_for_app(page)
+            expect(field).to_have_value(option, timeout=10_000)
+            return
+        except (PlaywrightTimeoutError, AssertionError):
             if attempt == attempts - 1:
                 raise
-            page.keyboard.press("Escape")
-            continue
-        wanted.click()
-        break
-    wait_for_app(page)
