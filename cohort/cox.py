@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from cohort.schema import ENDPOINTS, PATIENT_ID, POST_TREATMENT_COLUMNS
+from cohort.schema import ENDPOINTS, PATIENT_ID, POST_TREATMENT_COLUMNS, identifies_patients
 
 #: Relative change of the log partial likelihood at which Newton-Raphson stops (R: 1e-9).
 EPS = 1e-10
@@ -584,11 +584,12 @@ def outcome_columns(columns: list[str]) -> set[str]:
 
 def covariate_options(patients: pl.DataFrame) -> list[str]:
     """Columns usable as baseline covariates, in table order: not the id, not an outcome, not a
-    list, more than one value, and at most :data:`MAX_LEVELS` levels if categorical."""
+    list, not identifying (its levels would go into links), more than one value, and at most
+    :data:`MAX_LEVELS` levels if categorical."""
     excluded = outcome_columns(patients.columns) | {PATIENT_ID}
     out = []
     for name, dtype in patients.schema.items():
-        if name in excluded or isinstance(dtype, pl.List):
+        if name in excluded or isinstance(dtype, pl.List) or identifies_patients(patients[name]):
             continue
         distinct = patients[name].drop_nulls().n_unique()
         if distinct >= 2 and not (is_categorical(dtype) and distinct > MAX_LEVELS):

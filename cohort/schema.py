@@ -169,6 +169,19 @@ def is_numeric(dtype: pl.DataType) -> bool:
     return dtype.is_numeric() and dtype != pl.Boolean
 
 
+#: Share of distinct values above which a text column is taken to identify patients.
+IDENTIFYING_SHARE = 0.8
+
+
+def identifies_patients(column: pl.Series) -> bool:
+    """Whether a text column gives (nearly) every patient a value of their own: a name, a record
+    number, a date of birth as text. Its values are never offered where they would go into a
+    link (filters, reference levels): that would put identities in the URL."""
+    values = column.drop_nulls()
+    return (column.dtype == pl.String and values.len() > 1
+            and values.n_unique() >= IDENTIFYING_SHARE * values.len())
+
+
 def column_label(column: str) -> str:
     """The label users see for a column."""
     return COLUMN_LABELS.get(column, column.replace("_", " ").capitalize())

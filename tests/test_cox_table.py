@@ -109,11 +109,12 @@ def test_covariate_options_leave_out_ids_outcomes_and_unusable_columns():
         "dlt": [True, False, False],                     # after treatment
         "os_months": [1.0, 2.0, 3.0], "os_event": [1, 0, 1],
         "relapse_months": [1.0, 2.0, 3.0], "relapse_event": [0, 1, 1],
-        "centre": [str(i) for i in range(3)],
+        "centre": ["a", "b", "a"],
+        "surname": ["Ng", "Li", "Ho"],                    # identifies patients
     })
     assert covariate_options(patients) == ["age_years", "sex", "centre"]
-    many_levels = pl.DataFrame({"centre": [str(i) for i in range(MAX_LEVELS + 1)],
-                                "age_years": list(range(MAX_LEVELS + 1))})
+    levels = [str(i) for i in range(MAX_LEVELS + 1)]
+    many_levels = pl.DataFrame({"centre": levels * 2, "age_years": list(range(2 * len(levels)))})
     assert covariate_options(many_levels) == ["age_years"]
 
 

@@ -92,6 +92,7 @@ def test_dose_columns_derived_per_row():
 
 
 def test_identifying_text_columns_are_not_offered_as_filters():
+    from cohort.schema import identifies_patients
     from ui.filters import filterable_columns
 
     patients = PATIENTS.with_columns(
@@ -100,3 +101,8 @@ def test_identifying_text_columns_are_not_offered_as_filters():
     )
     columns = filterable_columns(patients)
     assert "centre" in columns and "name" not in columns and "patient_id" not in columns
+    nearly_unique = pl.Series("birth_date", ["1950-01-02", "1950-01-02", "1961-03-04",
+                                             "1970-05-06", "1944-07-08", None])
+    assert identifies_patients(nearly_unique)  # 4 distinct of 5 recorded
+    assert not identifies_patients(pl.Series(["X", "X", "Y", "Y", "X", "Y"]))
+    assert not identifies_patients(pl.Series([1, 2, 3]))

@@ -14,7 +14,7 @@ import polars as pl
 import streamlit as st
 
 from cohort.filters import MAIN_FILTERS, CohortFilter, Condition, InRange, ValuesIn
-from cohort.schema import PATIENT_ID, column_label, is_numeric
+from cohort.schema import PATIENT_ID, column_label, identifies_patients, is_numeric
 from ui.urlstate import pending, suggest, url_multiselect, url_range_slider, url_toggle
 
 MAX_CATEGORIES = 60
@@ -30,12 +30,6 @@ def widget_key(dataset: str, column: str, part: str = "") -> str:
 def filter_param(column: str) -> str:
     """The URL parameter of a column's filter."""
     return f"f.{column}"
-
-
-def identifies_patients(column: pl.Series) -> bool:
-    """A text column with a different value for every patient (a name, an MRN): filtering on
-    it would pick patients by identity and put that identity in the link, so it is not offered."""
-    return column.dtype == pl.String and column.len() > 1 and column.n_unique() == column.len()
 
 
 def filterable_columns(patients: pl.DataFrame) -> list[str]:
