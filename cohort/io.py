@@ -177,7 +177,7 @@ def read_table(data: bytes, file_name: str, decimal: str | None = None,
         elif is_excel(data):
             table = pl.read_excel(io.BytesIO(data), sheet_name=sheet, infer_schema_length=0)
         else:
-            table = _read_csv(data, decimal)
+            table = _read_csv(data, decimal, file_name)
     except CohortValidationError:
         raise
     except (KeyboardInterrupt, SystemExit):
@@ -188,9 +188,26 @@ def read_table(data: bytes, file_name: str, decimal: str | None = None,
             [Problem(file_name, None, (), f"the file cannot be read as CSV, Parquet or "
                                           f"Excel (.xlsx): {reason}")]
         ) from None
-    if table.height == 0:
+    table = _without_unnamed_empty_columns(table)
+    if table.height == 0 or blank_rows(table).all():
         raise CohortValidationError([Problem(file_name, None, (), "the file has no data rows")])
     return table
+
+
+_UNNAMED = re.compile(r"^\s*$|^_duplicated_\d+$|^__UNNAMED__\d+$")
+
+
+def _without_unnamed_empty_columns(table: pl.DataFrame) -> pl.DataFrame:
+    """The table without the nameless, empty columns that trailing separators or stray cells
+    leave behind."""
+    return table.select(c for c in table.columns
+                        if not (_UNNAMED.match(c) and table[c].null_count() == table.height))
+
+
+def blank_rows(table: pl.DataFrame) -> pl.Series:
+    """True for the rows with no value at all (empty lines): ignored, but still counted in the
+    row numbers that problems give."""
+    return table.select(pl.all_horizontal(pl.all().is_null()).alias("blank")).to_series()
 
 
 def _read_parquet(data: bytes) -> pl.DataFrame:
@@ -211,11 +228,11 @@ def _decode(data: bytes) -> str:
         return data.decode("latin-1")
 
 
-def _read_csv(data: bytes, decimal: str | None) -> pl.DataFrame:
-    text = _decode(data)
+def _read_csv(data: bytes, decimal: str | None, file_name: str) -> pl.DataFrame:
+    text = _decode(data).replace("\r\n", "\n")
     header = text.split("\n", 1)[0]
     separator = ";" if header.count(";") > header.count(",") else ","
-    _check_field_counts(text, separator)
+    _check_field_counts(text, separator, file_name)
     table = pl.read_csv(
         io.StringIO(text), separator=separator, infer_schema=False, null_values=["", "NA", "NaN"]
     )
@@ -232,15 +249,16 @@ def _read_csv(data: bytes, decimal: str | None) -> pl.DataFrame:
     return table
 
 
-def _check_field_counts(text: str, separator: str) -> None:
-    """Raise naming the rows whose number of fields differs from the header's."""
-    lines = [row for row in csv.reader(io.StringIO(text), delimiter=separator) if row]
-    width = len(lines[0])
-    bad = tuple(i + 1 for i, row in enumerate(lines) if len(row) != width)
+def _check_field_counts(text: str, separator: str, file_name: str) -> None:
+    """Raise naming the rows (as a spreadsheet numbers them: header = row 1, empty lines
+    counted) whose number of fields differs from the header's."""
+    rows = list(csv.reader(io.StringIO(text), delimiter=separator))
+    width = len(rows[0])
+    bad = tuple(i + 1 for i, row in enumerate(rows) if row and len(row) != width)
     if bad:
-        message = (f"rows with a different number of fields than the header ({width}); "
-                   f"a value containing '{separator}' must be quoted")
-        raise ValueError(f"{message}: {_rows_text(bad)}")
+        message = (f"a different number of fields than the header ({width}); a value "
+                   f"containing '{separator}' must be quoted")
+        raise CohortValidationError([Problem(file_name, None, bad, message)])
 
 
 def _has_decimal_commas(table: pl.DataFrame) -> bool:
@@ -310,14 +328,18 @@ def _row_numbers(mask: pl.Series) -> tuple[int, ...]:
 class _Checker:
     """Collects problems while converting text columns of one file to canonical dtypes."""
 
-    def __init__(self, file_name: str, mapping: Mapping[str, str | None] | None = None):
+    def __init__(self, file_name: str, mapping: Mapping[str, str | None] | None = None,
+                 blank: pl.Series | None = None):
         self.file_name = file_name
+        self.blank = blank  # empty lines: never a problem
         self.problems: list[Problem] = []
         self.labels = {dst: f"{src}' -> '{dst}" for src, dst in (mapping or {}).items()
                        if dst and dst != src}
 
     def add(self, column: str | None, mask: pl.Series | None, message: str) -> None:
         """Record a problem on ``column`` at the rows where ``mask`` is true (None: whole column)."""
+        if mask is not None and self.blank is not None:
+            mask = mask & ~self.blank
         rows = _row_numbers(mask) if mask is not None else ()
         if mask is None or rows:
             label = self.labels.get(column, column) if column else None
@@ -363,6 +385,8 @@ def _convert_patients(table: pl.DataFrame, options: ReadOptions, check: _Checker
             converted[column] = check.coded(text, column, _BOOL_CODES, "yes/no value")
         elif dtype is not None and dtype.is_numeric():
             converted[column] = check.numeric(text, column, integer=dtype.is_integer())
+        elif dtype == pl.String():  # identifiers and names stay text: "001" is not 1
+            converted[column] = text.str.strip_chars()
         else:
             converted[column] = _numeric_or_text(text)
     return pl.DataFrame(converted)
@@ -441,6 +465,7 @@ def _convert_toxicities(table: pl.DataFrame, patient_ids: pl.Series, check: _Che
     converted = table.with_columns(
         check.numeric(table["grade"], "grade", integer=True).alias("grade"),
         pl.col("term").str.strip_chars(),
+        pl.col(PATIENT_ID).str.strip_chars(),
     )
     grade = converted["grade"]
     check.add("grade", grade.is_null(), "missing grade")
@@ -476,20 +501,22 @@ def read_cohort(
     problems in both files. Times are converted to months; dose columns are derived. The
     sheets name the sheets of .xlsx workbooks (both tables may come from one workbook)."""
     patients_label = source_label(patients_name, patients_sheet)
-    check = _Checker(patients_label, options.mapping)
-    table = apply_mapping(read_table(patients, patients_label, options.decimal, patients_sheet),
-                          options.mapping, patients_label)
-    frame = _convert_patients(table, options, check)
+    raw = read_table(patients, patients_label, options.decimal, patients_sheet)
+    blank = blank_rows(raw)
+    check = _Checker(patients_label, options.mapping, blank)
+    frame = _convert_patients(apply_mapping(raw, options.mapping, patients_label), options, check)
     _check_patients(frame, check)
+    frame = frame.filter(~blank)
     tox_frame = None
     if toxicities is not None:
         tox_label = source_label(toxicities_name, toxicities_sheet)
-        tox_table = read_table(toxicities, tox_label, options.decimal, toxicities_sheet)
-        mapping = toxicity_mapping or suggest_mapping(tox_table.columns, TOXICITY_COLUMNS)
-        tox_check = _Checker(tox_label, mapping)
-        tox_table = apply_mapping(tox_table, mapping, tox_label)
+        tox_raw = read_table(toxicities, tox_label, options.decimal, toxicities_sheet)
+        mapping = toxicity_mapping or suggest_mapping(tox_raw.columns, TOXICITY_COLUMNS)
+        tox_blank = blank_rows(tox_raw)
+        tox_check = _Checker(tox_label, mapping, tox_blank)
         ids = frame[PATIENT_ID] if PATIENT_ID in frame.columns else pl.Series([], dtype=pl.String)
-        tox_frame = _convert_toxicities(tox_table, ids, tox_check)
+        tox_frame = _convert_toxicities(apply_mapping(tox_raw, mapping, tox_label), ids,
+                                        tox_check).filter(~tox_blank)
         check.problems += tox_check.problems
     if check.problems:
         raise CohortValidationError(check.problems)

@@ -13,6 +13,7 @@ from cohort.io import (
     MONTHS_PER_UNIT,
     CohortValidationError,
     ReadOptions,
+    blank_rows,
     event_values,
     excel_sheets,
     read_cohort,
@@ -125,7 +126,10 @@ def upload_section() -> None:
     except CohortValidationError as error:
         show_problems(error.problems, "This file cannot be used; nothing was loaded.")
         return
-    st.caption(f"{label}: {table.height:,} rows, {table.width} columns. First rows:")
+    empty = int(blank_rows(table).sum())
+    ignored = f" ({empty} empty {'line' if empty == 1 else 'lines'} ignored)" if empty else ""
+    st.caption(f"{label}: {table.height - empty:,} rows{ignored}, {table.width} columns. "
+               "First rows:")
     st.dataframe(table.head(PREVIEW_ROWS), hide_index=True)
 
     st.markdown("**1. Map the file's columns** (suggested from their names; check each)")

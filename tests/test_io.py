@@ -222,3 +222,34 @@ def test_a_problem_in_a_sheet_names_the_file_and_the_sheet():
     assert all(p.rows == (3,) for p in problems)
     missing = problems_of(data, "registry.xlsx", patients_sheet="missing")
     assert missing[0].file == "registry.xlsx, sheet 'missing'"
+
+
+def test_numeric_patient_ids_stay_text_and_match_the_toxicities():
+    patients = b"patient_id,os_months,os_event\n001,5,1\n2,7,0\n10,9,1\n"
+    toxicities = b"patient_id,term,grade\n001,fatigue,2\n10 ,nausea,1\n"
+    cohort = read_cohort(patients, "p.csv", options(mapping={}), toxicities, "t.csv")
+    assert cohort.patients["patient_id"].to_list() == ["001", "2", "10"]
+    assert cohort.toxicities["patient_id"].to_list() == ["001", "10"]
+    as_text = read_cohort(b"patient_id,os_months,os_event\n1,5,1\n1.0,7,0\n", "p.csv",
+                          options(mapping={}))
+    assert as_text.patients["patient_id"].to_list() == ["1", "1.0"]  # two ids, as written
+
+
+def test_empty_lines_and_trailing_separators_are_ignored_but_rows_keep_their_numbers():
+    data = ("patient_id;os_months;os_event;;\r\nA;5,5;1;;\r\n\r\nB;7;0;;\r\n\r\n"
+            "C;-1;1;;\r\n\r\n").encode("latin-1")
+    table = read_table(data, "p.csv")
+    assert table.columns == ["patient_id", "os_months", "os_event"]
+    problems = problems_of(data, opts=options(mapping={}))
+    assert [str(p) for p in problems] == ["patients.csv, column 'os_months': negative time (row 6)"]
+    good = data.replace(b"C;-1", b"C;1")
+    cohort = read_cohort(good, "p.csv", options(mapping={}))
+    assert cohort.patients["patient_id"].to_list() == ["A", "B", "C"]
+    assert cohort.patients["os_months"].to_list() == [5.5, 7.0, 1.0]
+
+
+def test_a_row_with_extra_fields_is_numbered_as_in_a_spreadsheet():
+    data = b"patient_id,os_months,os_event\nA,5,1\n\n\nB,6,0,extra\n"
+    problems = problems_of(data)
+    assert len(problems) == 1 and problems[0].rows == (5,)
+    assert "different number of fields than the header (3)" in str(problems[0])
