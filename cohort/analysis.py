@@ -218,7 +218,8 @@ def landmark_table(result: SurvivalResult) -> pl.DataFrame:
 
 
 def cif_at(result: SurvivalResult, times: tuple[float, ...] | None = None) -> pl.DataFrame:
-    """Cumulative incidence (Aalen-Johansen) and 1 - KM at each landmark, per group.
+    """Cumulative incidence (Aalen-Johansen) and 1 - KM at each landmark, per group; null
+    beyond the group's last follow-up time (as the landmark table: not estimable).
 
     The gap between them is what treating competing events as censored would overstate.
     """
@@ -231,10 +232,12 @@ def cif_at(result: SurvivalResult, times: tuple[float, ...] | None = None) -> pl
         km = result.km.filter(pl.col("group") == group).select("time", "survival")
         joined = (grid.join_asof(cif.sort("time"), on="time", strategy="backward")
                   .join_asof(km.sort("time"), on="time", strategy="backward"))
+        beyond = pl.col("time") > km["time"].max()
         rows.append(joined.with_columns(
             pl.lit(group).alias("group"),
-            pl.col("cif").fill_null(0.0),
-            (1.0 - pl.col("survival").fill_null(1.0)).alias("one_minus_km"),
+            pl.when(beyond).then(None).otherwise(pl.col("cif").fill_null(0.0)).alias("cif"),
+            pl.when(beyond).then(None).otherwise(1.0 - pl.col("survival").fill_null(1.0))
+            .alias("one_minus_km"),
         ).select("group", "time", "cif", "one_minus_km"))
     return pl.concat(rows)
 

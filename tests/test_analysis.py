@@ -19,7 +19,7 @@ from cohort.analysis import (
 )
 from cohort.competing import cumulative_incidence
 from cohort.datasets import load_dataset
-from cohort.survival import logrank, median_survival, survival_at
+from cohort.survival import landmarks_from_km, logrank, median_survival, survival_at
 
 REFERENCE = Path(__file__).parent / "reference" / "data"
 
@@ -118,6 +118,11 @@ def test_competing_events_give_cumulative_incidence_below_one_minus_km():
     group = result.groups[0]
     expected = result.cif.filter((pl.col("group") == group) & (pl.col("time") <= 1.0))["cif"][-1]
     assert table.filter((pl.col("group") == group) & (pl.col("time") == 1.0))["cif"][0] == expected
+    last = result.km.filter(pl.col("group") == group)["time"].max()
+    beyond = cif_at(result, (last + 1.0,)).filter(pl.col("group") == group)
+    assert beyond["cif"].to_list() == [None] and beyond["one_minus_km"].to_list() == [None]
+    landmark = landmarks_from_km(result.km, [last + 1.0]).filter(pl.col("group") == group)
+    assert landmark["survival"].to_list() == [None]  # the landmark table agrees: not estimable
 
 
 def test_suggested_cut_is_conventional_or_the_rounded_median(veterans):

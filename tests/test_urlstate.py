@@ -53,5 +53,13 @@ def test_unknown_dataset_falls_back_to_the_default():
 def test_link_to_an_upload_asks_for_the_file_and_keeps_the_view():
     at = open_app(**{"ds": "uploaded", "file": "registry.csv", "f.histology": "lung"})
     assert not at.exception
-    assert any("upload **registry.csv**" in i.value for i in at.info)
+    assert any("upload **registry\\.csv**" in i.value for i in at.info)
     assert param(at, "ds") == ["uploaded"] and param(at, "f.histology") == ["lung"]
+
+
+def test_a_file_name_in_a_link_is_shown_as_text_never_as_markdown():
+    crafted = "x.csv** now. [Download the fixed template](https://example.com/bad) **y"
+    at = open_app(**{"ds": "uploaded", "file": crafted})
+    notice = next(i.value for i in at.info if "Patient data never travels" in i.value)
+    assert "](" not in notice.replace("\\]\\(", "") and "\\[Download" in notice
+    assert "https\\://example\\.com" in notice

@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import presentation, urlstate
 from ui.charts import FIGURE_FORMATS, FORMAT_KEY
+from ui.describe import literal_markdown
 from ui.filters import filter_widgets
 from ui.report import report_button
 from ui.session import (
@@ -82,7 +83,8 @@ def link_notices(slot) -> None:
         file_name = awaited_upload()
         if file_name:
             st.info(f"This link shows a view of an uploaded file. Patient data never travels "
-                    f"in links: upload **{file_name}** on the Data page to see this view.",
+                    f"in links: upload **{literal_markdown(file_name)}** on the Data page to see "
+                    "this view.",
                     icon=":material/upload_file:")
         for message in take_notices():
             st.warning(message, icon=":material/link_off:")
