@@ -7,6 +7,8 @@ Numeric variables: median (IQR) and range. Every variable states its missing cou
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 
 from cohort.schema import PATIENT_ID, column_label, is_numeric
@@ -76,7 +78,15 @@ def _cells(column: pl.Series, levels: list[str] | None) -> list[tuple[str, str]]
 
 
 def _pct(count: int, total: int) -> str:
-    return f"{100 * count / total:.0f}%" if total else "–"
+    return whole_percent(100 * count / total) if total else "–"
+
+
+def whole_percent(percent: float) -> str:
+    """A percentage (0-100) as a whole number, halves rounded up ("12.5" -> "13%"), and "<1%"
+    rather than "0%" when it is not zero: a count never reads as none."""
+    if 0 < percent < 0.5:
+        return "<1%"
+    return f"{math.floor(percent + 0.5)}%"
 
 
 

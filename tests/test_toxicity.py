@@ -127,3 +127,10 @@ def test_heatmaps_cell_text_order_and_highlight():
     gfig = group_heatmap(m.by_group)
     assert gfig.data[0].text[0][0] == "2 (100%)"  # fatigue, arm A, any grade
     assert len(gfig.layout.shapes) == 3  # one ">=3" column per group
+
+
+def test_cell_percentages_round_halves_up_and_never_show_zero_for_a_count():
+    from cohort.tables import whole_percent
+
+    assert [whole_percent(p) for p in (7.5, 12.5, 0.37, 0.0, 0.5, 99.6)] == [
+        "8%", "13%", "<1%", "0%", "1%", "100%"]

@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from cohort.figures.style import wrap
+from cohort.tables import whole_percent
 from cohort.toxicity import ANY, GRADE_COLUMNS, HIGH
 
 FONT_SIZE = 15
@@ -24,7 +25,8 @@ def _labels(grade_cols: list[str]) -> list[str]:
 
 
 def _cell_text(n: list[list[int]], pct: list[list[float | None]]) -> list[list[str]]:
-    return [[f"{a} ({p:.0f}%)" if p is not None else f"{a}" for a, p in zip(rn, rp, strict=True)]
+    return [[f"{a} ({whole_percent(p)})" if p is not None else f"{a}"
+             for a, p in zip(rn, rp, strict=True)]
             for rn, rp in zip(n, pct, strict=True)]
 
 
