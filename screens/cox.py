@@ -257,7 +257,7 @@ def main() -> None:
     caption = forest_caption(view, label, result, strata, competing(event, endpoint, patients))
     show_figure(forest_figure(result.terms, title=f"Multivariable Cox model: {label}",
                               caption=caption),
-                f"Forest plot: Cox model of {lower_first(label)}", key="cox.forest")
+                f"Forest plot: Cox model of {lower_first(label)}", key="cox.forest", n=result.n)
     st.subheader("Model tests")
     show_table(tests_table(result), f"Cox model tests (likelihood ratio, Wald, score): {label}",
                download=tests_table(result, numeric=True), key="cox.tests", column_config={

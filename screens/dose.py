@@ -97,7 +97,7 @@ def distributions(view: View, key: str) -> None:
                     caption_width=HALF_WIDTH_CAPTION)
                 show_figure(fig, f"{column_label(column)} by {column_label(by).lower()}"
                             + (f", α/β = {alpha_beta:g} Gy" if column == "eqd2_gy" else ""),
-                            key=f"dose.{column}")
+                            key=f"dose.{column}", n=patients_with_value(data, column))
 
 
 def local_control(view: View, key: str) -> None:
@@ -120,7 +120,7 @@ def local_control(view: View, key: str) -> None:
     show_figure(cif_figure(result.cif, gray=result.gray, caption=caption,
                            title="Local failure by BED10", event_label="Local failure"),
                 f"Cumulative incidence of local failure by BED10 (cut at {cut:g} Gy)",
-                key="dose.cif")
+                key="dose.cif", n=result.n_used)
     st.caption(f"{result.n_used:,} patients with BED10 and local-control follow-up"
                + (f"; {result.n_left_out:,} left out (no BED10 or no local-control follow-up)."
                   if result.n_left_out else "."))
@@ -163,7 +163,7 @@ def phase_one(view: View) -> None:
         "with a dose level and a DLT assessment; exact (Clopper-Pearson) 95% CI",
         int(table["n"].sum()))
     show_figure(dlt_grid_figure(table, caption=caption), "Dose-limiting toxicities by dose level",
-                key="dose.dlt")
+                key="dose.dlt", n=int(table["n"].sum()))
     pct = st.column_config.NumberColumn
     show_table(table.with_columns(pl.col("rate", "lower", "upper") * 100),
                "Dose-limiting toxicities by dose level (exact 95% CI)", download=table,

@@ -168,7 +168,7 @@ def show_competing(result: SurvivalResult, endpoint: Endpoint, caption: str, opt
                         show_censor=options["show_censor"], x_max=options["x_max"],
                         title=f"Cumulative incidence of {event_name}", caption=caption,
                         event_label="Cumulative incidence")
-    show_figure(figure, f"Cumulative incidence of {event_name}")
+    show_figure(figure, f"Cumulative incidence of {event_name}", n=result.n)
     competing = endpoint.competing_label or "a competing event (code 2)"
     compare = cif_at(result)
     st.info(
@@ -205,7 +205,7 @@ def show_result(view, endpoint: Endpoint, request: SurvivalRequest, result: Surv
     title = endpoint.label + (f" by {result.stratum_label}" if result.stratum_label else "")
     figure = km_figure(result.km, median_table=result.medians, logrank=result.logrank,
                        title=title, caption=caption, conf_type=request.conf_type, **options)
-    show_figure(figure, f"Kaplan-Meier: {title}")
+    show_figure(figure, f"Kaplan-Meier: {title}", n=result.n)
     show_tables(result)
     st.caption(f"Methods: {method_text(result)}.")
     collect.add_note(method_text(result))

@@ -18,9 +18,11 @@ def _file_name(title: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", title).strip("_").lower() or "figure"
 
 
-def show_figure(figure: go.Figure, name: str, key: str | None = None) -> None:
+def show_figure(figure: go.Figure, name: str, key: str | None = None, n: int | None = None
+                ) -> None:
     """Draw ``figure`` as built (no Streamlit theme); its camera button saves it as PNG at
-    slide resolution or as SVG (the sidebar's choice). ``name`` is its title in reports."""
+    slide resolution or as SVG (the sidebar's choice). ``name`` is its title in reports; ``n``
+    the patients it analyses when not all the filtered ones (its slide says so)."""
     file_format = st.session_state.get(FORMAT_KEY, "png")
     config = {
         "displaylogo": False,
@@ -28,4 +30,4 @@ def show_figure(figure: go.Figure, name: str, key: str | None = None) -> None:
                                  "scale": SLIDE_SCALE if file_format == "png" else 1},
     }
     st.plotly_chart(figure, theme=None, config=config, key=key)
-    collect.add_figure(name, figure)
+    collect.add_figure(name, figure, n)

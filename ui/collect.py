@@ -6,7 +6,7 @@ both record what they drew here, in this session only, reset at the start of eve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import plotly.graph_objects as go
 import polars as pl
@@ -17,11 +17,13 @@ _STATE = "_shown_this_run"
 
 @dataclass
 class Shown:
-    """Figures (title, figure), tables (title, frame) and method notes of one screen run."""
+    """Figures (title, figure), tables (title, frame) and method notes of one screen run, and
+    per figure the patients it analyses (None: all the filtered patients)."""
 
     figures: list[tuple[str, go.Figure]]
     tables: list[tuple[str, pl.DataFrame]]
     notes: list[str]
+    figure_counts: list[int | None] = field(default_factory=list)
 
 
 def reset() -> None:
@@ -36,8 +38,9 @@ def shown() -> Shown:
     return st.session_state[_STATE]
 
 
-def add_figure(title: str, figure: go.Figure) -> None:
+def add_figure(title: str, figure: go.Figure, n: int | None = None) -> None:
     shown().figures.append((title, figure))
+    shown().figure_counts.append(n)
 
 
 def add_table(title: str, frame: pl.DataFrame) -> None:

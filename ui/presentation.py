@@ -66,10 +66,11 @@ def show(view: View) -> None:
             return
         index = _slide_index(len(figures))
         title, figure = figures[index]
-        heading, controls = st.columns([5, 2], vertical_alignment="center")
+        analysed = collect.shown().figure_counts[index]
+        heading, controls = st.columns([4, 2], vertical_alignment="center")
         with heading:
             st.title(title)
-            st.write(f"{cohort_words(view, dataset=False)}. Data: {view.label}.")
+            st.write(f"{cohort_words(view, analysed, dataset=False)}. Data: {view.label}.")
         with controls:
             buttons = st.columns(3)
             buttons[0].button("←", on_click=_move, args=(-1, len(figures)), shortcut="Left",

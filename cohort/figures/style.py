@@ -93,21 +93,38 @@ def base_layout(title: str | None, caption: str | None, height: int) -> dict:
 
 
 PROJECTION_SCALE = 1.35
-PROJECTION_HEIGHT = 620
+#: Tallest slide figure, px: it fits a 1080-pixel-high screen under the slide's heading.
+PROJECTION_MAX_HEIGHT = 860
+DEFAULT_HEIGHT = 450  # plotly's, for a figure that sets none
+TITLE_PX = 40  # what a figure's own title adds to its top margin
 
 
 def _scaled(size: float | None, scale: float) -> float | None:
     return None if size is None else round(size * scale, 1)
 
 
+def projection_scale(height: float, scale: float = PROJECTION_SCALE) -> float:
+    """The enlargement of a figure ``height`` px high: ``scale``, lowered (not below 1) so that
+    it stays within :data:`PROJECTION_MAX_HEIGHT`."""
+    return max(1.0, min(scale, PROJECTION_MAX_HEIGHT / height))
+
+
 def for_projection(figure: go.Figure, scale: float = PROJECTION_SCALE) -> go.Figure:
-    """A copy of ``figure`` for a projector: every font and line enlarged, a fixed height, and
-    no title of its own (the slide states it)."""
+    """A copy of ``figure`` for a projector, without its own title (the slide states it).
+    Fonts, lines, margins and height are all enlarged by one factor, so the layout (legend
+    rows, number-at-risk rows, caption) stays exactly as drawn on the screen, only larger."""
     fig = go.Figure(figure)
     layout = fig.layout
-    fig.update_layout(font_size=_scaled(layout.font.size or FONT_SIZE, scale),
-                      height=PROJECTION_HEIGHT, title=None,
-                      margin_t=max(50, ((layout.margin.t or 90) - 40) * scale))
+    margin = {side: getattr(layout.margin, side) for side in "lrtb"}
+    title_px = TITLE_PX if layout.title and layout.title.text else 0
+    height = (layout.height or DEFAULT_HEIGHT) - title_px
+    scale = projection_scale(height, scale)
+    fig.update_layout(
+        font_size=_scaled(layout.font.size or FONT_SIZE, scale), title=None,
+        height=round(height * scale),
+        margin={side: round(((value or 0) - (title_px if side == "t" else 0)) * scale)
+                for side, value in margin.items() if value is not None},
+    )
     for name in [k for k in layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))]:
         axis = layout[name]
         axis.tickfont.size = _scaled(axis.tickfont.size or TICK_FONT_SIZE, scale)
