@@ -63,3 +63,11 @@ def test_a_file_name_in_a_link_is_shown_as_text_never_as_markdown():
     notice = next(i.value for i in at.info if "Patient data never travels" in i.value)
     assert "](" not in notice.replace("\\]\\(", "") and "\\[Download" in notice
     assert "https\\://example\\.com" in notice
+
+
+def test_landmarks_written_short_are_understood_and_unknown_ones_keep_the_default():
+    at = open_app("screens/survival.py", **{"survival.landmarks": ["6", "36"]})
+    assert at.multiselect(key="surv.landmarks").value == [6.0, 36.0]
+    at = open_app("screens/survival.py", **{"survival.landmarks": ["7"]})
+    assert at.multiselect(key="surv.landmarks").value == [12.0, 24.0]
+    assert any("Ignored the link's value for Landmark times" in w.value for w in at.warning)

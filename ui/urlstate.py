@@ -147,10 +147,20 @@ def _seed(key: str, param: str, decode: Callable[[list[str]], Any | None], label
     st.session_state[key] = decoded
 
 
+def _by_text(options: Sequence[Any]) -> dict[str, Any]:
+    """Each option under the text a link holds for it; a number also as written short
+    (6.0 is matched by "6.0" and by "6")."""
+    by_text = {str(option): option for option in options}
+    for option in options:
+        if isinstance(option, float) and not isinstance(option, bool):
+            by_text.setdefault(f"{option:g}", option)
+    return by_text
+
+
 def url_selectbox(label: str, options: Sequence[Any], *, key: str, param: str,
                   index: int | None = 0, **kwargs) -> Any:
     """``st.selectbox`` whose choice lives in the URL (options are matched as text)."""
-    by_text = {str(option): option for option in options}
+    by_text = _by_text(options)
     _seed(key, param, lambda v: by_text.get(v[-1]) if v[-1] in by_text else None, label)
     value = st.selectbox(label, options, key=key, **_initial(key, index=index), **kwargs)
     default = options[index] if index is not None and options else None
@@ -161,15 +171,18 @@ def url_selectbox(label: str, options: Sequence[Any], *, key: str, param: str,
 
 def url_multiselect(label: str, options: Sequence[Any], *, key: str, param: str,
                     default: Sequence[Any] = (), **kwargs) -> list[Any]:
-    """``st.multiselect`` whose choices live in the URL; unknown values are dropped."""
-    by_text = {str(option): option for option in options}
+    """``st.multiselect`` whose choices live in the URL; unknown values are dropped (all of
+    them unknown: the default stays)."""
+    by_text = _by_text(options)
 
     def decode(values: list[str]) -> list[Any] | None:
         known = [by_text[v] for v in values if v in by_text]
         unknown = [v for v in values if v not in by_text and v != NONE]
+        if unknown and not known:
+            return None  # the default stays; _seed says the link's value was ignored
         if unknown:
             notice(f"Ignored {', '.join(repr(v) for v in unknown[:5])} for {label}: "
-                   "not in this dataset.")
+                   "not among its choices here.")
         return known
 
     _seed(key, param, decode, label)
