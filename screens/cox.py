@@ -20,6 +20,7 @@ from cohort.cox import (
 )
 from cohort.figures.forest import forest_figure
 from cohort.schema import POST_TREATMENT_COLUMNS, Endpoint, column_label
+from ui import collect
 from ui.cache import session_cache
 from ui.charts import show_figure
 from ui.describe import figure_caption
@@ -234,7 +235,9 @@ def main() -> None:
     strata = url_multiselect("Strata (optional: a separate baseline hazard per stratum)",
                              strata_options, format_func=column_label, key=f"{key}.strata",
                              param="cox.strata")
-    st.caption(f"{METHOD}. {event_note(event, endpoint, patients)}{post_treatment_note(patients)}")
+    methods = f"{METHOD}. {event_note(event, endpoint, patients)}"
+    st.caption(methods + post_treatment_note(patients))
+    collect.add_note(methods)
     if not covariates:
         st.info("Choose one or more covariates to fit the model.")
         return

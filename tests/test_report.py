@@ -78,3 +78,29 @@ def test_excel_export_neutralises_formulas():
 def test_wrap_keeps_lines_short():
     text = wrap("word " * 60, width=40)
     assert all(len(line) <= 40 for line in text.split("<br>"))
+
+
+def test_report_tables_carry_the_screen_labels_and_percentages():
+    import streamlit as st
+
+    from ui.tables import as_read
+
+    frame = pl.DataFrame({"time": [12.0], "cif": [0.27851], "one_minus_km": [None],
+                          "group": ["A"]}, schema_overrides={"one_minus_km": pl.Float64})
+    shown = as_read(frame, {"time": st.column_config.NumberColumn("months", format="%g"),
+                            "cif": st.column_config.NumberColumn("AJ", format="percent"),
+                            "one_minus_km": st.column_config.NumberColumn("1 − KM",
+                                                                          format="percent"),
+                            "group": "group"})
+    assert shown.columns == ["months", "AJ", "1 − KM", "group"]
+    assert shown.row(0) == (12.0, "27.85%", None, "A")
+
+
+def test_the_cox_screen_puts_labelled_tables_and_its_methods_in_the_report():
+    from tests.apptest import open_app
+
+    at = open_app("screens/cox.py", ds="veterans", **{"cox.covariates": ["histology", "kps"]})
+    shown = at.session_state["_shown_this_run"]
+    hr_table = next(frame for title, frame in shown.tables if title.startswith("Hazard ratios"))
+    assert "Univariable HR (95% CI)" in hr_table.columns and "uni_hr_ci" not in hr_table.columns
+    assert any("Efron ties" in note for note in shown.notes)

@@ -21,6 +21,24 @@ def download_files(frame: pl.DataFrame, sheet: str) -> tuple[bytes, bytes]:
     return safe_csv(frame), safe_xlsx(frame, sheet)
 
 
+def as_read(frame: pl.DataFrame, column_config: dict) -> pl.DataFrame:
+    """``frame`` as the screen shows it, for the report: columns under their on-screen labels
+    and fractions shown as percentages written out."""
+    percent = [c for c, cfg in column_config.items() if c in frame.columns and isinstance(cfg, dict)
+               and (cfg.get("type_config") or {}).get("format") == "percent"]
+    shown = frame.with_columns(
+        pl.format("{}%", (pl.col(c) * 100).round(2)).alias(c) for c in percent)
+    labels = {c: cfg if isinstance(cfg, str) else cfg.get("label")
+              for c, cfg in column_config.items() if c in frame.columns}
+    taken = set(frame.columns)
+    renames = {}
+    for column, label in labels.items():
+        if label and label not in taken:
+            renames[column] = label
+            taken.add(label)
+    return shown.rename(renames)
+
+
 def file_stem(title: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", title).strip("_").lower()[:60] or "table"
 
@@ -43,4 +61,4 @@ def show_table(frame: pl.DataFrame, title: str, *, download: pl.DataFrame | None
     right.download_button("Excel", xlsx, f"{stem}.xlsx", XLSX_MIME,
                           key=f"xlsx.{key}", icon=":material/download:", type="tertiary",
                           on_click="ignore")
-    collect.add_table(title, frame)
+    collect.add_table(title, as_read(frame, dataframe_kwargs.get("column_config") or {}))
