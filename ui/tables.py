@@ -29,7 +29,8 @@ def as_read(frame: pl.DataFrame, column_config: dict) -> pl.DataFrame:
     shown = frame.with_columns(
         pl.format("{}%", (pl.col(c) * 100).round(2)).alias(c) for c in percent)
     labels = {c: cfg if isinstance(cfg, str) else cfg.get("label")
-              for c, cfg in column_config.items() if c in frame.columns}
+              for c, cfg in column_config.items()
+              if c in frame.columns and isinstance(cfg, str | dict)}
     taken = set(frame.columns)
     renames = {}
     for column, label in labels.items():
