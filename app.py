@@ -6,11 +6,12 @@ import streamlit as st
 
 from ui import collect, presentation, urlstate
 from ui.logscrub import install_log_scrubber
-from ui.sidebar import link_notices, render_sidebar, share_panel
+from ui.sidebar import awaited_upload, link_notices, render_sidebar, share_panel
 
 st.set_page_config(page_title="Oligomet Cohort Explorer", page_icon=":material/monitoring:",
                    layout="wide")
 
+DATA_PAGE = st.Page("screens/data.py", title="Data", icon=":material/upload_file:", url_path="data")
 PAGES = [
     st.Page("screens/cohort.py", title="Cohort", icon=":material/groups:", default=True),
     st.Page("screens/survival.py", title="Survival", icon=":material/show_chart:",
@@ -20,7 +21,7 @@ PAGES = [
     st.Page("screens/dose.py", title="Dose", icon=":material/radiology:", url_path="dose"),
     st.Page("screens/published.py", title="Published vs. this cohort", icon=":material/fact_check:",
             url_path="published"),
-    st.Page("screens/data.py", title="Data", icon=":material/upload_file:", url_path="data"),
+    DATA_PAGE,
 ]
 
 DEFAULT_SCREEN = "cohort"
@@ -38,7 +39,14 @@ navigation = st.navigation(PAGES)
 view = render_sidebar()
 notice_slot = st.container()
 with st.container(key=presentation.SCREEN_CONTAINER):
-    navigation.run()
+    if awaited_upload() and screen_name(navigation) != "data":
+        # The link's view belongs to a file not uploaded yet: nothing is analysed until it is
+        # (not the default dataset in its place), and the view's options wait in the link.
+        st.title(navigation.title)
+        st.page_link(DATA_PAGE, label="Upload the file on the Data page",
+                     icon=":material/upload_file:")
+    else:
+        navigation.run()
 share_panel(view, navigation.title)
 if st.session_state.get(presentation.PRESENT_KEY):
     presentation.show(view)
