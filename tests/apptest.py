@@ -33,3 +33,18 @@ def param(at: AppTest, key: str) -> list[str]:
 def metric(at: AppTest, label: str) -> str:
     """The value of the metric labelled ``label`` (e.g. the sidebar's patient count)."""
     return next(m.value for m in at.metric if m.label == label)
+
+
+def load_on_data_page(at: AppTest, name: str, data: bytes, mime: str = "text/csv",
+                      unit: str = "months") -> AppTest:
+    """Upload ``data`` as the patients file on the Data page, keep the suggested mapping, state
+    ``unit`` and 0/1 event coding for every event column, and press "Validate and load"."""
+    from cohort.io import EVENT_CODINGS
+
+    at.switch_page("screens/data.py").run()
+    at.file_uploader(key="upload.patients").set_value((name, data, mime)).run()
+    next(s for s in at.selectbox if s.label.startswith("Unit of the time")).set_value(unit).run()
+    zero_one = next(k for k in EVENT_CODINGS if k.startswith("0/1"))
+    for coding in [s for s in at.selectbox if s.label.startswith("How is")]:
+        coding.set_value(zero_one).run()
+    return at.button[0].click().run()

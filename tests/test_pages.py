@@ -7,7 +7,7 @@ import pytest
 from cohort.datasets import list_datasets
 from cohort.io import EVENT_CODINGS
 from cohort.templates import template_xlsx
-from tests.apptest import ROOT, metric, open_app
+from tests.apptest import ROOT, load_on_data_page, metric, open_app
 
 SCREENS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "screens").glob("*.py"))
 DATASETS = [info.key for info in list_datasets()]
@@ -61,20 +61,12 @@ def test_upload_through_the_data_page():
 
 
 def test_upload_the_template_workbook_with_both_sheets():
-    at = open_app()
-    at.switch_page("screens/data.py").run()
-    workbook = template_xlsx()
-    at.file_uploader(key="upload.patients").set_value(("registry.xlsx", workbook, XLSX)).run()
+    at = load_on_data_page(open_app(), "registry.xlsx", template_xlsx(), XLSX)
     sheet = next(s for s in at.selectbox if s.label.startswith("Sheet with the patients"))
     assert sheet.value == "patients" and sheet.options == ["patients", "toxicities", "dictionary"]
     toxicities = next(s for s in at.selectbox if s.label.startswith("Toxicities from another sheet"))
     assert toxicities.value == "toxicities" and toxicities.options == [
         "(none)", "toxicities", "dictionary"]
-    next(s for s in at.selectbox if s.label.startswith("Unit of the time")).set_value("months").run()
-    zero_one = next(k for k in EVENT_CODINGS if k.startswith("0/1"))
-    for coding in [s for s in at.selectbox if s.label.startswith("How is")]:
-        coding.set_value(zero_one).run()
-    at.button[0].click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert metric(at, "Patients in cohort") == "3"
     assert any("registry.xlsx" in s.value and "3 toxicity rows" in s.value for s in at.success)
@@ -83,13 +75,7 @@ def test_upload_the_template_workbook_with_both_sheets():
 def test_failed_upload_keeps_the_loaded_dataset():
     at = open_app()
     at.selectbox(key="dataset").set_value("gbsg2").run()
-    at.switch_page("screens/data.py").run()
-    csv = b"patient_id,os_months,os_event\nA,5,1\nA,-2,9\n"
-    at.file_uploader(key="upload.patients").set_value(("bad.csv", csv, "text/csv")).run()
-    next(s for s in at.selectbox if s.label.startswith("Unit of the time")).set_value("months").run()
-    coding = next(s for s in at.selectbox if s.label.startswith("How is `os_event`"))
-    coding.set_value(next(k for k in EVENT_CODINGS if k.startswith("0/1"))).run()
-    at.button[0].click().run()
+    load_on_data_page(at, "bad.csv", b"patient_id,os_months,os_event\nA,5,1\nA,-2,9\n")
     message = at.error[0].value
     assert "nothing was loaded" in message and "GBSG2" in message
     assert "duplicate patient_id (rows 2, 3)" in message and "negative time (row 3)" in message

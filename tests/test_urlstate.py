@@ -6,8 +6,7 @@ import polars as pl
 from streamlit.testing.v1 import AppTest
 
 from cohort.datasets import DEFAULT_DATASET
-from cohort.io import EVENT_CODINGS
-from tests.apptest import ROOT, open_app, param
+from tests.apptest import ROOT, load_on_data_page, open_app, param
 
 
 def count(at: AppTest) -> str:
@@ -79,13 +78,8 @@ def test_a_link_to_an_upload_analyses_nothing_until_the_file_is_there_then_opens
                                             "survival.by": "centre"})
     assert not at.dataframe and not at.get("plotly_chart")  # not the demo cohort in its place
     assert param(at, "survival.by") == ["centre"]  # the view's option waits in the link
-    at.switch_page("screens/data.py").run()
     csv = b"patient_id,centre,os_months,os_event\nA,x,10,1\nB,x,20,0\nC,y,30,1\nD,y,40,0\n"
-    at.file_uploader(key="upload.patients").set_value(("mine.csv", csv, "text/csv")).run()
-    next(s for s in at.selectbox if s.label.startswith("Unit of the time")).set_value("months").run()
-    coding = next(s for s in at.selectbox if s.label.startswith("How is `os_event`"))
-    coding.set_value(next(k for k in EVENT_CODINGS if k.startswith("0/1"))).run()
-    at.button[0].click().run()
+    load_on_data_page(at, "mine.csv", csv)
     at.switch_page("screens/survival.py").run()
     assert not at.exception
     assert at.selectbox(key="surv.by").value == "centre"
