@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -142,3 +143,10 @@ def test_fast_concordance_counts_equal_the_pairwise_count(seed):
     expected_totals, expected_per = brute_force_concordance_counts(time, status, lp)
     np.testing.assert_array_equal(per, expected_per)
     np.testing.assert_array_equal(totals, expected_totals)
+
+
+def test_forest_ticks_thin_out_over_a_wide_range():
+    from cohort.figures.forest import axis_ticks
+
+    assert axis_ticks(math.log10(0.2), math.log10(5)) == [0.2, 0.5, 1, 2, 5]
+    assert axis_ticks(-2, 2) == [0.01, 0.1, 1, 10, 100]

@@ -18,6 +18,8 @@ ROW_PX = 34
 MARKER_COLOUR = "#0072B2"  # Okabe-Ito blue
 REFERENCE_COLOUR = "#7F7F7F"
 TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
+#: Beyond this many decades the narrow plot column has room for powers of ten only.
+MAX_DECADES_ALL_TICKS = 2.5
 #: Paper x positions of the text columns and the plot area.
 X_LABEL, X_COUNTS, X_HR, X_P = 0.0, 0.37, 0.71, 1.0
 PLOT_DOMAIN = (0.41, 0.69)
@@ -64,6 +66,15 @@ def _rows(terms: pl.DataFrame) -> list[_Row]:
         rows.append(_Row(f"<b>{name}</b>", bold=True))
         rows.extend(_term_row(t, f"    {t['level']}") for t in part)
     return rows
+
+
+def axis_ticks(lo: float, hi: float) -> list[float]:
+    """Hazard-ratio ticks within ``lo``..``hi`` (log10): 1-2-5 steps, thinned when the range
+    is too wide for their labels to stand side by side."""
+    ticks = [t for t in TICKS if lo <= math.log10(t) <= hi]
+    if hi - lo > MAX_DECADES_ALL_TICKS:
+        ticks = [t for t in ticks if math.log10(t).is_integer()]
+    return ticks
 
 
 def _x_range(rows: list[_Row]) -> tuple[float, float]:
@@ -140,7 +151,7 @@ def forest_figure(
                  "line": {"color": "#404040", "width": 1.5, "dash": "dot"}}],
     )
     fig.update_xaxes(type="log", range=[lo, hi], domain=PLOT_DOMAIN, showgrid=False,
-                     tickvals=[t for t in TICKS if lo <= math.log10(t) <= hi],
+                     tickvals=axis_ticks(lo, hi), tickangle=0,
                      title_text="Hazard ratio (log scale)", zeroline=False, showline=True,
                      linecolor="#404040", ticks="outside")
     fig.update_yaxes(range=[len(rows) - 0.5, header - 0.7], visible=False, fixedrange=True)
