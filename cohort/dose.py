@@ -79,6 +79,11 @@ def _level_dose(column: str) -> pl.Expr:
     return pl.col(column).drop_nulls().mode().sort().first().alias(column)
 
 
+def patients_assessed(table: pl.DataFrame) -> int:
+    """Patients with a dose level and a DLT assessment: the n of a :func:`dlt_table`."""
+    return int(table["n"].sum())
+
+
 def dlt_table(patients: pl.DataFrame, conf_level: float = 0.95) -> pl.DataFrame:
     """Patients and dose-limiting toxicities per dose level, with an exact binomial CI.
 

@@ -17,6 +17,7 @@ from cohort.dose import (
     dlt_table,
     fit_bed_cox,
     local_failure_by_bed_band,
+    patients_assessed,
 )
 from cohort.figures.dose import (
     DOSE_QUANTITIES,
@@ -158,12 +159,12 @@ def phase_one(view: View) -> None:
     st.caption("Patients with a dose-limiting toxicity (DLT) per dose level, among patients "
                "with a dose level and a DLT assessment; exact (Clopper-Pearson) binomial 95% "
                "CI. Grey cells: combination not given.")
+    assessed = patients_assessed(table)
     caption = figure_caption(
         view, "dose-limiting toxicity (DLT)", "Patients with a DLT per dose level, of patients "
-        "with a dose level and a DLT assessment; exact (Clopper-Pearson) 95% CI",
-        int(table["n"].sum()))
+        "with a dose level and a DLT assessment; exact (Clopper-Pearson) 95% CI", assessed)
     show_figure(dlt_grid_figure(table, caption=caption), "Dose-limiting toxicities by dose level",
-                key="dose.dlt", n=int(table["n"].sum()))
+                key="dose.dlt", n=assessed)
     pct = st.column_config.NumberColumn
     show_table(table.with_columns(pl.col("rate", "lower", "upper") * 100),
                "Dose-limiting toxicities by dose level (exact 95% CI)", download=table,

@@ -19,6 +19,7 @@ from cohort.dose import (
     dlt_table,
     fit_bed_cox,
     local_failure_by_bed_band,
+    patients_assessed,
 )
 from cohort.figures.dose import (
     DOSE_QUANTITIES,
@@ -50,6 +51,7 @@ def test_dlt_table_counts_and_clopper_pearson():
                              "rate", "lower", "upper"]
     assert table.select("dose_level", "n", "dlt").rows() == [(1, 3, 0), (2, 3, 0), (3, 10, 1),
                                                              (4, 5, 2)]
+    assert patients_assessed(table) == 21
     ci = dict(zip(table["dose_level"], zip(table["lower"], table["upper"], strict=True),
                   strict=True))
     assert ci[1] == pytest.approx((0.0, 0.7076), abs=5e-5)  # 0/3
