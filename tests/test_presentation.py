@@ -24,3 +24,14 @@ def test_slides_step_through_the_screens_figures_and_leave():
 def test_a_link_can_open_a_given_slide():
     at = open_app(SURVIVAL, present="1", **{"survival.endpoint": "LC", "slide": "2"})
     assert "Figure 2 of 2" in [c.value for c in at.caption]
+
+
+def test_the_slide_heading_gives_the_patients_the_figure_analyses():
+    from cohort.analysis import SurvivalRequest, analyse_survival
+    from cohort.datasets import load_dataset
+
+    at = open_app(SURVIVAL, present="1", **{"survival.endpoint": "LC"})
+    analysed = analyse_survival(load_dataset("oligomet-demo").patients,
+                                SurvivalRequest("lc_months", "lc_event")).n
+    assert analysed < 4299
+    assert f"All patients, n = {analysed:,}" in at.markdown[-1].value
