@@ -9,13 +9,14 @@ all dummies of a factor together, plus GLOBAL). Problems become messages, not ex
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 from scipy import stats
 
-from cohort.schema import ENDPOINTS, PATIENT_ID, POST_TREATMENT_COLUMNS, identifies_patients
+from cohort.schema import ENDPOINTS, PATIENT_ID, POST_TREATMENT_COLUMNS, identifying_columns
 
 #: Relative change of the log partial likelihood at which Newton-Raphson stops (R: 1e-9).
 EPS = 1e-10
@@ -582,14 +583,17 @@ def outcome_columns(columns: list[str]) -> set[str]:
     return out & present
 
 
-def covariate_options(patients: pl.DataFrame) -> list[str]:
+def covariate_options(patients: pl.DataFrame, identifying: Collection[str] | None = None
+                      ) -> list[str]:
     """Columns usable as baseline covariates, in table order: not the id, not an outcome, not a
-    list, not identifying (its levels would go into links), more than one value, and at most
-    :data:`MAX_LEVELS` levels if categorical."""
-    excluded = outcome_columns(patients.columns) | {PATIENT_ID}
+    list, not ``identifying`` (default: as detected in ``patients``; its levels would go into
+    links), more than one value, and at most :data:`MAX_LEVELS` levels if categorical."""
+    if identifying is None:
+        identifying = identifying_columns(patients)
+    excluded = outcome_columns(patients.columns) | {PATIENT_ID} | set(identifying)
     out = []
     for name, dtype in patients.schema.items():
-        if name in excluded or isinstance(dtype, pl.List) or identifies_patients(patients[name]):
+        if name in excluded or isinstance(dtype, pl.List):
             continue
         distinct = patients[name].drop_nulls().n_unique()
         if distinct >= 2 and not (is_categorical(dtype) and distinct > MAX_LEVELS):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import polars as pl
 
@@ -104,6 +106,13 @@ class Cohort:
     provenance: str = ""
     synthetic: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    #: Columns the user marked as identifying patients (added to those detected).
+    marked_identifying: frozenset[str] = frozenset()
+
+    @cached_property
+    def identifying(self) -> frozenset[str]:
+        """Columns that identify patients: never filters, strata, covariates or link values."""
+        return identifying_columns(self.patients, self.marked_identifying)
 
     @property
     def n_patients(self) -> int:
@@ -171,15 +180,79 @@ def is_numeric(dtype: pl.DataType) -> bool:
 
 #: Share of distinct values above which a text column is taken to identify patients.
 IDENTIFYING_SHARE = 0.8
+#: Share of distinct values above which a column of whole numbers of 4+ digits is taken to be a
+#: record number (registry, chart or hospital number).
+RECORD_NUMBER_SHARE = 0.9
+#: Column names (lower case, letters and digits only) that say the column identifies a person.
+IDENTIFYING_NAMES = re.compile(
+    r"^(patient|pt|full|first|last|given|family|sur|fore|middle|maiden|mother|father|next"
+    r"ofkin|contact)?names?$"
+    r"|^(patient|pt|local|hospital)?(mrn|dob|ssn)(local|nr|no|number|date)?$|medicalrecord|recordn(o|um|umber)|chartn(o|um|umber)|hospitaln(o|um|umber)"
+    r"|casen(o|um|umber)|accession|socialsecurity|nhsn(o|um|umber)|insurancen(o|um|umber)"
+    r"|passport|nationalid|personnumm|initials|dateofbirth|birth|geburt|email|phone"
+    r"|telephone|mobile|address|street|postcode|postalcode|zipcode"
+)
+#: Text values that name or reach a person: HL7 names (DOE^JANE), 'Doe, Jane', e-mail addresses,
+#: phone numbers, full dates (a date of birth, of treatment: identifying under HIPAA).
+IDENTIFYING_VALUES = re.compile(
+    r"^[^\s^]+\^[^\s^]+"
+    r"|^[A-Z][A-Za-z'\-]+,\s*[A-Z][A-Za-z'\-]+$"
+    r"|^[^@\s]+@[^@\s]+\.[a-z]{2,}$"
+    r"|^\+?[\d\s()\-/.]{9,}\d$"
+    r"|^\d{4}-\d{1,2}-\d{1,2}|^\d{1,2}[./]\d{1,2}[./]\d{2,4}$"
+)
+#: Share of a text column's values matching :data:`IDENTIFYING_VALUES` that marks it identifying,
+#: when at least :data:`PERSON_LIKE_DISTINCT_SHARE` of its values are distinct (a category such as
+#: 'Adenocarcinoma, NOS' repeats far more often than a name).
+IDENTIFYING_VALUE_SHARE = 0.5
+PERSON_LIKE_DISTINCT_SHARE = 0.3
+
+
+def _normalised_name(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _nearly_unique_text(values: pl.Series) -> bool:
+    return values.len() > 1 and values.n_unique() >= IDENTIFYING_SHARE * values.len()
+
+
+def _person_like_text(values: pl.Series) -> bool:
+    if values.len() < 2 or values.n_unique() < PERSON_LIKE_DISTINCT_SHARE * values.len():
+        return False
+    matches = values.str.strip_chars().str.contains(IDENTIFYING_VALUES.pattern)
+    return matches.mean() >= IDENTIFYING_VALUE_SHARE
+
+
+def _record_numbers(values: pl.Series) -> bool:
+    """Whole numbers, every one of 4 or more digits, nearly all distinct."""
+    if values.len() < 2 or not values.dtype.is_numeric():
+        return False
+    numbers = values.cast(pl.Float64)
+    if not numbers.is_finite().all() or not (numbers == numbers.round(0)).all():
+        return False
+    return bool(numbers.abs().min() >= 1000) and values.n_unique() >= RECORD_NUMBER_SHARE * values.len()
 
 
 def identifies_patients(column: pl.Series) -> bool:
-    """Whether a text column gives (nearly) every patient a value of their own: a name, a record
-    number, a date of birth as text. Its values are never offered where they would go into a
-    link (filters, reference levels): that would put identities in the URL."""
+    """Whether a column identifies patients, by its name (MRN, name, birth date, ...) or its
+    values: text giving (nearly) every patient a value of their own, text shaped like names,
+    e-mail addresses, phone numbers or dates, or record numbers (whole numbers of 4+ digits,
+    nearly all distinct). Its values are never offered where they would go into a link
+    (filters, strata, reference levels): that would put identities in the URL."""
+    if column.name == PATIENT_ID or IDENTIFYING_NAMES.search(_normalised_name(column.name)):
+        return True
     values = column.drop_nulls()
-    return (column.dtype == pl.String and values.len() > 1
-            and values.n_unique() >= IDENTIFYING_SHARE * values.len())
+    if column.dtype == pl.String:
+        return _nearly_unique_text(values) or _person_like_text(values)
+    return is_numeric(column.dtype) and _record_numbers(values)
+
+
+def identifying_columns(patients: pl.DataFrame, marked: frozenset[str] = frozenset()
+                        ) -> frozenset[str]:
+    """The patients' columns that identify patients: those ``marked`` by the user and those
+    :func:`identifies_patients` detects."""
+    detected = {c for c in patients.columns if identifies_patients(patients[c])}
+    return frozenset(detected | (set(marked) & set(patients.columns)))
 
 
 def column_label(column: str) -> str:

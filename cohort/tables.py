@@ -8,21 +8,26 @@ Numeric variables: median (IQR) and range. Every variable states its missing cou
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 
 import polars as pl
 
-from cohort.schema import PATIENT_ID, column_label, is_numeric
+from cohort.schema import PATIENT_ID, column_label, identifying_columns, is_numeric
 
 MAX_LEVELS = 20
 OVERALL = "Overall"
 _OUTCOME_SUFFIXES = ("_months", "_event")
 
 
-def default_variables(patients: pl.DataFrame) -> list[str]:
-    """Columns worth a Table 1 row: not the id, not outcomes, text with at most 20 levels."""
+def default_variables(patients: pl.DataFrame, identifying: Collection[str] | None = None
+                      ) -> list[str]:
+    """Columns worth a Table 1 row: not the id, not ``identifying`` columns (default: as
+    detected in ``patients``), not outcomes, text with at most 20 levels."""
+    if identifying is None:
+        identifying = identifying_columns(patients)
     chosen = []
     for column, dtype in patients.schema.items():
-        if column == PATIENT_ID or column.endswith(_OUTCOME_SUFFIXES):
+        if column in (PATIENT_ID, *identifying) or column.endswith(_OUTCOME_SUFFIXES):
             continue
         if isinstance(dtype, pl.List) and dtype.inner != pl.String:
             continue

@@ -38,7 +38,7 @@ show_table(view.filter.attrition(view.cohort.patients), "Attrition", column_conf
 def describe(patients: pl.DataFrame) -> None:
     """Table 1 by a chosen group, and distributions of the main variables."""
     st.subheader("Baseline characteristics (Table 1)")
-    variables = default_variables(patients)
+    variables = default_variables(patients, view.cohort.identifying)
     group_options = [c for c in variables
                      if not isinstance(patients.schema[c], pl.List)
                      and patients[c].n_unique() <= MAX_GROUPS

@@ -225,7 +225,7 @@ def main() -> None:
     if patients.is_empty():
         st.warning("No patient matches the filters. Widen them in the sidebar.")
         return
-    options = [c for c in covariate_options(patients) if c not in (time, event)]
+    options = [c for c in covariate_options(patients, view.cohort.identifying) if c not in (time, event)]
     covariates = url_multiselect("Covariates", options, format_func=column_label,
                                  key=f"{key}.covariates", param="cox.covariates",
                                  placeholder="choose one or more covariates")

@@ -3,6 +3,8 @@ stratified by any column, with medians, landmark rates, RMST and log-rank under 
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import polars as pl
 import streamlit as st
 
@@ -34,12 +36,12 @@ MAX_TEXT_VALUES = 50
 LANDMARK_CHOICES = (3.0, 6.0, 12.0, 18.0, 24.0, 36.0, 48.0, 60.0)
 
 
-def stratifiable(patients: pl.DataFrame) -> list[str]:
+def stratifiable(patients: pl.DataFrame, identifying: Collection[str]) -> list[str]:
     """Columns to stratify by: numbers (split at a cut) and text with 2 to 50 values (beyond
-    8, cohort.analysis pools the least frequent)."""
+    8, cohort.analysis pools the least frequent); never the id or ``identifying`` columns."""
     chosen = []
     for column, dtype in patients.schema.items():
-        if column == PATIENT_ID or column.endswith(("_months", "_event")):
+        if column in (PATIENT_ID, *identifying) or column.endswith(("_months", "_event")):
             continue
         if isinstance(dtype, pl.List):
             continue
@@ -72,13 +74,15 @@ def choose_endpoint(patients: pl.DataFrame, endpoints: list[Endpoint]) -> Endpoi
     return Endpoint("custom", f"{column_label(time)} / {column_label(event)}", time, event)
 
 
-def choose_request(patients: pl.DataFrame, endpoint: Endpoint) -> tuple[SurvivalRequest, dict]:
-    """Stratum, cut, landmarks, RMST tau, CI type and the figure's toggles; strata and the
-    suggested cut come from the patients with the endpoint recorded."""
+def choose_request(patients: pl.DataFrame, endpoint: Endpoint, identifying: Collection[str]
+                   ) -> tuple[SurvivalRequest, dict]:
+    """Stratum, cut, landmarks, RMST tau, CI type and the figure's toggles; strata (never
+    ``identifying`` columns) and the suggested cut come from the patients with the endpoint
+    recorded."""
     patients = patients.drop_nulls([endpoint.time, endpoint.event])
     columns = st.columns([2, 1, 2])
     with columns[0]:
-        by = url_selectbox("Stratify by", [None, *stratifiable(patients)], key="surv.by",
+        by = url_selectbox("Stratify by", [None, *stratifiable(patients, identifying)], key="surv.by",
                            param="survival.by", format_func=lambda c: "No strata" if c is None
                            else column_label(c))
     cut = None
@@ -221,7 +225,7 @@ def main() -> None:
         st.warning("This dataset has no time-to-event columns. Map a time and an event column "
                    "on the Data page.")
         return
-    request, options = choose_request(view.patients, endpoint)
+    request, options = choose_request(view.patients, endpoint, view.cohort.identifying)
     result = analyse_survival(view.patients, request)
     if result.n == 0:
         st.warning(f"No patient in this cohort has {endpoint.label.lower()} data. Choose "

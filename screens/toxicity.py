@@ -6,6 +6,8 @@ and ``toxicity.terms``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
@@ -29,11 +31,13 @@ PHASE_ENDPOINTS = {None: "all phases (acute and late)", "acute": "acute phase",
                    "late": "late phase"}
 
 
-def group_options(patients: pl.DataFrame) -> list[str]:
-    """Categorical patient columns (text, boolean, few integers; not outcomes) to group by."""
+def group_options(patients: pl.DataFrame, identifying: Collection[str]) -> list[str]:
+    """Categorical patient columns (text, boolean, few integers; not outcomes, not the id or
+    ``identifying`` columns) to group by."""
     out = []
     for name, dtype in patients.schema.items():
-        if name == PATIENT_ID or isinstance(dtype, pl.List) or name.endswith(OUTCOME_SUFFIXES):
+        hidden = name in (PATIENT_ID, *identifying) or name.endswith(OUTCOME_SUFFIXES)
+        if hidden or isinstance(dtype, pl.List):
             continue
         n = patients[name].drop_nulls().n_unique()
         text = isinstance(dtype, (pl.String, pl.Categorical, pl.Enum, pl.Boolean))
@@ -171,8 +175,8 @@ def main() -> None:
             phase = url_selectbox("Phase", [None, *phases], format_func=PHASE_LABELS.get,
                                   key=f"{key}.phase", param="toxicity.phase")
     with middle:
-        by = url_selectbox("Group by", [None, *group_options(patients)], key=f"{key}.by",
-                           param="toxicity.by",
+        options = group_options(patients, view.cohort.identifying)
+        by = url_selectbox("Group by", [None, *options], key=f"{key}.by", param="toxicity.by",
                            format_func=lambda c: "No grouping" if c is None else column_label(c))
     with right:
         highlight = url_toggle("Frame grade ≥3", value=True, key=f"{key}.highlight",

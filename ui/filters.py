@@ -9,12 +9,13 @@ every dataset keeps its own filters.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 
 import polars as pl
 import streamlit as st
 
 from cohort.filters import MAIN_FILTERS, CohortFilter, Condition, InRange, ValuesIn
-from cohort.schema import PATIENT_ID, column_label, identifies_patients, is_numeric
+from cohort.schema import PATIENT_ID, column_label, identifying_columns, is_numeric
 from ui.urlstate import pending, suggest, url_multiselect, url_range_slider, url_toggle
 
 MAX_CATEGORIES = 60
@@ -32,15 +33,19 @@ def filter_param(column: str) -> str:
     return f"f.{column}"
 
 
-def filterable_columns(patients: pl.DataFrame) -> list[str]:
-    """Columns a user can filter on: main ones first, then the rest (not id, outcomes)."""
+def filterable_columns(patients: pl.DataFrame, identifying: Collection[str] | None = None
+                       ) -> list[str]:
+    """Columns a user can filter on: main ones first, then the rest; never the id, outcomes or
+    ``identifying`` columns (default: as detected in ``patients``)."""
+    if identifying is None:
+        identifying = identifying_columns(patients)
+    hidden = {PATIENT_ID, *identifying}
     others = [
         c for c, dtype in patients.schema.items()
-        if c not in MAIN_FILTERS and c != PATIENT_ID and not c.endswith(_SKIPPED_SUFFIXES)
+        if c not in MAIN_FILTERS and not c.endswith(_SKIPPED_SUFFIXES)
         and not (isinstance(dtype, pl.List) and dtype.inner != pl.String)
-        and not identifies_patients(patients[c])
     ]
-    return [c for c in MAIN_FILTERS if c in patients.columns] + others
+    return [c for c in (*MAIN_FILTERS, *others) if c in patients.columns and c not in hidden]
 
 
 
@@ -108,9 +113,11 @@ def column_condition(dataset: str, column: str, values: pl.Series) -> Condition 
     return _values_condition(dataset, column, values)
 
 
-def filter_widgets(dataset: str, patients: pl.DataFrame) -> CohortFilter:
-    """Draw the filter widgets for ``patients`` (unfiltered); the filter they describe."""
-    columns = filterable_columns(patients)
+def filter_widgets(dataset: str, patients: pl.DataFrame, identifying: Collection[str]
+                   ) -> CohortFilter:
+    """Draw the filter widgets for ``patients`` (unfiltered; ``identifying`` columns get none);
+    the filter they describe."""
+    columns = filterable_columns(patients, identifying)
     main = [c for c in columns if c in MAIN_FILTERS]
     extra_options = [c for c in columns if c not in MAIN_FILTERS]
     cohort_filter = CohortFilter()

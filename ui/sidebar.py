@@ -60,7 +60,7 @@ def render_sidebar() -> View:
         st.subheader("Filters")
         cohort = cohort_for(dataset)
         urlstate.hold(awaited_upload() is not None)
-        cohort_filter = filter_widgets(dataset, cohort.patients)
+        cohort_filter = filter_widgets(dataset, cohort.patients, cohort.identifying)
         urlstate.hold(False)
         st.divider()
         presentation.toggle()
