@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import polars as pl
+import xlsxwriter
 
 #: First characters that make Excel, LibreOffice or Sheets read a cell as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -44,8 +45,21 @@ def safe_csv(frame: pl.DataFrame) -> bytes:
     return safe_frame(frame).write_csv().encode("utf-8")
 
 
+#: Every text cell stays text: never turned into a hyperlink (http://, mailto:, external:), a
+#: formula or a number by the writer.
+TEXT_ONLY_WORKBOOK = {"strings_to_urls": False, "strings_to_formulas": False,
+                      "strings_to_numbers": False}
+
+
+def text_only_workbook(buffer: io.BytesIO) -> xlsxwriter.Workbook:
+    """An xlsxwriter workbook writing into ``buffer`` that keeps every string a plain string."""
+    return xlsxwriter.Workbook(buffer, TEXT_ONLY_WORKBOOK)
+
+
 def safe_xlsx(frame: pl.DataFrame, sheet: str = "table") -> bytes:
-    """An .xlsx workbook of ``frame`` (one sheet) with formula-like text cells neutralised."""
+    """An .xlsx workbook of ``frame`` (one sheet) with formula-like text cells neutralised and
+    no cell turned into a live hyperlink."""
     buffer = io.BytesIO()
-    safe_frame(frame).write_excel(buffer, worksheet=sheet[:31], autofit=True)
+    with text_only_workbook(buffer) as workbook:
+        safe_frame(frame).write_excel(workbook, worksheet=sheet[:31], autofit=True)
     return buffer.getvalue()

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from cohort import __version__
+from cohort.figures.safe_text import safe_figure
 
 MAX_REPORT_ROWS = 500
 
@@ -69,7 +70,7 @@ def table_html(frame: pl.DataFrame, limit: int = MAX_REPORT_ROWS) -> str:
 
 def figure_html(figure: go.Figure, first: bool) -> str:
     """The figure as an interactive div; the first one carries plotly.js inline (offline)."""
-    untitled = go.Figure(figure).update_layout(title=None)  # the report's heading names it
+    untitled = safe_figure(figure).update_layout(title=None)  # the report's heading names it
     return untitled.to_html(full_html=False, include_plotlyjs=first,
                             config={"displaylogo": False})
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 
 import polars as pl
-import xlsxwriter
 
+from cohort.export import text_only_workbook
 from cohort.io import to_text_table
 from cohort.schema import COLUMN_DESCRIPTIONS, PATIENT_COLUMNS, TOXICITY_COLUMNS
 
@@ -89,7 +89,7 @@ def template_csv(table: str) -> bytes:
 def template_xlsx() -> bytes:
     """An .xlsx workbook with sheets patients, toxicities and dictionary."""
     buffer = io.BytesIO()
-    with xlsxwriter.Workbook(buffer) as workbook:
+    with text_only_workbook(buffer) as workbook:
         for sheet, frame in (("patients", to_text_table(example_patients())),
                              ("toxicities", example_toxicities()),
                              ("dictionary", data_dictionary())):

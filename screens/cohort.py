@@ -11,6 +11,7 @@ from cohort.tables import default_variables, table_one
 from ui.charts import show_figure
 from ui.session import current_view
 from ui.tables import show_table
+from ui.text import literal_markdown
 from ui.urlstate import url_selectbox
 
 DISTRIBUTION_COLUMNS = (
@@ -22,7 +23,7 @@ MAX_GROUPS = 12
 view = current_view()
 patients = view.patients
 st.title("Cohort")
-st.caption(f"{view.label}. {view.cohort.provenance}")
+st.caption(literal_markdown(f"{view.label}. {view.cohort.provenance}"))
 
 counts = st.columns(3)
 counts[0].metric("Patients", f"{patients.height:,}", help="after the filters in the sidebar")
@@ -32,7 +33,7 @@ if view.toxicities is not None:
                      help="toxicity records of the patients in the cohort")
 
 st.subheader("Attrition")
-st.caption(f"Filters: {view.filter.describe()}")
+st.caption(literal_markdown(f"Filters: {view.filter.describe()}"))
 show_table(view.filter.attrition(view.cohort.patients), "Attrition", column_config={"step": None})
 
 def describe(patients: pl.DataFrame) -> None:

@@ -26,6 +26,7 @@ from ui.charts import show_figure
 from ui.describe import figure_caption
 from ui.session import View, current_view
 from ui.tables import show_table
+from ui.text import literal_markdown
 from ui.urlstate import url_multiselect, url_selectbox
 
 OTHER = "Other"
@@ -158,7 +159,7 @@ def show_ph_test(result: CoxResult, label: str) -> None:
                    "covariate": "Covariate",
                    "chisq": st.column_config.NumberColumn("Chi-square", format="%.2f")})
     violated = result.ph_test.filter((pl.col("p") < 0.05) & (pl.col("covariate") != "GLOBAL"))
-    names = [f"**{column_label(c)}**" for c in violated["covariate"].to_list()]
+    names = [f"**{literal_markdown(column_label(c))}**" for c in violated["covariate"].to_list()]
     if names:
         st.info(f"Proportional-hazards test p < 0.05 for {', '.join(names)}: the hazard ratio "
                 f"of {'this covariate' if len(names) == 1 else 'these covariates'} may change "
@@ -214,7 +215,7 @@ def main() -> None:
     view = current_view()
     patients = view.patients
     st.title("Cox model")
-    st.caption(f"{view.label}. Filters: {view.filter.describe()}")
+    st.caption(literal_markdown(f"{view.label}. Filters: {view.filter.describe()}"))
     key = f"cox.{view.dataset}"
     picked = choose_endpoint(patients, view.cohort.endpoints(), key)
     if picked is None:
@@ -225,7 +226,8 @@ def main() -> None:
     if patients.is_empty():
         st.warning("No patient matches the filters. Widen them in the sidebar.")
         return
-    options = [c for c in covariate_options(patients, view.cohort.identifying) if c not in (time, event)]
+    options = [c for c in covariate_options(patients, view.cohort.identifying)
+               if c not in (time, event)]
     covariates = url_multiselect("Covariates", options, format_func=column_label,
                                  key=f"{key}.covariates", param="cox.covariates",
                                  placeholder="choose one or more covariates")
@@ -236,7 +238,7 @@ def main() -> None:
                              strata_options, format_func=column_label, key=f"{key}.strata",
                              param="cox.strata")
     methods = f"{METHOD}. {event_note(event, endpoint, patients)}"
-    st.caption(methods + post_treatment_note(patients))
+    st.caption(literal_markdown(methods + post_treatment_note(patients)))
     collect.add_note(methods)
     if not covariates:
         st.info("Choose one or more covariates to fit the model.")
@@ -245,17 +247,17 @@ def main() -> None:
     result, univariable = fit_models(patients.select(used), time, event, tuple(covariates),
                                      reference, tuple(strata))
     for message in result.messages:
-        st.warning(message)
+        st.warning(literal_markdown(message))
     if result.terms.is_empty():
         return
     show_counts(result, patients.height)
     table = univariable_multivariable_table(univariable, result.terms)
-    st.subheader(f"Hazard ratios: {label}")
-    st.caption("Univariable: each covariate alone, on its own complete cases, unstratified. "
-               "Multivariable: all covariates together" +
-               (f", stratified by {', '.join(column_label(s) for s in strata)}" if strata else "")
-               + ". n / events of the multivariable model per level. A numeric covariate's HR is per "
-               "one unit of it (e.g. per year of age).")
+    st.subheader(literal_markdown(f"Hazard ratios: {label}"))
+    stratified = f", stratified by {', '.join(column_label(s) for s in strata)}" if strata else ""
+    st.caption(literal_markdown(
+        "Univariable: each covariate alone, on its own complete cases, unstratified. "
+        f"Multivariable: all covariates together{stratified}. n / events of the multivariable "
+        "model per level. A numeric covariate's HR is per one unit of it (e.g. per year of age)."))
     show_hr_table(table, label)
     caption = forest_caption(view, label, result, strata, competing(event, endpoint, patients))
     show_figure(forest_figure(result.terms, title=f"Multivariable Cox model: {label}",

@@ -31,6 +31,7 @@ from ui.charts import show_figure
 from ui.describe import cohort_words, figure_caption
 from ui.session import View, current_view
 from ui.tables import show_table
+from ui.text import literal_markdown
 from ui.urlstate import url_number, url_selectbox
 
 RT_COLUMNS = ("rt_total_dose_gy", "rt_fractions")
@@ -132,7 +133,7 @@ def bed_cox(patients: pl.DataFrame) -> None:
     st.markdown("#### Cox model of local failure on BED10 (continuous)")
     result = fit_bed_cox(patients)
     for message in result.messages:
-        st.warning(message)
+        st.warning(literal_markdown(message))
     if result.terms.is_empty():
         return
     term = result.terms.row(0, named=True)
@@ -181,7 +182,7 @@ def main() -> None:
     the URL and shows link notices."""
     view = current_view()
     st.title("Dose")
-    st.caption(f"{view.label}. Filters: {view.filter.describe()}")
+    st.caption(literal_markdown(f"{view.label}. Filters: {view.filter.describe()}"))
     if view.patients.is_empty():
         st.warning("No patient matches the filters. Widen them in the sidebar.")
         return

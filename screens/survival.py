@@ -28,6 +28,7 @@ from ui.charts import show_figure
 from ui.describe import cohort_words
 from ui.session import current_view
 from ui.tables import show_table
+from ui.text import literal_markdown
 from ui.urlstate import url_multiselect, url_number, url_selectbox, url_toggle
 
 OTHER = "Other time / event columns"
@@ -175,11 +176,11 @@ def show_competing(result: SurvivalResult, endpoint: Endpoint, caption: str, opt
     show_figure(figure, f"Cumulative incidence of {event_name}", n=result.n)
     competing = endpoint.competing_label or "a competing event (code 2)"
     compare = cif_at(result)
-    st.info(
+    st.info(literal_markdown(
         f"Patients can have {competing}, after which {event_name} can no longer happen. "
         "Kaplan-Meier treats them as censored, as if they could still fail later, so 1 − KM "
         "overstates the incidence; the Aalen-Johansen estimate counts them as a competing "
-        "outcome. Here, side by side:", icon=":material/info:")
+        "outcome. Here, side by side:"), icon=":material/info:")
     show_table(compare, "Cumulative incidence (Aalen-Johansen) and 1 − Kaplan-Meier",
                column_config={
         "time": st.column_config.NumberColumn("months", format="%g"),
@@ -194,15 +195,16 @@ def show_result(view, endpoint: Endpoint, request: SurvivalRequest, result: Surv
     caption = f"{cohort_words(view, result.n)}. Endpoint: {endpoint.label}"
     if result.left_out:
         dropped = ", ".join(f"{n} missing {column_label(c)}" for c, n in result.left_out.items())
-        st.caption(f"{result.n:,} of {view.patients.height:,} patients analysed; "
-                   f"left out: {dropped}.")
+        st.caption(literal_markdown(f"{result.n:,} of {view.patients.height:,} patients "
+                                    f"analysed; left out: {dropped}."))
     if result.pooled:
-        st.caption(f"{result.stratum_label}: only the {MAX_STRATA - 1} most frequent values are "
-                   f"drawn separately. {pooled_label(len(result.pooled))}: "
-                   f"{', '.join(result.pooled)}.")
+        st.caption(literal_markdown(
+            f"{result.stratum_label}: only the {MAX_STRATA - 1} most frequent values are drawn "
+            f"separately. {pooled_label(len(result.pooled))}: {', '.join(result.pooled)}."))
     for group in result.small_groups:
-        st.warning(f"Group '{group}' has fewer than {SMALL_GROUP} patients: its estimates are "
-                   "shown but are very uncertain.", icon=":material/warning:")
+        st.warning(literal_markdown(f"Group '{group}' has fewer than {SMALL_GROUP} patients: its "
+                                    "estimates are shown but are very uncertain."),
+                   icon=":material/warning:")
     if result.competing:
         show_competing(result, endpoint, caption, options)
         st.subheader("Kaplan-Meier, competing events censored")
@@ -211,7 +213,7 @@ def show_result(view, endpoint: Endpoint, request: SurvivalRequest, result: Surv
                        title=title, caption=caption, conf_type=request.conf_type, **options)
     show_figure(figure, f"Kaplan-Meier: {title}", n=result.n)
     show_tables(result)
-    st.caption(f"Methods: {method_text(result)}.")
+    st.caption(literal_markdown(f"Methods: {method_text(result)}."))
     collect.add_note(method_text(result))
 
 

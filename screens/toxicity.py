@@ -19,6 +19,7 @@ from ui.charts import show_figure
 from ui.describe import figure_caption
 from ui.session import View, current_view
 from ui.tables import show_table
+from ui.text import literal_markdown
 from ui.urlstate import url_number, url_selectbox, url_toggle
 
 MAX_GROUPS = 8
@@ -69,10 +70,10 @@ def coverage_note(patients: pl.DataFrame, toxicities: pl.DataFrame) -> None:
                    ["study"].drop_nulls().to_list())
     studies = set(patients["study"].drop_nulls().to_list())
     if recorded and recorded < studies:
-        st.info(f"Toxicity records come from {len(recorded)} of the {len(studies)} studies in "
-                f"the filtered cohort ({', '.join(sorted(recorded))}); patients of the other "
-                "studies count in the denominator. Filter by study in the sidebar for "
-                "per-study rates.")
+        st.info(literal_markdown(
+            f"Toxicity records come from {len(recorded)} of the {len(studies)} studies in the "
+            f"filtered cohort ({', '.join(sorted(recorded))}); patients of the other studies "
+            "count in the denominator. Filter by study in the sidebar for per-study rates."))
 
 
 def _highlight(fig: go.Figure, on: bool) -> go.Figure:
@@ -158,7 +159,7 @@ def main() -> None:
     the URL and shows link notices."""
     view = current_view()
     st.title("Toxicity")
-    st.caption(f"{view.label}. Filters: {view.filter.describe()}")
+    st.caption(literal_markdown(f"{view.label}. Filters: {view.filter.describe()}"))
     if view.toxicities is None:
         no_toxicities()
         return
@@ -202,9 +203,9 @@ def main() -> None:
                      f"Patients by worst CTCAE grade per term ({words})", "tox.grade")
     if by is not None:
         group = column_label(by).lower()
-        st.subheader(f"By {group}")
-        st.caption("Percent of each group's patients (n in the column header); patients with a "
-                   f"missing {group} form the group 'missing'.")
+        st.subheader(literal_markdown(f"By {group}"))
+        st.caption(literal_markdown("Percent of each group's patients (n in the column header); "
+                                    f"patients with a missing {group} form the group 'missing'."))
         figure = group_heatmap(matrix.by_group, max_terms=top, caption=group_caption)
         show_figure(_highlight(figure, highlight),
                     f"Toxicity by {group}: any grade and grade ≥3 ({words})", key="tox.group")

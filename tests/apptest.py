@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -48,3 +49,9 @@ def load_on_data_page(at: AppTest, name: str, data: bytes, mime: str = "text/csv
     for coding in [s for s in at.selectbox if s.label.startswith("How is")]:
         coding.set_value(zero_one).run()
     return at.button[0].click().run()
+
+
+def as_read(text: object) -> str:
+    """Markdown source as the user reads it: backslash escapes removed (values from files and
+    links are escaped so that they show as typed, ui.text.literal_markdown)."""
+    return re.sub(r"\\(.)", r"\1", str(text))

@@ -17,7 +17,7 @@ from cohort.datasets import DEFAULT_DATASET, load_dataset
 from cohort.dose import DEFAULT_ALPHA_BETA_GY
 from cohort.schema import column_label
 from cohort.toxicity import grade_matrix
-from tests.apptest import open_app, param
+from tests.apptest import as_read, open_app, param
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120
@@ -27,11 +27,11 @@ TOX_KEY, DOSE_KEY = f"tox.{DEFAULT_DATASET}", f"dose.{DEFAULT_DATASET}"
 
 def notices(at: AppTest) -> str:
     """The notices about link values the app ignored (not the screens' own warnings)."""
-    return "\n".join(str(w.value) for w in at.warning if w.icon == ":material/link_off:")
+    return "\n".join(as_read(w.value) for w in at.warning if w.icon == ":material/link_off:")
 
 
 def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
+    return "\n".join(as_read(e.value) for e in elements)
 
 
 def figure(at: AppTest, title_start: str) -> dict:
@@ -247,4 +247,4 @@ def test_cox_reference_levels_come_from_the_rows_the_model_uses():
     with_ttnt = load_dataset(DEFAULT_DATASET).patients.drop_nulls(["ttnt_months", "ttnt_event"])
     assert reference.options == sorted(with_ttnt["oligo_state"].unique().to_list())
     assert "oligometastatic" not in reference.options
-    assert not [w for w in at.warning if "not in the data" in str(w.value)]
+    assert not [w for w in at.warning if "not in the data" in as_read(w.value)]

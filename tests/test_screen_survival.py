@@ -6,13 +6,13 @@ from streamlit.testing.v1 import AppTest
 
 from cohort.analysis import SurvivalRequest, analyse_survival
 from cohort.datasets import load_dataset
-from tests.apptest import open_app
+from tests.apptest import as_read, open_app
 
 SURVIVAL = "screens/survival.py"
 
 
 def markdown(at: AppTest) -> str:
-    return " ".join(m.value for m in at.markdown)
+    return " ".join(as_read(m.value) for m in at.markdown)
 
 
 def test_stratified_log_rank_is_the_cohort_function():
@@ -26,7 +26,7 @@ def test_stratified_log_rank_is_the_cohort_function():
 
 def test_competing_endpoint_shows_cumulative_incidence_and_why():
     at = open_app(SURVIVAL, **{"survival.endpoint": "LC", "survival.by": "bed10_gy"})
-    assert any("overstates the incidence" in i.value for i in at.info)
+    assert any("overstates the incidence" in as_read(i.value) for i in at.info)
     assert at.number_input(key="surv.cut.bed10_gy").value == 100.0
 
 
@@ -50,5 +50,6 @@ def test_many_histologies_are_offered_and_the_rare_ones_pooled():
                                 SurvivalRequest("os_months", "os_event", by="histology"))
     assert len(expected.groups) == 8 and expected.groups[-1].startswith("Other (")
     assert list(at.dataframe[0].value["group"]) == expected.groups
-    pooled_note = [c.value for c in at.caption if "most frequent values are drawn" in c.value]
+    pooled_note = [as_read(c.value) for c in at.caption
+                   if "most frequent values are drawn" in as_read(c.value)]
     assert pooled_note and all(value in pooled_note[0] for value in expected.pooled)

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from cohort.dose import add_dose_columns
 from cohort.io import EVENT_CODINGS
 from cohort.schema import Cohort
-from tests.apptest import ROOT, TIMEOUT, metric, open_app
+from tests.apptest import ROOT, TIMEOUT, as_read, metric, open_app
 
 COX, TOX, DOSE = "screens/cox.py", "screens/toxicity.py", "screens/dose.py"
 
@@ -37,7 +37,7 @@ def ok(at: AppTest) -> None:
 
 
 def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
+    return "\n".join(as_read(e.value) for e in elements)
 
 
 def demo_cohort(n: int = 60, seed: int = 11) -> Cohort:

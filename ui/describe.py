@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
 from ui.session import View
-
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
 def cohort_words(view: View, n: int | None = None, dataset: bool = True) -> str:
@@ -23,9 +19,3 @@ def cohort_words(view: View, n: int | None = None, dataset: bool = True) -> str:
 def figure_caption(view: View, endpoint: str, method: str, n: int) -> str:
     """Which cohort, which filters, which endpoint and which method, in one caption."""
     return f"{cohort_words(view, n)}. Endpoint: {endpoint}. {method}."
-
-
-def literal_markdown(text: str) -> str:
-    """``text`` escaped so that Streamlit's markdown shows it as typed (no links, no emphasis):
-    for values that come from a link, such as a file name."""
-    return MARKDOWN_SPECIAL.sub(r"\\\1", text)

@@ -6,12 +6,15 @@ shown is kept in the link. Keys: Right / Left for next / previous, Esc to leave.
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from cohort.figures.style import for_projection
 from ui import collect, urlstate
 from ui.describe import cohort_words
 from ui.session import View
+from ui.text import literal_markdown
 
 PRESENT_KEY = "present"
 SLIDE_KEY = "present.slide"
@@ -46,9 +49,16 @@ def _move(step: int, count: int) -> None:
 
 
 def _slide_index(count: int) -> int:
+    """The slide to show (0-based): the link's slide number (1 to ``count``) once, else the
+    current one; any other link value is ignored with a notice."""
     linked = urlstate.take(SLIDE_PARAM)
-    if linked and linked[-1].isdigit():
-        st.session_state[SLIDE_KEY] = int(linked[-1]) - 1
+    if linked is not None:
+        number = linked[0] if len(linked) == 1 else ""
+        if re.fullmatch(r"[0-9]{1,3}", number) and 1 <= int(number) <= count:
+            st.session_state[SLIDE_KEY] = int(number) - 1
+        else:
+            urlstate.notice(f"Ignored the link's slide {', '.join(linked)[:40]!r}: this screen "
+                            f"has {count} figure{'s' if count != 1 else ''}.")
     index = min(max(st.session_state.get(SLIDE_KEY, 0), 0), count - 1)
     st.session_state[SLIDE_KEY] = index
     return index
@@ -69,8 +79,9 @@ def show(view: View) -> None:
         analysed = collect.shown().figure_counts[index]
         heading, controls = st.columns([4, 2], vertical_alignment="center")
         with heading:
-            st.title(title)
-            st.write(f"{cohort_words(view, analysed, dataset=False)}. Data: {view.label}.")
+            st.title(literal_markdown(title))
+            st.write(literal_markdown(f"{cohort_words(view, analysed, dataset=False)}. "
+                                      f"Data: {view.label}."))
         with controls:
             buttons = st.columns(3)
             buttons[0].button("←", on_click=_move, args=(-1, len(figures)), shortcut="Left",

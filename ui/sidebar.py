@@ -6,7 +6,6 @@ import streamlit as st
 
 from ui import presentation, urlstate
 from ui.charts import FIGURE_FORMATS, FORMAT_KEY
-from ui.describe import literal_markdown
 from ui.filters import filter_widgets
 from ui.report import report_button
 from ui.session import (
@@ -19,6 +18,7 @@ from ui.session import (
     select_pending_dataset,
     uploaded_cohort,
 )
+from ui.text import literal_markdown
 from ui.urlstate import (
     DATASET_PARAM,
     FILE_PARAM,
@@ -34,8 +34,8 @@ from ui.urlstate import (
 def awaited_upload() -> str | None:
     """The file name a link asks for when it was made on an upload this session lacks."""
     wanted = pending(DATASET_PARAM)
-    if wanted and wanted[-1] == UPLOADED and uploaded_cohort() is None:
-        return (pending(FILE_PARAM) or ["the same file"])[-1]
+    if wanted == [UPLOADED] and uploaded_cohort() is None:
+        return (pending(FILE_PARAM) or ["the same file"])[0]
     return None
 
 
@@ -73,7 +73,7 @@ def render_sidebar() -> View:
         if cohort.synthetic:
             st.caption("⚠️ Synthetic demonstration data, not patient records.")
         if cohort_filter.conditions:
-            st.caption(f"Filtered: {cohort_filter.describe()}")
+            st.caption(literal_markdown(f"Filtered: {cohort_filter.describe()}"))
     return view
 
 
@@ -87,7 +87,7 @@ def link_notices(slot) -> None:
                     "this view.",
                     icon=":material/upload_file:")
         for message in take_notices():
-            st.warning(message, icon=":material/link_off:")
+            st.warning(literal_markdown(message), icon=":material/link_off:")
 
 
 def share_panel(view: View, screen_title: str) -> None:

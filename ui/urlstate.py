@@ -12,11 +12,14 @@ dataset key, filter criteria and options, never patient rows.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 import streamlit as st
+
+from ui.text import literal_markdown
 
 _READ = "_url_read"
 _PENDING = "_url_pending"
@@ -134,11 +137,18 @@ def _text(number: float) -> str:
     return format(number, ".10g")
 
 
-def _seed(key: str, param: str, decode: Callable[[list[str]], Any | None], label: str) -> None:
+def _seed(key: str, param: str, decode: Callable[[list[str]], Any | None], label: str,
+          single: bool = True) -> None:
+    """Set the widget ``key`` from the link's value for ``param``; a value ``decode`` rejects
+    (None), or several values for a ``single``-valued widget, is ignored with a notice."""
     if st.session_state.get(_HOLD):
         return
     values = take(param)
     if values is None:
+        return
+    if single and len(values) != 1:
+        notice(f"Ignored the link's values for {label}: it gives {len(values)} values where one "
+               "is expected.")
         return
     decoded = decode(values)
     if decoded is None:
@@ -161,8 +171,9 @@ def url_selectbox(label: str, options: Sequence[Any], *, key: str, param: str,
                   index: int | None = 0, **kwargs) -> Any:
     """``st.selectbox`` whose choice lives in the URL (options are matched as text)."""
     by_text = _by_text(options)
-    _seed(key, param, lambda v: by_text.get(v[-1]) if v[-1] in by_text else None, label)
-    value = st.selectbox(label, options, key=key, **_initial(key, index=index), **kwargs)
+    _seed(key, param, lambda v: by_text.get(v[0]) if v[0] in by_text else None, label)
+    value = st.selectbox(literal_markdown(label), options, key=key, **_initial(key, index=index),
+                         **kwargs)
     default = options[index] if index is not None and options else None
     if value != default and value is not None:
         record(param, str(value))
@@ -185,8 +196,8 @@ def url_multiselect(label: str, options: Sequence[Any], *, key: str, param: str,
                    "not among its choices here.")
         return known
 
-    _seed(key, param, decode, label)
-    value = st.multiselect(label, options, key=key, **_initial(key, default=list(default)),
+    _seed(key, param, decode, label, single=False)
+    value = st.multiselect(literal_markdown(label), options, key=key, **_initial(key, default=list(default)),
                            **kwargs)
     if list(value) != list(default):
         record(param, [str(v) for v in value] or [NONE])
@@ -194,30 +205,35 @@ def url_multiselect(label: str, options: Sequence[Any], *, key: str, param: str,
 
 
 def _parse_number(text: str, integer: bool) -> float | int | None:
+    """The number ``text`` writes (a whole one if ``integer``), or None: not a finite number,
+    or not whole where one is expected (never rounded)."""
     try:
         number = float(text)
     except ValueError:
         return None
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         return None
-    return int(round(number)) if integer else number
+    if integer:
+        return int(number) if number.is_integer() else None
+    return number
 
 
 def url_range_slider(label: str, low: float, high: float, *, key: str, param: str,
                      step: float, integer: bool = False) -> tuple[float, float]:
-    """A range ``st.slider`` over [low, high] whose range lives in the URL as 'lo~hi'."""
+    """A range ``st.slider`` over [low, high] whose range lives in the URL as 'lo~hi'; a link's
+    range not within [low, high] is ignored (never clamped)."""
     def decode(values: list[str]) -> tuple | None:
-        parts = values[-1].split(RANGE_SEPARATOR)
+        parts = values[0].split(RANGE_SEPARATOR)
         if len(parts) != 2:
             return None
         numbers = [_parse_number(p, integer) for p in parts]
-        if None in numbers:
+        if None in numbers or numbers[0] > numbers[1]:
             return None
-        lo, hi = sorted(min(max(n, low), high) for n in numbers)
-        return (lo, hi)
+        inside = all(low <= n <= high for n in numbers)
+        return tuple(numbers) if inside else None
 
     _seed(key, param, decode, label)
-    value = st.slider(label, min_value=low, max_value=high, step=step, key=key,
+    value = st.slider(literal_markdown(label), min_value=low, max_value=high, step=step, key=key,
                       **_initial(key, value=(low, high)))
     record_default_aware(param, tuple(value), (low, high),
                          lambda v: f"{_text(v[0])}{RANGE_SEPARATOR}{_text(v[1])}")
@@ -228,11 +244,11 @@ def url_number(label: str, *, key: str, param: str, value: float, min_value: flo
                max_value: float, step: float, integer: bool = False, **kwargs) -> float:
     """``st.number_input`` whose value lives in the URL."""
     def decode(values: list[str]) -> float | None:
-        number = _parse_number(values[-1], integer)
+        number = _parse_number(values[0], integer)
         return number if number is not None and min_value <= number <= max_value else None
 
     _seed(key, param, decode, label)
-    chosen = st.number_input(label, min_value=min_value, max_value=max_value, step=step,
+    chosen = st.number_input(literal_markdown(label), min_value=min_value, max_value=max_value, step=step,
                              key=key, **_initial(key, value=value), **kwargs)
     record_default_aware(param, chosen, value, _text)
     return chosen
@@ -242,8 +258,8 @@ def url_toggle(label: str, *, key: str, param: str, value: bool = False,
                widget: Callable = st.toggle, **kwargs) -> bool:
     """``st.toggle`` (or ``st.checkbox`` via ``widget``) whose state lives in the URL."""
     flags = {"1": True, "0": False, "true": True, "false": False}
-    _seed(key, param, lambda v: flags.get(v[-1].lower()), label)
-    chosen = widget(label, key=key, **_initial(key, value=value), **kwargs)
+    _seed(key, param, lambda v: flags.get(v[0].lower()), label)
+    chosen = widget(literal_markdown(label), key=key, **_initial(key, value=value), **kwargs)
     record_default_aware(param, chosen, value, lambda v: "1" if v else "0")
     return chosen
 
