@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from ui import collect, presentation, urlstate
 from ui.logscrub import install_log_scrubber
 from ui.sidebar import awaited_upload, link_notices, render_sidebar, share_panel
 
-st.set_page_config(page_title="Oligomet Cohort Explorer", page_icon=":material/monitoring:",
-                   layout="wide")
+# A local icon: material-icon and emoji favicons are fetched from a third-party font CDN.
+st.set_page_config(page_title="Oligomet Cohort Explorer",
+                   page_icon=str(Path(__file__).parent / "ui" / "icon.png"), layout="wide")
 
 DATA_PAGE = st.Page("screens/data.py", title="Data", icon=":material/upload_file:", url_path="data")
 PAGES = [

@@ -54,4 +54,4 @@ def load_on_data_page(at: AppTest, name: str, data: bytes, mime: str = "text/csv
 def as_read(text: object) -> str:
     """Markdown source as the user reads it: backslash escapes removed (values from files and
     links are escaped so that they show as typed, ui.text.literal_markdown)."""
-    return re.sub(r"\\(.)", r"\1", str(text))
+    return re.sub(r"\\(.)", r"\1", str(text)).replace("\u2060", "")
