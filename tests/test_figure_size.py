@@ -16,6 +16,8 @@ from cohort.figures.dose import (
     long_by_group,
     point_markers,
 )
+from cohort.figures.km import km_figure, step_vertices
+from cohort.survival import kaplan_meier
 from tests.apptest import open_app
 
 N = 100_000
@@ -157,3 +159,38 @@ def test_dose_screen_caption_states_the_method(kind, method):
     fig = shown["BED10 (Gy) by treated site"]
     text = " ".join(a.text.replace("<br>", " ") for a in fig.layout.annotations)
     assert method in text and "pooled" not in text
+
+
+def step_value(x: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """A step curve (line_shape='hv' through x, y) read at times ``t``."""
+    return y[np.searchsorted(x, t, side="right") - 1]
+
+
+def test_km_curve_keeps_only_its_steps_and_draws_the_same_line():
+    rng = np.random.default_rng(8)
+    n = 20_000
+    patients = pl.DataFrame({"months": rng.exponential(30, n).round(3),
+                             "event": (rng.uniform(size=n) < 0.3).astype(int),
+                             "arm": rng.choice(["A", "B"], n)})
+    table = kaplan_meier(patients, "months", "event", by="arm")
+    fig = km_figure(table)
+    lines = [t for t in fig.data if t.mode == "lines" and t.hoverinfo != "skip"
+             and "median" not in (t.hovertemplate or "")]
+    bands = [t for t in fig.data if t.hoverinfo == "skip" and t.mode == "lines"]
+    assert len(lines) == 2 and len(bands) == 4
+    for (group,), part in table.partition_by("group", as_dict=True, maintain_order=True).items():
+        times = part["time"].to_numpy()
+        curve = next(t for t in lines if t.name.startswith(f"{group} "))
+        assert len(curve.x) < 0.5 * len(times)  # 70 % censored: most times are flat
+        assert curve.x[-1] == times[-1] and (curve.x[0], curve.y[0]) == (0.0, 1.0)
+        assert (step_value(curve.x, curve.y, times) == part["survival"].to_numpy()).all()
+        upper, lower = (b for b in bands if b.legendgroup == curve.name)
+        for band, bound in ((upper, "upper"), (lower, "lower")):  # no CI: drawn at the curve
+            drawn = part[bound].fill_null(part["survival"]).to_numpy()
+            assert (step_value(band.x, band.y, times) == drawn).all()
+
+
+def test_step_vertices_keeps_changes_and_both_ends():
+    x, y = np.array([0.0, 1, 2, 3, 4, 5]), np.array([1.0, 1, 0.8, 0.8, 0.8, 0.8])
+    kept = step_vertices(x, y)
+    assert kept[0].tolist() == [0.0, 2.0, 5.0] and kept[1].tolist() == [1.0, 0.8, 0.8]
