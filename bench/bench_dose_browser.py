@@ -35,7 +35,7 @@ DRAWN = f"""() => {{
     const done = document.querySelector(
         '[data-testid=stApp][data-test-script-state=notRunning]');
     return done && charts.length >= {CHARTS}
-        && [...charts].every(c => c.querySelector('.main-svg .plot'));
+        && [...charts].every(c => c.querySelector('.main-svg g.trace, .main-svg g.hm'));
 }}"""
 
 

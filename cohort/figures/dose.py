@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
@@ -166,15 +167,15 @@ def dose_distribution_figure(
     for i, (group, _) in enumerate(counts):
         colour = BOX_COLOURS[i % len(BOX_COLOURS)]
         if kind == "box":
-            fig.add_trace(_box(boxes[group], labels[group], colour))
-        fig.add_trace(_markers(markers.filter(pl.col("group") == group), labels[group], colour,
-                               size_ref, _unit(value)))
+            fig.add_trace(_box(boxes[group], labels[group], i, colour))
+        fig.add_trace(_markers(markers.filter(pl.col("group") == group), labels[group], i,
+                               colour, size_ref, _unit(value)))
     title = _axis_label(value, alpha_beta_gy)
     note = f"by {column_label(by).lower()}; n = {data.height}"
     if isinstance(patients.schema[by], pl.List):
         note = (f"by {column_label(by).lower()}; {data.height} values from "
                 f"{patients_with_value(patients, value)} patients, one per listed value")
-    _layout(fig, f"{title}<br><sup>{note}</sup>", title, len(counts))
+    _layout(fig, f"{title}<br><sup>{note}</sup>", title, list(labels.values()))
     if caption and markers.height < data["group", "value"].n_unique():
         caption += (f" Over {MAX_MARKERS_PER_GROUP} distinct values in a group: values pooled "
                     f"into {MAX_MARKERS_PER_GROUP} equal bins of the axis, a marker at their mean.")
@@ -187,22 +188,23 @@ def _unit(column: str) -> str:
     return "" if column == "rt_fractions" else " Gy"
 
 
-def _box(stats: dict, name: str, colour: str) -> go.Box:
-    """A box drawn from precomputed statistics (no points sent)."""
-    return go.Box(y=[name], name=name, orientation="h", boxpoints=False,
+def _box(stats: dict, name: str, row: int, colour: str) -> go.Box:
+    """A box on ``row`` of the y axis drawn from precomputed statistics (no points sent)."""
+    return go.Box(y=[row], name=name, orientation="h", boxpoints=False,
                   q1=[stats["q1"]], median=[stats["median"]], q3=[stats["q3"]],
                   lowerfence=[stats["lowerfence"]], upperfence=[stats["upperfence"]],
                   line={"color": colour, "width": 2.5}, fillcolor=rgba(colour, 0.15))
 
 
-def _markers(markers: pl.DataFrame, name: str, colour: str, size_ref: float, unit: str
-             ) -> go.Scatter:
-    """One marker per distinct value (or pooled bin), its area proportional to ``count``; all
-    arrays numpy (sent as binary), the group as ``y0`` (not repeated per marker)."""
+def _markers(markers: pl.DataFrame, name: str, row: int, colour: str, size_ref: float,
+             unit: str) -> go.Scatter:
+    """One marker per distinct value (or pooled bin) on ``row`` of the y axis, its area
+    proportional to ``count``; all arrays numpy (sent as binary, not as text)."""
     pooled = (markers["low"] != markers["high"]).any()
     value = ("%{customdata[0]:.4~g}–%{customdata[1]:.4~g}" if pooled else "%{x}") + unit
     return go.Scatter(
-        x=markers["value"].to_numpy(), y0=name, dy=0, name=name, mode="markers",
+        x=markers["value"].to_numpy(), y=np.full(markers.height, row, dtype=np.int8),
+        name=name, mode="markers",
         customdata=markers.select("low", "high").to_numpy() if pooled else None,
         hovertemplate=f"{value}: n = %{{marker.size}}<extra>{name}</extra>",
         marker={"color": colour, "size": markers["count"].to_numpy(), "sizemode": "area",
@@ -210,7 +212,9 @@ def _markers(markers: pl.DataFrame, name: str, colour: str, size_ref: float, uni
                 "line": {"color": "white", "width": 0.5}})
 
 
-def _layout(fig: go.Figure, title: str, x_title: str, n_groups: int) -> go.Figure:
+def _layout(fig: go.Figure, title: str, x_title: str, labels: list[str]) -> go.Figure:
+    """Groups on rows 0, 1, ... of the y axis (top to bottom), labelled ``labels``."""
+    n_groups = len(labels)
     fig.update_layout(
         template="simple_white", paper_bgcolor="white", plot_bgcolor="white",
         font={"family": FONT_FAMILY, "size": FONT_SIZE, "color": "#000000"},
@@ -220,8 +224,9 @@ def _layout(fig: go.Figure, title: str, x_title: str, n_groups: int) -> go.Figur
     )
     fig.update_xaxes(title_text=x_title, showgrid=True, gridcolor=GRID_COLOR,
                      tickfont={"size": TICK_FONT_SIZE}, zeroline=False)
-    fig.update_yaxes(autorange="reversed", automargin=True, tickfont={"size": TICK_FONT_SIZE},
-                     showgrid=False)
+    fig.update_yaxes(range=[n_groups - 0.5, -0.5], tickvals=list(range(n_groups)),
+                     ticktext=labels, automargin=True, tickfont={"size": TICK_FONT_SIZE},
+                     showgrid=False, zeroline=False, ticks="")
     return fig
 
 
