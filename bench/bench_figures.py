@@ -9,12 +9,15 @@ measured as ``len(fig.to_json())``, the JSON plotly sends. ``--irradiated`` copi
 Dose screen's figures; in the whole demonstration cohort 5 % are). ``--continuous`` also shifts
 each copy's follow-up times by a different fraction of a day, so times are distinct, as in a
 registry recorded in days: the Kaplan-Meier figures then have a step per event rather than per
-demonstration patient. Prints kB per figure.
+demonstration patient. Prints kB per figure. ``--time-dose`` instead times building the
+Dose screen's five distribution figures and their JSON on the largest cohort (median of 5).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
+import time
 
 import polars as pl
 from streamlit.testing.v1 import AppTest
@@ -72,6 +75,23 @@ def figure_sizes(cohort: Cohort) -> dict[tuple[str, str], int]:
     return sizes
 
 
+def time_dose_figures(cohort: Cohort, repeats: int = 5) -> None:
+    """Seconds to build the five dose distributions by treated site, with ``to_json``."""
+    from cohort.dose import add_dose_columns
+    from cohort.figures.dose import DOSE_QUANTITIES, dose_distribution_figure
+
+    patients = add_dose_columns(cohort.patients)
+    times, chars = [], 0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        chars = sum(len(dose_distribution_figure(patients, column, "treated_sites").to_json())
+                    for column in DOSE_QUANTITIES)
+        times.append(time.perf_counter() - start)
+    print(f"{cohort.patients.height:,} patients: 5 dose figures built and serialised in "
+          f"{statistics.median(times) * 1000:.0f} ms (median of {repeats}, min "
+          f"{min(times) * 1000:.0f}), {chars / 1000:.0f} kB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, nargs="+", default=[10_000, 100_000])
@@ -79,7 +99,13 @@ def main() -> None:
                         help="only the demonstration patients with an RT dose, copied")
     parser.add_argument("--continuous", action="store_true",
                         help="distinct follow-up times in every copy")
+    parser.add_argument("--time-dose", action="store_true",
+                        help="time the Dose screen's distribution figures instead")
     args = parser.parse_args()
+    if args.time_dose:
+        cohort = scaled_demo(max(args.patients), args.irradiated)
+        time_dose_figures(continuous_times(cohort) if args.continuous else cohort)
+        return
     columns, table = [], {}
     for patients in args.patients:
         cohort = scaled_demo(patients, args.irradiated)
