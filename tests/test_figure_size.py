@@ -104,11 +104,12 @@ def test_box_drawn_from_the_statistics():
         assert box.name == f"{row['group']} (n={row['n']})"
 
 
+@pytest.mark.parametrize("column", ["rt_total_dose_gy", "bed10_gy"])
 @pytest.mark.parametrize("kind", ["box", "strip"])
-def test_markers_count_every_patient_once_per_value(kind):
+def test_markers_count_every_patient_once_per_value(kind, column):
     patients = registry(20_000)
-    data = long_by_group(patients, "rt_total_dose_gy", "treated_sites")
-    fig = dose_distribution_figure(patients, "rt_total_dose_gy", "treated_sites", kind)
+    data = long_by_group(patients, column, "treated_sites")
+    fig = dose_distribution_figure(patients, column, "treated_sites", kind)
     markers = [t for t in fig.data if isinstance(t, go.Scatter)]
     assert len(markers) == len(SITES)
     assert sum(int(t.marker.size.sum()) for t in markers) == data.height

@@ -133,7 +133,8 @@ def point_markers(data: pl.DataFrame, max_per_group: int = MAX_MARKERS_PER_GROUP
            .otherwise(pl.col("value")))
     return (data.join(crowded.rename({"value": "crowded"}), on="group")
             .group_by("group", key.alias("_key"))
-            .agg(value=pl.col("value").mean(), low=pl.col("value").min(),
+            .agg(value=pl.when(pl.col("crowded").first()).then(pl.col("value").mean())
+                 .otherwise(pl.col("value").first()), low=pl.col("value").min(),
                  high=pl.col("value").max(), count=pl.len())
             .sort("group", "value").drop("_key"))
 
