@@ -167,10 +167,10 @@ def dose_distribution_figure(
     fig = go.Figure()
     for i, (group, _) in enumerate(counts):
         colour = BOX_COLOURS[i % len(BOX_COLOURS)]
-        if kind == "box":
-            fig.add_trace(_box(boxes[group], labels[group], i, colour))
         fig.add_trace(_markers(markers.filter(pl.col("group") == group), labels[group], i,
                                colour, size_ref, _unit(value)))
+        if kind == "box":  # over the markers: crowded markers would hide it
+            fig.add_trace(_box(boxes[group], labels[group], i, colour))
     title = _axis_label(value, alpha_beta_gy)
     note = f"by {column_label(by).lower()}; n = {data.height}"
     if isinstance(patients.schema[by], pl.List):
