@@ -20,6 +20,7 @@ from cohort.dose import (
     patients_assessed,
 )
 from cohort.figures.dose import (
+    BOX_METHOD,
     DOSE_QUANTITIES,
     dlt_grid_figure,
     dose_distribution_figure,
@@ -50,10 +51,9 @@ def has_values(patients: pl.DataFrame, columns: tuple[str, ...]) -> bool:
 def distribution_caption(view: View, data: pl.DataFrame, column: str, by: str, kind: str,
                          alpha_beta: float) -> str:
     """Cohort, filters, n with a value, and the method of one dose distribution figure."""
-    point = "a point per patient" + (f" per {column_label(by).lower()}"
-                                     if isinstance(data.schema[by], pl.List) else "")
-    method = (f"Box: median and quartiles, whiskers to 1.5 × IQR; {point}" if kind == "box"
-              else point[:1].upper() + point[1:])
+    per = (f" per {column_label(by).lower()}" if isinstance(data.schema[by], pl.List) else "")
+    point = f"a marker per distinct value{per}, its area proportional to the patients with it"
+    method = (f"Box: {BOX_METHOD}; {point}" if kind == "box" else point[:1].upper() + point[1:])
     if column == "bed10_gy":
         method += "; linear-quadratic BED, α/β = 10 Gy"
     elif column == "eqd2_gy":
@@ -87,8 +87,7 @@ def distributions(view: View, key: str) -> None:
                              key=f"{key}.kind", param="dose.plot")
     data = add_dose_columns(patients, alpha_beta)
     st.caption("Linear-quadratic model: BED = n·d·(1 + d/(α/β)), EQD2 = BED / (1 + 2/(α/β)); "
-               f"EQD2 with α/β = {alpha_beta:g} Gy. Boxes: median and quartiles; whiskers to "
-               "1.5 × IQR.")
+               f"EQD2 with α/β = {alpha_beta:g} Gy. Boxes: {BOX_METHOD}.")
     shown = [c for c in DOSE_QUANTITIES if c in data.columns]
     for start in range(0, len(shown), 2):
         for slot, column in zip(st.columns(2), shown[start:start + 2], strict=False):

@@ -6,9 +6,11 @@ option writes it into the URL; a bad value is a notice, never an exception.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from streamlit.testing.v1 import AppTest
 
@@ -183,6 +185,13 @@ def test_link_for_another_screen_waits_for_it():
 # --- Dose -----------------------------------------------------------------------------------
 
 
+def plotly_array(value: dict | list) -> np.ndarray:
+    """An array of a figure's JSON: a list, or numpy's bytes as plotly encodes them."""
+    if isinstance(value, list):
+        return np.array(value)
+    return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+
+
 def eqd2(patients: pl.DataFrame, alpha_beta: float) -> list[float]:
     """EQD2 per patient and treated site, by the LQ formula (independent of cohort.dose)."""
     d = pl.col("rt_total_dose_gy") / pl.col("rt_fractions")
@@ -199,7 +208,9 @@ def test_dose_link_recomputes_eqd2():
     assert "EQD2 with α/β = 3 Gy" in texts(at.caption)
     spec = figure(at, "EQD2")
     assert "α/β = 3 Gy" in spec["layout"]["title"]["text"]
-    shown = sorted(round(x, 6) for trace in spec["data"] for x in trace["x"])
+    markers = [trace for trace in spec["data"] if trace["type"] == "scatter"]
+    shown = sorted(round(float(x), 6) for trace in markers for x in np.repeat(
+        plotly_array(trace["x"]), plotly_array(trace["marker"]["size"])))  # a marker per value
     patients = load_dataset(DEFAULT_DATASET).patients
     assert shown == eqd2(patients, 3.0)
     assert shown != eqd2(patients, DEFAULT_ALPHA_BETA_GY)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
@@ -30,6 +31,12 @@ CAPTION_FONT_SIZE = FONT_SIZE - 3  # smaller than the axis labels (as the Kaplan
 CAPTION_LINE_PX = 22
 X_TITLE_PX = 72  # from the plot's bottom edge past the x-axis title
 LABEL_PX_PER_CHAR = 0.42 * TICK_FONT_SIZE  # a low estimate of a group label's width per character
+#: How :func:`box_statistics` computes a box, for captions.
+BOX_METHOD = ("median and quartiles (Hazen's method, as plotly), whiskers to the furthest value "
+              "within 1.5 × IQR")
+#: Beyond this many distinct values in a group, its values are pooled into this many bins.
+MAX_MARKERS_PER_GROUP = 200
+MARKER_MIN_PX, MARKER_MAX_PX = 5, 26  # diameter of the marker of 1 patient / of the most
 
 
 def patients_with_value(patients: pl.DataFrame, value: str) -> int:
@@ -88,6 +95,50 @@ def _axis_label(column: str, alpha_beta_gy: float | None) -> str:
     return column_label(column)
 
 
+def box_statistics(data: pl.DataFrame) -> pl.DataFrame:
+    """Per group of ``data`` (columns group, value): n, q1, median, q3, lowerfence, upperfence,
+    in the value's unit, as plotly's box computes them from the points (its default "linear"
+    quartile method, Hazen's: the sorted values interpolated at position n·p − 0.5 counted from
+    0; fences the furthest values within 1.5 × IQR of the quartiles, and never inside them)."""
+    value = pl.col("value").sort()
+    last = pl.len() - 1
+
+    def hazen(p: float) -> pl.Expr:
+        position = (pl.len() * p - 0.5).clip(0, last)
+        below, frac = position.floor().cast(pl.Int64), position % 1
+        return frac * value.get(position.ceil().cast(pl.Int64)) + (1 - frac) * value.get(below)
+
+    stats = data.group_by("group", maintain_order=True).agg(
+        n=pl.len(), q1=hazen(0.25), median=hazen(0.5), q3=hazen(0.75))
+    iqr = pl.col("q3") - pl.col("q1")
+    within = data.join(stats, on="group").filter(
+        pl.col("value").is_between(pl.col("q1") - 1.5 * iqr, pl.col("q3") + 1.5 * iqr))
+    fences = within.group_by("group").agg(low=pl.col("value").min(), high=pl.col("value").max())
+    return stats.join(fences, on="group", how="left").select(
+        "group", "n", "q1", "median", "q3",
+        lowerfence=pl.min_horizontal("q1", "low"), upperfence=pl.max_horizontal("q3", "high"))
+
+
+def point_markers(data: pl.DataFrame, max_per_group: int = MAX_MARKERS_PER_GROUP
+                  ) -> pl.DataFrame:
+    """One marker per group and distinct value of ``data`` (columns group, value): group, value,
+    low, high, count (patients). A group with more than ``max_per_group`` distinct values has
+    its values pooled into ``max_per_group`` equal bins over the whole figure's range: the
+    marker at the bin's mean, low and high its smallest and largest value."""
+    lo, hi = data["value"].min(), data["value"].max()
+    width = (hi - lo) / max_per_group if data.height and hi > lo else 1.0
+    crowded = data.group_by("group").agg(pl.col("value").n_unique() > max_per_group)
+    key = (pl.when(pl.col("crowded"))
+           .then(((pl.col("value") - lo) / width).floor().clip(0, max_per_group - 1) * width + lo)
+           .otherwise(pl.col("value")))
+    return (data.join(crowded.rename({"value": "crowded"}), on="group")
+            .group_by("group", key.alias("_key"))
+            .agg(value=pl.when(pl.col("crowded").first()).then(pl.col("value").mean())
+                 .otherwise(pl.col("value").first()), low=pl.col("value").min(),
+                 high=pl.col("value").max(), count=pl.len())
+            .sort("group", "value").drop("_key"))
+
+
 def dose_distribution_figure(
     patients: pl.DataFrame,
     value: str,
@@ -98,43 +149,73 @@ def dose_distribution_figure(
     caption: str | None = None,
     caption_width: int = CAPTION_WIDTH,
 ) -> go.Figure:
-    """Horizontal box plot (with every patient as a point) or strip plot of ``value`` per group
-    of ``by``; group labels carry n; most frequent group on top; beyond ``max_groups``: "other".
-    ``caption`` (cohort, method) under the axis, wrapped to ``caption_width`` characters (less
-    than the default for a figure in half the page's width)."""
+    """Horizontal box plot (with the patients as markers) or markers only of ``value`` per
+    group of ``by``; group labels carry n; most frequent group on top; beyond ``max_groups``:
+    "other". Box statistics and markers (:func:`box_statistics`, :func:`point_markers`: one per
+    distinct value, area proportional to its patients) are computed here, so the figure's size
+    does not grow with the number of patients. ``caption`` (cohort, method) under the axis,
+    wrapped to ``caption_width`` characters (less than the default for a figure in half the
+    page's width)."""
     if kind not in ("box", "strip"):
         raise ValueError("kind must be 'box' or 'strip'")
     data = _lump(long_by_group(patients, value, by), max_groups)
     counts = _group_order(data)
+    labels = {group: f"{group} (n={n})" for group, n in counts}
+    markers = point_markers(data)
+    size_ref = 2.0 * (markers["count"].max() or 1) / MARKER_MAX_PX ** 2
+    boxes = {row["group"]: row for row in box_statistics(data).iter_rows(named=True)}
     fig = go.Figure()
-    for i, (group, n) in enumerate(counts):
-        values = data.filter(pl.col("group") == group)["value"]
-        fig.add_trace(_trace(values, f"{group} (n={n})", BOX_COLOURS[i % len(BOX_COLOURS)], kind))
+    for i, (group, _) in enumerate(counts):
+        colour = BOX_COLOURS[i % len(BOX_COLOURS)]
+        fig.add_trace(_markers(markers.filter(pl.col("group") == group), labels[group], i,
+                               colour, size_ref, _unit(value)))
+        if kind == "box":  # over the markers: crowded markers would hide it
+            fig.add_trace(_box(boxes[group], labels[group], i, colour))
     title = _axis_label(value, alpha_beta_gy)
     note = f"by {column_label(by).lower()}; n = {data.height}"
     if isinstance(patients.schema[by], pl.List):
         note = (f"by {column_label(by).lower()}; {data.height} values from "
                 f"{patients_with_value(patients, value)} patients, one per listed value")
-    _layout(fig, f"{title}<br><sup>{note}</sup>", title, len(counts))
-    extra = _caption(fig, caption, caption_width, [t.name for t in fig.data])
+    _layout(fig, f"{title}<br><sup>{note}</sup>", title, list(labels.values()))
+    if caption and markers.height < data["group", "value"].n_unique():
+        caption += (f" Over {MAX_MARKERS_PER_GROUP} distinct values in a group: values pooled "
+                    f"into {MAX_MARKERS_PER_GROUP} equal bins of the axis, a marker at their mean.")
+    extra = _caption(fig, caption, caption_width, list(labels.values()))
     fig.update_layout(height=fig.layout.height + extra, margin_b=fig.layout.margin.b + extra)
     return fig
 
 
-def _trace(values: pl.Series, name: str, colour: str, kind: str) -> go.Box | go.Scatter:
-    hover = "%{x:.1f}<extra>" + name + "</extra>"
-    if kind == "strip":
-        return go.Box(x=values.to_list(), name=name, boxpoints="all", jitter=0.5, pointpos=0,
-                      fillcolor="rgba(0,0,0,0)", line={"width": 0}, hoveron="points",
-                      marker={"color": colour, "size": 8, "opacity": 0.7}, hovertemplate=hover,
-                      orientation="h")
-    return go.Box(x=values.to_list(), name=name, boxpoints="all", jitter=0.4, pointpos=0,
-                  line={"color": colour, "width": 2.5}, fillcolor=rgba(colour, 0.15),
-                  marker={"color": colour, "size": 6, "opacity": 0.5}, orientation="h",
-                  hoverinfo="x")
+def _unit(column: str) -> str:
+    return "" if column == "rt_fractions" else " Gy"
 
 
-def _layout(fig: go.Figure, title: str, x_title: str, n_groups: int) -> go.Figure:
+def _box(stats: dict, name: str, row: int, colour: str) -> go.Box:
+    """A box on ``row`` of the y axis drawn from precomputed statistics (no points sent)."""
+    return go.Box(y=[row], name=name, orientation="h", boxpoints=False,
+                  q1=[stats["q1"]], median=[stats["median"]], q3=[stats["q3"]],
+                  lowerfence=[stats["lowerfence"]], upperfence=[stats["upperfence"]],
+                  line={"color": colour, "width": 2.5}, fillcolor=rgba(colour, 0.15))
+
+
+def _markers(markers: pl.DataFrame, name: str, row: int, colour: str, size_ref: float,
+             unit: str) -> go.Scatter:
+    """One marker per distinct value (or pooled bin) on ``row`` of the y axis, its area
+    proportional to ``count``; all arrays numpy (sent as binary, not as text)."""
+    pooled = (markers["low"] != markers["high"]).any()
+    value = ("%{customdata[0]:.4~g}–%{customdata[1]:.4~g}" if pooled else "%{x}") + unit
+    return go.Scatter(
+        x=markers["value"].to_numpy(), y=np.full(markers.height, row, dtype=np.int8),
+        name=name, mode="markers",
+        customdata=markers.select("low", "high").to_numpy() if pooled else None,
+        hovertemplate=f"{value}: n = %{{marker.size}}<extra>{name}</extra>",
+        marker={"color": colour, "size": markers["count"].to_numpy(), "sizemode": "area",
+                "sizeref": size_ref, "sizemin": MARKER_MIN_PX, "opacity": 0.6,
+                "line": {"color": "white", "width": 0.5}})
+
+
+def _layout(fig: go.Figure, title: str, x_title: str, labels: list[str]) -> go.Figure:
+    """Groups on rows 0, 1, ... of the y axis (top to bottom), labelled ``labels``."""
+    n_groups = len(labels)
     fig.update_layout(
         template="simple_white", paper_bgcolor="white", plot_bgcolor="white",
         font={"family": FONT_FAMILY, "size": FONT_SIZE, "color": "#000000"},
@@ -144,8 +225,9 @@ def _layout(fig: go.Figure, title: str, x_title: str, n_groups: int) -> go.Figur
     )
     fig.update_xaxes(title_text=x_title, showgrid=True, gridcolor=GRID_COLOR,
                      tickfont={"size": TICK_FONT_SIZE}, zeroline=False)
-    fig.update_yaxes(autorange="reversed", automargin=True, tickfont={"size": TICK_FONT_SIZE},
-                     showgrid=False)
+    fig.update_yaxes(range=[n_groups - 0.5, -0.5], tickvals=list(range(n_groups)),
+                     ticktext=labels, automargin=True, tickfont={"size": TICK_FONT_SIZE},
+                     showgrid=False, zeroline=False, ticks="")
     return fig
 
 

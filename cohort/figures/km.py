@@ -72,12 +72,22 @@ def risk_table(table: pl.DataFrame, ticks: list[float]) -> pl.DataFrame:
 
 
 def _step_xy(part: pl.DataFrame, col: str, start: float) -> tuple[np.ndarray, np.ndarray]:
-    """Curve from (0, start) through every observed time (drawn with line_shape='hv').
+    """Curve from (0, start) through every observed time (drawn with line_shape='hv'), without
+    the times where it stays flat (:func:`step_vertices`).
 
     numpy arrays, not lists: plotly validates a list element by element (slow on registries)."""
     x = np.concatenate([[0.0], part["time"].to_numpy()])
     y = np.concatenate([[start], part[col].cast(pl.Float64).to_numpy()])
-    return x, y
+    return step_vertices(x, y)
+
+
+def step_vertices(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The points of a step curve (line_shape='hv') where its value changes, and its first and
+    last: the same drawn line as through every point, since a point at the previous value only
+    extends the flat stretch that the next kept point continues (times with censoring only)."""
+    keep = np.ones(len(y), dtype=bool)
+    keep[1:-1] = y[1:-1] != y[:-2]
+    return x[keep], y[keep]
 
 
 def _band(fig: go.Figure, part: pl.DataFrame, est: str, color: str, start: float,
