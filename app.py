@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import collect, presentation, urlstate
+from ui.hardening import harden
 from ui.logscrub import install_log_scrubber
 from ui.sidebar import awaited_upload, link_notices, render_sidebar, share_panel
 
@@ -32,6 +33,7 @@ def screen_name(page: st.Page) -> str:
     return page.url_path or DEFAULT_SCREEN
 
 
+harden()
 install_log_scrubber()
 urlstate.start_run()
 collect.reset()
