@@ -278,7 +278,7 @@ def _install_clear_cache_refusal() -> None:
 def _app_path(path: str) -> str:
     """The request path without ``server.baseUrlPath``."""
     base = "/" + (config.get_option("server.baseUrlPath") or "").strip("/")
-    if base == "/" or not path.startswith(base):
+    if base == "/" or not (path == base or path.startswith(base + "/")):
         return path
     return path[len(base):] or "/"
 
