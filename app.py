@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui import collect, presentation, urlstate
+from ui.hardening import harden
 from ui.logscrub import install_log_scrubber
 from ui.sidebar import awaited_upload, link_notices, render_sidebar, share_panel
 
@@ -35,6 +36,7 @@ def screen_name(page: st.Page) -> str:
     return page.url_path or DEFAULT_SCREEN
 
 
+harden()
 install_log_scrubber()
 urlstate.start_run()
 collect.reset()

@@ -1,0 +1,105 @@
+"""Shared by the hosting benchmarks: the app on a free port, its RSS, a registry-sized CSV, and
+the Data page's upload in Chromium."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import polars as pl
+from playwright.sync_api import Locator, Page, expect
+
+from bench.bench_screens import registry
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_app():
+    """(URL, server pid) of the app started with this repository's config on loopback."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
+         "true", "--server.port", str(port), "--server.address", "127.0.0.1"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read().strip() == b"ok":
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` in MB (VmRSS of /proc/<pid>/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def registry_csv(path: Path, copies: int) -> Path:
+    """The demonstration cohort ``copies`` times as a CSV (list columns joined by '; ')."""
+    patients = registry(copies).patients
+    lists = [c for c, t in patients.schema.items() if isinstance(t, pl.List)]
+    patients.with_columns(pl.col(c).cast(pl.List(pl.String)).list.join("; ") for c in lists
+                          ).write_csv(path)
+    return path
+
+
+def wait_for_app(page: Page) -> None:
+    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]",
+                           timeout=300_000)
+    page.wait_for_function("!document.querySelector('[data-testid=stSkeleton]')",
+                           timeout=300_000)
+
+
+def choose(box: Locator, option: str) -> None:
+    """Pick ``option`` in the selectbox ``box``."""
+    page = box.page
+    field = box.locator("input")
+    field.click()
+    field.fill(option)
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_for_app(page)
+
+
+def upload(page: Page, url: str, csv: Path) -> None:
+    """Load ``csv`` on the Data page (months, every event coded 0/1/2) until it is loaded."""
+    page.goto(f"{url}/data")
+    wait_for_app(page)
+    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(csv))
+    wait_for_app(page)
+    choose(page.get_by_test_id("stSelectbox").filter(has_text="Unit of the time").first,
+           "months")
+    coded = page.get_by_test_id("stSelectbox").filter(has_text="coded?")
+    for index in range(coded.count()):
+        choose(coded.nth(index), "0/1 (0 = censored, 1 = event, 2 = competing event)")
+    page.get_by_role("button", name="Validate and load").click()
+    wait_for_app(page)
+    expect(page.get_by_text(f"Loaded in this session: {csv.name}")).to_be_visible(
+        timeout=300_000)
