@@ -14,6 +14,10 @@ relies on and raises ``HardeningError`` if they changed; ``tests/test_hardening.
   ``server.disconnectedSessionTTL`` seconds; Streamlit then drops it lazily without shutting it
   down (its uploads and media stay). A reaper on the server's event loop shuts expired
   sessions down every ``REAP_INTERVAL_S`` and returns the memory (gc, ``malloc_trim``).
+  Streamlit's message loop (``Runtime._loop_coroutine``, suspended between flushes) keeps its
+  ``for active_session_info in ...`` variable, and the last flushed messages, bound after the
+  loop: the last session flushed (its state, its upload) stayed alive until another session was
+  flushed. After a shutdown those stale locals are cleared (``release_flush_loop_locals``).
 - **A client cannot clear the caches of every user**: the ``clear_cache`` message is refused
   outside ``global.developmentMode``.
 - **Every HTTP response** forbids framing (``X-Frame-Options: DENY``, CSP ``frame-ancestors
@@ -28,9 +32,13 @@ visitor's page shell, carry none); each run records the XSRF token of the sessio
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import ctypes
 import gc
+import inspect
+import sys
+import types
 import hashlib
 import hmac
 import logging
@@ -49,6 +57,7 @@ from streamlit.runtime.app_session import AppSession
 from streamlit.runtime.caching.ttl_cache import TTLCache
 from streamlit.runtime.memory_media_file_storage import MemoryFile, MemoryMediaFileStorage
 from streamlit.runtime.memory_session_storage import MemorySessionStorage
+from streamlit.runtime.runtime import Runtime
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 from streamlit.web.server.starlette.starlette_app_utils import decode_xsrf_token_string
 from streamlit.web.server.starlette.starlette_server_config import XSRF_COOKIE_NAME
@@ -229,6 +238,7 @@ class SessionReaper:
                 or not hasattr(self._manager, "is_active_session")):
             raise HardeningError("unexpected session storage: cannot reap closed sessions")
         self._loop = instance._get_async_objs().eventloop
+        self._instance = instance
         self._free_pending = False
 
     def start(self) -> None:
@@ -253,7 +263,69 @@ class SessionReaper:
 
     def _free_memory(self) -> None:
         self._free_pending = False
+        release_flush_loop_locals(self._instance)
         release_memory()
+
+
+#: The locals of ``Runtime._loop_coroutine`` its session flush loop leaves bound after the loop:
+#: the last session flushed (client, AppSession: its session state, uploads, frames) and the
+#: last messages sent. They stay until another session is flushed (checked, Streamlit 1.67.0:
+#: the only referrer of a shut-down AppSession was that coroutine's frame).
+FLUSH_LOOP_LOCALS = ("active_session_info", "msg_list", "msg")
+
+
+def flush_loop_lines() -> tuple[int, int]:
+    """First and last source line of ``Runtime._loop_coroutine``'s loop over active sessions
+    (the coroutine suspends inside it at ``await asyncio.sleep(0)``: its locals are live there).
+    """
+    function = Runtime._loop_coroutine
+    code = function.__code__
+    if not isinstance(function, types.FunctionType) or not inspect.iscoroutinefunction(function):
+        raise HardeningError("Runtime._loop_coroutine is not a coroutine function")
+    missing = [name for name in FLUSH_LOOP_LOCALS if name not in code.co_varnames]
+    if missing:
+        raise HardeningError(f"Runtime._loop_coroutine has no locals {missing}")
+    tree = ast.parse(inspect.getsource(inspect.getmodule(function)))
+    loops = [node for definition in ast.walk(tree)
+             if isinstance(definition, ast.AsyncFunctionDef)
+             and definition.name == "_loop_coroutine"
+             and definition.lineno <= code.co_firstlineno <= definition.body[0].lineno
+             for node in ast.walk(definition) if isinstance(node, ast.For)
+             and isinstance(node.target, ast.Name) and node.target.id == FLUSH_LOOP_LOCALS[0]]
+    if len(loops) != 1:
+        raise HardeningError("Runtime._loop_coroutine has no single loop over active sessions")
+    return loops[0].lineno, loops[0].end_lineno
+
+
+def _set_frame_locals(frame: types.FrameType, values: dict[str, Any]) -> None:
+    """Rebind locals of a suspended frame (CPython: 3.11-3.12 through PyFrame_LocalsToFast,
+    3.13+ through the write-through ``f_locals``)."""
+    if sys.version_info >= (3, 13):
+        for name, value in values.items():
+            frame.f_locals[name] = value
+        return
+    snapshot = frame.f_locals
+    snapshot.update(values)
+    ctypes.pythonapi.PyFrame_LocalsToFast(ctypes.py_object(frame), ctypes.c_int(0))
+
+
+def release_flush_loop_locals(instance: Runtime) -> bool:
+    """Unbind what the suspended message loop still holds of the last session it flushed (on
+    the event loop's thread, while the coroutine waits). False when there is nothing to do now:
+    the loop is stopped, or suspended inside the flush loop (its variable is then a live
+    session's; it rebinds it before it is read again)."""
+    task = getattr(instance, "_loop_coroutine_task", None)
+    if task is None or task.done():
+        return False
+    coroutine = task.get_coro()
+    if getattr(coroutine, "cr_code", None) is not Runtime._loop_coroutine.__code__:
+        raise HardeningError("the runtime's loop task does not run Runtime._loop_coroutine")
+    frame = coroutine.cr_frame
+    first, last = flush_loop_lines()
+    if frame is None or coroutine.cr_running or first <= frame.f_lineno <= last:
+        return False
+    _set_frame_locals(frame, dict.fromkeys(FLUSH_LOOP_LOCALS))
+    return True
 
 
 def release_memory() -> None:
