@@ -3,11 +3,16 @@ tested in tests/browser/test_hosting.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import inspect
+import weakref
 from types import SimpleNamespace
 
 import pytest
 import streamlit as st
 from starlette.applications import Starlette
+from streamlit.runtime import runtime as runtime_module
 from streamlit.runtime.app_session import AppSession
 from streamlit.runtime.caching.ttl_cache import TTLCache
 from streamlit.runtime.media_file_manager import MediaFileManager
@@ -16,6 +21,7 @@ from streamlit.runtime.memory_media_file_storage import (
     MemoryMediaFileStorage,
     _calculate_file_id,
 )
+from streamlit.runtime.runtime import Runtime, RuntimeState
 from streamlit.runtime.websocket_session_manager import WebsocketSessionManager
 
 from ui import hardening
@@ -106,3 +112,67 @@ def test_paths_are_read_without_the_base_url(monkeypatch, base, path, expected):
     monkeypatch.setattr(hardening.config, "get_option",
                         lambda name: base if name == "server.baseUrlPath" else None)
     assert hardening._app_path(path) == expected
+
+
+class FakeSession:
+    """What Runtime._loop_coroutine's flush loop touches of a session and its client."""
+
+    def __init__(self) -> None:
+        self.upload = bytearray(1_000_000)
+        self.flushes = 0
+
+    def flush_browser_queue(self) -> list[str]:
+        self.flushes += 1
+        return ["a message"] if self.flushes == 1 else []
+
+    def on_flushed_messages_sent(self) -> None:
+        pass
+
+
+def fake_runtime(active: list) -> SimpleNamespace:
+    """A stand-in ``self`` for Streamlit's real ``Runtime._loop_coroutine``: one connected
+    session whose queue holds one message."""
+    loop = asyncio.get_running_loop()
+    objs = SimpleNamespace(eventloop=loop, must_stop=asyncio.Event(),
+                           has_connection=asyncio.Event(), need_send_data=asyncio.Event(),
+                           started=loop.create_future(), stopped=loop.create_future())
+    fake = SimpleNamespace(_state=RuntimeState.ONE_OR_MORE_SESSIONS_CONNECTED, _async_objs=objs)
+    fake._get_async_objs = lambda: objs
+    fake._set_state = lambda state: setattr(fake, "_state", state)
+    fake._send_message = lambda info, msg: None
+    fake._session_mgr = SimpleNamespace(list_active_sessions=lambda: list(active),
+                                        list_sessions=list)
+    return fake
+
+
+def test_streamlits_message_loop_keeps_the_last_flushed_session_until_released():
+    async def scenario() -> None:
+        info = SimpleNamespace(session=FakeSession(), client=object())
+        active = [info]
+        fake = fake_runtime(active)
+        fake._loop_coroutine_task = asyncio.create_task(Runtime._loop_coroutine(fake))
+        while info.session.flushes == 0:
+            await asyncio.sleep(0.01)
+        session = weakref.ref(info.session)
+        active.clear()  # the session disconnects and is shut down
+        del info
+        await asyncio.sleep(0.05)  # the loop now waits for messages to send
+        gc.collect()
+        assert session() is not None, "Streamlit no longer keeps the last session: recheck"
+        assert hardening.release_flush_loop_locals(fake) is True
+        gc.collect()
+        assert session() is None
+        fake._async_objs.must_stop.set()  # the loop resumes after the release and ends cleanly
+        await asyncio.wait_for(fake._loop_coroutine_task, 5)
+        assert fake._state == RuntimeState.STOPPED
+        assert hardening.release_flush_loop_locals(fake) is False  # a stopped loop: nothing
+
+    asyncio.run(scenario())
+
+
+def test_the_flush_loop_is_found_in_streamlits_source():
+    first, last = hardening.flush_loop_lines()
+    source = inspect.getsource(runtime_module).splitlines()[first - 1:last]
+    assert source[0].strip() == (
+        "for active_session_info in self._session_mgr.list_active_sessions():")
+    assert any(line.strip() == "await asyncio.sleep(0)" for line in source)

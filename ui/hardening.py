@@ -36,15 +36,15 @@ import ast
 import contextlib
 import ctypes
 import gc
-import inspect
-import sys
-import types
 import hashlib
 import hmac
+import inspect
 import logging
 import os.path
 import secrets
+import sys
 import threading
+import types
 from collections.abc import Awaitable, Callable
 from typing import Any
 
