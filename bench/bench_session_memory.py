@@ -38,12 +38,18 @@ def session_with_upload(browser: Browser, url: str, csv: Path) -> None:
     context.close()
 
 
-def settle(pid: int, target_mb: float, timeout_s: float) -> tuple[float, float]:
-    """Sample RSS each second until it is at most ``target_mb``: (seconds, last MB)."""
+def settle(pid: int, target_mb: float, timeout_s: float,
+           trace: bool = False) -> tuple[float, float]:
+    """Sample RSS each second until it is at most ``target_mb``: (seconds, last MB). With
+    ``trace``, print every fifth sample."""
     start = time.monotonic()
+    samples = 0
     while True:
         current = rss_mb(pid)
         elapsed = time.monotonic() - start
+        if trace and samples % 5 == 0:
+            print(f"  {elapsed:5.0f} s {current:6.0f} MB", flush=True)
+        samples += 1
         if current <= target_mb or elapsed > timeout_s:
             return elapsed, current
         time.sleep(1)
@@ -71,7 +77,7 @@ def main() -> None:
             wait_for_app(page)
             held = rss_mb(pid)
             context.close()
-            seconds, after = settle(pid, baseline + args.margin, args.timeout)
+            seconds, after = settle(pid, baseline + args.margin, args.timeout, trace=True)
             browser.close()
     print(f"baseline {baseline:.0f} MB; with the session {held:.0f} MB "
           f"(+{held - baseline:.0f}); after closing {after:.0f} MB "
