@@ -34,6 +34,9 @@ def parse_table(data: bytes, decimal: str | None, sheet: str | None, limits: Rea
                 ) -> pl.DataFrame:
     """The file's table, every column as text (lists joined by ';'); raises ``FileProblem`` or
     ``FileProblems``. Format from the content: Parquet 'PAR1', xlsx zip 'PK', else CSV."""
+    if data[:4] == b"\xd0\xcf\x11\xe0":
+        raise FileProblem("the file is an old Excel workbook (.xls) or another Office file: save "
+                          "it as .xlsx or CSV UTF-8")
     if data[:4] == b"PAR1":
         table = _read_parquet(data, limits)
     elif data[:4] == b"PK\x03\x04":

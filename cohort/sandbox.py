@@ -26,15 +26,20 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cohort.limits import FileProblem, FileProblems, ReadLimits, size_text
 
+if TYPE_CHECKING:
+    import polars as pl
+
 ROOT = Path(__file__).resolve().parent.parent
 _TABLE, _PROBLEMS = b"T", b"P"
-#: How many files this server process has parsed (tests count parses through it).
-PARSES = {"count": 0}
 
 
+#: Files parsed at once by this server (each child may use the memory limit; 2 cores)
+PARALLEL_PARSES = 2
+_parse_slots = threading.BoundedSemaphore(PARALLEL_PARSES)
 _spare: dict[int, subprocess.Popen] = {}  # memory limit -> a started child waiting for a file
 _spare_lock = threading.Lock()
 
@@ -49,30 +54,47 @@ def _start_child(memory_bytes: int) -> subprocess.Popen:
 
 
 def _take_child(memory_bytes: int) -> subprocess.Popen:
-    """A child limited to ``memory_bytes``: the waiting one if it is alive, else a new one; a
-    new spare is started for the next file."""
+    """A child limited to ``memory_bytes``: the waiting one if it is alive, else a new one."""
     with _spare_lock:
         child = _spare.pop(memory_bytes, None)
-        if child is None or child.poll() is not None:
-            child = _start_child(memory_bytes)
-        _spare[memory_bytes] = _start_child(memory_bytes)
+    if child is None or child.poll() is not None:
+        child = _start_child(memory_bytes)
     return child
 
 
+def _keep_spare(memory_bytes: int) -> None:
+    """Start the child for the next file (after a parse: its start would slow the parse)."""
+    with _spare_lock:
+        if memory_bytes not in _spare:
+            _spare[memory_bytes] = _start_child(memory_bytes)
+
+
 @atexit.register
-def _stop_spares() -> None:
+def stop_spares() -> None:
     """Let waiting children end (they exit on an empty request) when the server stops."""
     with _spare_lock:
         for child in _spare.values():
-            child.communicate(b"", timeout=5)
+            try:
+                child.communicate(b"", timeout=5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.communicate()
         _spare.clear()
 
 
-def parse_in_child(data: bytes, decimal: str | None, sheet: str | None, limits: ReadLimits):
-    """The file's text table (a polars DataFrame) parsed in a child process, or the list of
-    ``FileProblem`` found (a limit passed, an unreadable file, a child that ran out of memory
-    or time)."""
-    PARSES["count"] += 1
+def parse_in_child(data: bytes, decimal: str | None, sheet: str | None, limits: ReadLimits
+                   ) -> pl.DataFrame | list[FileProblem]:
+    """The file's text table parsed in a child process, or the problems found (a limit passed,
+    an unreadable file, a child that ran out of memory or time). At most ``PARALLEL_PARSES``
+    files are parsed at once; others wait their turn."""
+    with _parse_slots:
+        parsed = _parse(data, decimal, sheet, limits)
+    _keep_spare(limits.memory_bytes)
+    return parsed
+
+
+def _parse(data: bytes, decimal: str | None, sheet: str | None, limits: ReadLimits
+           ) -> pl.DataFrame | list[FileProblem]:
     request = json.dumps({"decimal": decimal, "sheet": sheet,
                           "limits": dataclasses.asdict(limits)}).encode()
     child = _take_child(limits.memory_bytes)
