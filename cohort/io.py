@@ -1,7 +1,9 @@
 """Reading a clinician's own files: CSV, Parquet or Excel -> mapped, validated ``Cohort``.
 
-Every source is first read as text columns (one parsing path for all formats), then mapped to
-canonical columns, converted with the time unit and event coding the user stated, and validated.
+Every source is first read as text columns (one parsing path for all formats: ``cohort.parse``,
+run in a memory- and time-limited child process by ``cohort.sandbox``, within the limits of
+``cohort.limits``), then mapped to canonical columns, converted with the time unit and event
+coding the user stated, and validated (``validate_cohort``; ``read_cohort`` does both).
 A file with any problem raises ``CohortValidationError`` listing every problem with its column
 and spreadsheet rows (row 1 is the header, so the first patient is row 2); nothing is returned
 from a failing file.

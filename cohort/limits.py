@@ -40,7 +40,7 @@ class ReadLimits:
     max_columns: int = 1_000
     max_cells: int = 20_000_000
     max_cell_chars: int = 32_767
-    memory_bytes: int = 2048 * MB
+    memory_bytes: int = 3072 * MB
     seconds: float = 60.0
 
 

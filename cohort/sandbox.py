@@ -47,7 +47,8 @@ _spare_lock = threading.Lock()
 def _start_child(memory_bytes: int) -> subprocess.Popen:
     # jemalloc's background threads retry forever when a thread cannot be created under the
     # memory limit (the child hangs until the timeout): polars' allocator runs without them
-    env = {**os.environ, "_RJEM_MALLOC_CONF": "background_thread:false"}
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "_RJEM_MALLOC_CONF": "background_thread:false", "PYTHONPATH": path}
     return subprocess.Popen([sys.executable, "-m", "cohort.sandbox", str(memory_bytes)], cwd=ROOT,
                             env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)

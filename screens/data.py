@@ -169,7 +169,8 @@ def upload_section() -> None:
                          f"sheet.{patients.digest[:16]}", prefer="patient")
     key = f"map.{patients.digest[:16]}.{sheet or ''}"
     decimal = st.radio("Decimal separator", ["detect", ".", ","], horizontal=True,
-                       key=f"{key}.decimal", help="Detected: a comma in semicolon-separated files")
+                       key=f"{key}.decimal",
+                       help="Detected: a comma in semicolon- or tab-separated files")
     decimal_choice = None if decimal == "detect" else decimal
     label = source_label(patients.name, sheet)
     try:
