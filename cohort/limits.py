@@ -217,7 +217,9 @@ class _SheetScan:
     def feed(self, chunk: bytes) -> None:
         text = self._tail + chunk
         cut = text.rfind(b"<")
-        self._tail = text[cut:] if cut >= 0 and len(text) - cut < 4096 else b""
+        # the last tag goes with the next chunk; of a tag padded past 4 kB, the last 64 bytes,
+        # which hold any reference cut by the chunk's end
+        self._tail = text[cut:] if cut >= 0 and len(text) - cut < 4096 else text[-64:]
         body = text[: len(text) - len(self._tail)]
         self.cells += body.count(b"<c")  # also <col>, <color>...: a few more, never fewer
         self.rows += body.count(b"<row")

@@ -152,6 +152,17 @@ def test_a_cell_at_the_last_column_and_row_is_refused_before_it_is_parsed():
     assert "row 1,048,576" in message and "XFD1048576" in message and "limit" in message
 
 
+def test_a_reference_in_a_padded_tag_across_a_read_chunk_is_found():
+    chunk = 4 * 1024 * 1024  # cohort.limits reads zip members in chunks of this size
+    empty_row = '<row r="2"></row>'
+    filler = empty_row * ((chunk - 20_000) // len(empty_row))
+    before_tag = len(f'<worksheet xmlns="{_NS}"><sheetData>{HEADER}{filler}<row r="3"><c ')
+    padding = " " * (chunk - before_tag - len('r="XF'))  # 10-20 kB: a tag, not a long text
+    message = only_problem(workbook(f'{HEADER}{filler}<row r="3"><c {padding}r="XFD1048576">'
+                                    '<v>1</v></c></row>'))
+    assert "XFD1048576" in message
+
+
 def test_a_cell_at_cv1000000_is_refused_by_the_row_limit():
     message = only_problem(workbook(HEADER + '<row r="1000000"><c r="CV1000000"><v>1</v></c></row>'))
     assert "row 1,000,000" in message and "500,000 rows" in message
