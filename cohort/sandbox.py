@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 _TABLE, _PROBLEMS = b"T", b"P"
+_CHILD_ENVIRONMENT = {"PATH", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "POLARS_MAX_THREADS"}
 
 
 #: Files parsed at once by this server (each child may use the memory limit; 2 cores)
@@ -44,14 +45,19 @@ _spare: dict[int, subprocess.Popen] = {}  # memory limit -> a started child wait
 _spare_lock = threading.Lock()
 
 
+def child_environment() -> dict[str, str]:
+    """The reading child's environment: only what an interpreter needs (the server's secrets,
+    such as sign-in settings, stay out of reach of a reader that a file could subvert), and
+    polars' allocator without background threads (under the memory limit they retry forever
+    when a thread cannot be created, and the child hangs until the timeout)."""
+    env = {name: value for name, value in os.environ.items() if name in _CHILD_ENVIRONMENT}
+    return {**env, "_RJEM_MALLOC_CONF": "background_thread:false", "PYTHONPATH": str(ROOT)}
+
+
 def _start_child(memory_bytes: int) -> subprocess.Popen:
-    # jemalloc's background threads retry forever when a thread cannot be created under the
-    # memory limit (the child hangs until the timeout): polars' allocator runs without them
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "_RJEM_MALLOC_CONF": "background_thread:false", "PYTHONPATH": path}
     return subprocess.Popen([sys.executable, "-m", "cohort.sandbox", str(memory_bytes)], cwd=ROOT,
-                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            env=child_environment(), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def _take_child(memory_bytes: int) -> subprocess.Popen:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import select
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from cohort import sandbox
 from cohort.io import EVENT_CODINGS, CohortValidationError, ReadOptions, read_cohort, read_table
 from tests.apptest import ROOT
 
@@ -240,6 +242,12 @@ def test_a_benign_file_past_a_tiny_memory_cap_is_a_memory_problem():
 def test_a_parse_past_the_time_limit_is_a_problem():
     message = only_problem(b"patient_id\nA\n", limits={"seconds": 0.001})
     assert message == "reading the file took longer than 0.001 s, the limit"
+
+
+def test_the_reading_child_gets_none_of_the_servers_secrets(monkeypatch):
+    monkeypatch.setenv("OIDC_CLIENT_SECRET", "s3cret")
+    environment = sandbox.child_environment()
+    assert "OIDC_CLIENT_SECRET" not in environment and environment["PATH"] == os.environ["PATH"]
 
 
 def test_a_file_over_the_byte_limit_is_refused_unread():
