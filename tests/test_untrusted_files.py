@@ -164,6 +164,13 @@ def test_a_reference_in_a_padded_tag_across_a_read_chunk_is_found():
     assert "XFD1048576" in message
 
 
+def test_cells_without_references_count_as_the_columns_they_fill():
+    wide = "<row>" + "<c><v>1</v></c>" * 2_000 + "</row>"  # columns A..BXX, one after another
+    message = only_problem(workbook(HEADER + wide + '<row r="400000"><c r="A400000"><v>1</v></c>'
+                                    '</row>'))
+    assert message.startswith("the sheet reaches column BXX") and "1,000 columns" in message
+
+
 def test_a_cell_at_cv1000000_is_refused_by_the_row_limit():
     message = only_problem(workbook(HEADER + '<row r="1000000"><c r="CV1000000"><v>1</v></c></row>'))
     assert "row 1,000,000" in message and "500,000 rows" in message
