@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import polars as pl
 import streamlit as st
@@ -16,10 +17,10 @@ from cohort.io import (
     blank_rows,
     event_values,
     excel_sheets,
-    read_cohort,
     read_table,
     source_label,
     suggest_mapping,
+    validate_cohort,
 )
 from cohort.schema import COLUMN_DESCRIPTIONS, PATIENT_COLUMNS, TOXICITY_COLUMNS
 from cohort.templates import data_dictionary, template_csv, template_xlsx
@@ -29,10 +30,62 @@ FILE_TYPES = ["csv", "txt", "parquet", "xlsx"]
 KEEP = "(keep as is)"
 NO_SHEET = "(none)"
 PREVIEW_ROWS = 5
+_PARSED = "upload.parsed"  # session state: what the current uploads parsed to
 
 
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:16]
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded file's name and bytes, and the sha256 of the bytes (hashed once per run)."""
+
+    name: str
+    data: bytes
+    digest: str
+
+
+def as_upload(file) -> Upload | None:
+    """The Streamlit ``UploadedFile`` as an ``Upload`` (None when nothing is uploaded)."""
+    if file is None:
+        return None
+    data = file.getvalue()
+    return Upload(file.name, data, hashlib.sha256(data).hexdigest())
+
+
+def _parsed_uploads() -> dict:
+    """This session's parsed uploads: (sha256 of the bytes, ...) -> problems, table or sheets."""
+    return st.session_state.setdefault(_PARSED, {})
+
+
+def forget_other_uploads(*uploads: Upload | None) -> None:
+    """Drop what files no longer uploaded parsed to: the store holds the current uploads only."""
+    current = {upload.digest for upload in uploads if upload is not None}
+    store = _parsed_uploads()
+    for key in [k for k in store if k[0] not in current]:
+        del store[key]
+
+
+def parsed_table(upload: Upload, label: str, decimal: str | None, sheet: str | None
+                 ) -> pl.DataFrame:
+    """``read_table`` of an upload, parsed once per file, sheet and decimal separator and kept
+    in this session; its problems are raised again on every rerun."""
+    key = (upload.digest, "table", label, decimal, sheet)
+    store = _parsed_uploads()
+    if key not in store:
+        try:
+            store[key] = read_table(upload.data, label, decimal, sheet)
+        except CohortValidationError as error:
+            store[key] = error.problems
+    if isinstance(store[key], list):
+        raise CohortValidationError(store[key])
+    return store[key]
+
+
+def parsed_sheets(upload: Upload) -> list[str]:
+    """``excel_sheets`` of an upload, read once per file and kept in this session."""
+    key = (upload.digest, "sheets")
+    store = _parsed_uploads()
+    if key not in store:
+        store[key] = excel_sheets(upload.data)
+    return store[key]
 
 
 def show_problems(problems: list, heading: str) -> None:
@@ -86,20 +139,17 @@ def choose_sheet(sheets: list[str], label: str, key: str, prefer: str,
     return None if chosen == NO_SHEET else chosen
 
 
-def toxicity_source(patients_file, patients_sheet: str | None, sheets: list[str], toxicities_file,
-                    key: str) -> tuple[bytes | None, str, str | None]:
+def toxicity_source(patients: Upload, patients_sheet: str | None, sheets: list[str],
+                    toxicities: Upload | None, key: str) -> tuple[Upload | None, str | None]:
     """Where the toxicities come from: their own file (and sheet), another sheet of the
-    patients' workbook, or nowhere: (bytes or None, file name, sheet)."""
-    if toxicities_file is not None:
-        data = toxicities_file.getvalue()
-        sheet = choose_sheet(excel_sheets(data), "Sheet with the toxicities", f"{key}.tox_sheet",
-                             prefer="tox")
-        return data, toxicities_file.name, sheet
+    patients' workbook, or nowhere: (upload or None, sheet)."""
+    if toxicities is not None:
+        sheet = choose_sheet(parsed_sheets(toxicities), "Sheet with the toxicities",
+                             f"{key}.tox_sheet", prefer="tox")
+        return toxicities, sheet
     sheet = choose_sheet(sheets, "Toxicities from another sheet of this workbook (optional)",
                          f"{key}.tox_sheet", prefer="tox", exclude=patients_sheet, optional=True)
-    if sheet is None:
-        return None, "toxicities", None
-    return patients_file.getvalue(), patients_file.name, sheet
+    return (None, None) if sheet is None else (patients, sheet)
 
 
 def upload_section() -> None:
@@ -108,21 +158,23 @@ def upload_section() -> None:
     toxicities_file = st.file_uploader("Toxicities table (optional, one row per toxicity; or a "
                                        "sheet of the patients' workbook)", type=FILE_TYPES,
                                        key="upload.toxicities")
-    if patients_file is None:
-        st.info("Upload a CSV (comma or semicolon, UTF-8 or Latin-1), Parquet or Excel file. "
-                "The templates below show the expected columns.")
+    patients, toxicities = as_upload(patients_file), as_upload(toxicities_file)
+    forget_other_uploads(patients, toxicities)
+    if patients is None:
+        st.info("Upload a CSV (comma, semicolon or tab; UTF-8, Latin-1 or UTF-16), Parquet or "
+                "Excel file. The templates below show the expected columns.")
         return
-    data = patients_file.getvalue()
-    sheets = excel_sheets(data)
+    sheets = parsed_sheets(patients)
     sheet = choose_sheet(sheets, "Sheet with the patients (one row per patient)",
-                         f"sheet.{_digest(data)}", prefer="patient")
-    key = f"map.{_digest(data)}.{sheet or ''}"
+                         f"sheet.{patients.digest[:16]}", prefer="patient")
+    key = f"map.{patients.digest[:16]}.{sheet or ''}"
     decimal = st.radio("Decimal separator", ["detect", ".", ","], horizontal=True,
-                       key=f"{key}.decimal", help="Detected: a comma in semicolon-separated files")
+                       key=f"{key}.decimal",
+                       help="Detected: a comma in semicolon- or tab-separated files")
     decimal_choice = None if decimal == "detect" else decimal
-    label = source_label(patients_file.name, sheet)
+    label = source_label(patients.name, sheet)
     try:
-        table = read_table(data, label, decimal_choice, sheet)
+        table = parsed_table(patients, label, decimal_choice, sheet)
     except CohortValidationError as error:
         show_problems(error.problems, "This file cannot be used; nothing was loaded.")
         return
@@ -138,16 +190,16 @@ def upload_section() -> None:
     unit = st.selectbox("Unit of the time columns (converted to months)", list(MONTHS_PER_UNIT),
                         index=None, placeholder="choose the unit", key=f"{key}.unit")
     codings = event_coding_widgets(table, mapping, key)
-    tox_data, tox_name, tox_sheet = toxicity_source(patients_file, sheet, sheets,
-                                                    toxicities_file, key)
-    tox_mapping = None
-    if tox_data is not None:
+    tox_upload, tox_sheet = toxicity_source(patients, sheet, sheets, toxicities, key)
+    tox_name = tox_upload.name if tox_upload is not None else "toxicities"
+    tox_mapping, tox_table = None, None
+    if tox_upload is not None:
         st.markdown(f"**Toxicity columns** ({source_label(tox_name, tox_sheet)})")
         try:
-            tox_table = read_table(tox_data, source_label(tox_name, tox_sheet), decimal_choice,
-                                   tox_sheet)
+            tox_table = parsed_table(tox_upload, source_label(tox_name, tox_sheet), decimal_choice,
+                                     tox_sheet)
             tox_mapping = mapping_widgets(tox_table.columns, TOXICITY_COLUMNS,
-                                          f"tox.{_digest(tox_data)}.{tox_sheet or ''}")
+                                          f"tox.{tox_upload.digest[:16]}.{tox_sheet or ''}")
         except CohortValidationError as error:
             show_problems(error.problems, "The toxicities file cannot be used; nothing was loaded.")
             return
@@ -160,8 +212,8 @@ def upload_section() -> None:
         options = ReadOptions(mapping=mapping, time_unit=unit, event_codings=codings,
                               decimal=decimal_choice)
         try:
-            cohort = read_cohort(data, patients_file.name, options, tox_data, tox_name,
-                                 tox_mapping, patients_sheet=sheet, toxicities_sheet=tox_sheet)
+            cohort = validate_cohort(table, patients.name, options, tox_table, tox_name,
+                                     tox_mapping, patients_sheet=sheet, toxicities_sheet=tox_sheet)
         except CohortValidationError as error:
             kept = current_view().cohort.name
             show_problems(error.problems, f"{len(error.problems)} problem(s) found; nothing was "
