@@ -126,12 +126,15 @@ class ReadOptions:
     ``mapping``: file column -> canonical column (or the file column's own name to keep it).
     ``event_codings``: canonical event column -> key of ``EVENT_CODINGS``.
     ``decimal``: "." or ","; None detects a decimal comma in semicolon-separated files.
+    ``identifying``: columns (as named after mapping) the user marks as identifying patients,
+    besides those detected (``cohort.schema.identifies_patients``).
     """
 
     mapping: Mapping[str, str] = field(default_factory=dict)
     time_unit: str = "months"
     event_codings: Mapping[str, str] = field(default_factory=dict)
     decimal: str | None = None
+    identifying: frozenset[str] = frozenset()
 
 
 def _rows_text(rows: tuple[int, ...]) -> str:
@@ -499,6 +502,7 @@ def validate_cohort(
         provenance=f"Uploaded file {patients_label}"
         + (f" with toxicities from {source_label(toxicities_name, toxicities_sheet)}"
            if tox_raw is not None else ""),
+        marked_identifying=frozenset(options.identifying),
     )
 
 

@@ -22,9 +22,16 @@ from cohort.io import (
     suggest_mapping,
     validate_cohort,
 )
-from cohort.schema import COLUMN_DESCRIPTIONS, PATIENT_COLUMNS, TOXICITY_COLUMNS
+from cohort.schema import (
+    COLUMN_DESCRIPTIONS,
+    PATIENT_COLUMNS,
+    PATIENT_ID,
+    TOXICITY_COLUMNS,
+    identifying_columns,
+)
 from cohort.templates import data_dictionary, template_csv, template_xlsx
 from ui.session import current_view, keep_upload, uploaded_cohort
+from ui.text import literal_markdown
 
 FILE_TYPES = ["csv", "txt", "parquet", "xlsx"]
 KEEP = "(keep as is)"
@@ -89,9 +96,10 @@ def parsed_sheets(upload: Upload) -> list[str]:
 
 
 def show_problems(problems: list, heading: str) -> None:
-    """Every validation problem as a bullet, under a heading saying nothing was loaded."""
-    lines = "\n".join(f"- {problem}" for problem in problems)
-    st.error(f"**{heading}**\n\n{lines}")
+    """Every validation problem as a bullet (as text: problems quote file and column names),
+    under a heading saying nothing was loaded."""
+    lines = "\n".join(f"- {literal_markdown(problem)}" for problem in problems)
+    st.error(f"**{literal_markdown(heading)}**\n\n{lines}")
 
 
 def mapping_widgets(columns: list[str], canonical: dict, key: str) -> dict[str, str | None]:
@@ -103,7 +111,7 @@ def mapping_widgets(columns: list[str], canonical: dict, key: str) -> dict[str, 
     for index, column in enumerate(columns):
         preset = suggestion[column] or KEEP
         chosen = slots[index % 3].selectbox(
-            f"`{column}` →", targets, index=targets.index(preset), key=f"{key}.{column}",
+            f"{literal_markdown(column)} →", targets, index=targets.index(preset), key=f"{key}.{column}",
             help=COLUMN_DESCRIPTIONS.get(preset),
         )
         mapping[column] = None if chosen == KEEP else chosen
@@ -118,11 +126,32 @@ def event_coding_widgets(table: pl.DataFrame, mapping: dict[str, str | None], ke
         if target and target.endswith("_event") and source in table.columns:
             found = ", ".join(event_values(table, source)[:8])
             codings[target] = st.selectbox(
-                f"How is `{source}` ({target}) coded? Values in the file: {found}",
+                literal_markdown(f"How is '{source}' ({target}) coded? Values in the file: "
+                                 f"{found}"),
                 list(EVENT_CODINGS), index=None, placeholder="choose the coding",
                 key=f"{key}.coding.{target}",
             )
     return codings
+
+
+def identifying_widget(table: pl.DataFrame, mapping: dict[str, str | None], key: str
+                       ) -> frozenset[str]:
+    """Columns the user marks as identifying patients, beside those detected (named as after
+    mapping): never filters, strata, covariates or link values."""
+    renames = {c: t for c, t in mapping.items() if t and t != c and c in table.columns}
+    if len(set(renames.values()) | (set(table.columns) - set(renames))) < table.width:
+        renames = {}  # two columns mapped to one name: validation says so; detect on file names
+    named = table.rename(renames)
+    detected = identifying_columns(named) - {PATIENT_ID}
+    others = [c for c in named.columns if c not in detected and c != PATIENT_ID]
+    found = ", ".join(sorted(detected)) or "none besides patient_id"
+    st.caption(literal_markdown(f"Identifying columns detected (names, record numbers, dates, "
+                                f"contact details): {found}. They are never filters, groups or "
+                                "link values."))
+    chosen = st.multiselect("Also identifying (mark any other column that could identify a "
+                            "patient)", others, key=f"{key}.identifying",
+                            placeholder="none")
+    return frozenset(chosen)
 
 
 def choose_sheet(sheets: list[str], label: str, key: str, prefer: str,
@@ -180,21 +209,22 @@ def upload_section() -> None:
         return
     empty = int(blank_rows(table).sum())
     ignored = f" ({empty} empty {'line' if empty == 1 else 'lines'} ignored)" if empty else ""
-    st.caption(f"{label}: {table.height - empty:,} rows{ignored}, {table.width} columns. "
-               "First rows:")
+    st.caption(literal_markdown(f"{label}: {table.height - empty:,} rows{ignored}, "
+                                f"{table.width} columns. First rows:"))
     st.dataframe(table.head(PREVIEW_ROWS), hide_index=True)
 
     st.markdown("**1. Map the file's columns** (suggested from their names; check each)")
     mapping = mapping_widgets(table.columns, PATIENT_COLUMNS, key)
-    st.markdown("**2. State the time unit and how events are coded**")
+    st.markdown("**2. State the time unit and how events are coded; mark identifying columns**")
     unit = st.selectbox("Unit of the time columns (converted to months)", list(MONTHS_PER_UNIT),
                         index=None, placeholder="choose the unit", key=f"{key}.unit")
     codings = event_coding_widgets(table, mapping, key)
+    marked = identifying_widget(table, mapping, key)
     tox_upload, tox_sheet = toxicity_source(patients, sheet, sheets, toxicities, key)
     tox_name = tox_upload.name if tox_upload is not None else "toxicities"
     tox_mapping, tox_table = None, None
     if tox_upload is not None:
-        st.markdown(f"**Toxicity columns** ({source_label(tox_name, tox_sheet)})")
+        st.markdown(f"**Toxicity columns** ({literal_markdown(source_label(tox_name, tox_sheet))})")
         try:
             tox_table = parsed_table(tox_upload, source_label(tox_name, tox_sheet), decimal_choice,
                                      tox_sheet)
@@ -210,7 +240,7 @@ def upload_section() -> None:
         st.warning("Before loading, state " + " and ".join(missing) + ".")
     if st.button("Validate and load", type="primary", disabled=bool(missing)):
         options = ReadOptions(mapping=mapping, time_unit=unit, event_codings=codings,
-                              decimal=decimal_choice)
+                              decimal=decimal_choice, identifying=marked)
         try:
             cohort = validate_cohort(table, patients.name, options, tox_table, tox_name,
                                      tox_mapping, patients_sheet=sheet, toxicities_sheet=tox_sheet)
@@ -243,8 +273,9 @@ for info in list_datasets():
 uploaded = uploaded_cohort()
 if uploaded is not None:
     tox = f" and {uploaded.toxicities.height:,} toxicity rows" if uploaded.toxicities is not None else ""
-    st.success(f"Loaded in this session: **{uploaded.name}** ({uploaded.n_patients:,} patients{tox}). "
-               "Choose it under Dataset in the sidebar. It stays in your browser session only.")
+    st.success(f"Loaded in this session: **{literal_markdown(uploaded.name)}** "
+               f"({uploaded.n_patients:,} patients{tox}). Choose it under Dataset in the sidebar. "
+               "It stays in your browser session only.")
 
 st.subheader("Upload your own")
 upload_section()
