@@ -1,7 +1,9 @@
 """Reading a clinician's own files: CSV, Parquet or Excel -> mapped, validated ``Cohort``.
 
-Every source is first read as text columns (one parsing path for all formats), then mapped to
-canonical columns, converted with the time unit and event coding the user stated, and validated.
+Every source is first read as text columns (one parsing path for all formats: ``cohort.parse``,
+run in a memory- and time-limited child process by ``cohort.sandbox``, within the limits of
+``cohort.limits``), then mapped to canonical columns, converted with the time unit and event
+coding the user stated, and validated (``validate_cohort``; ``read_cohort`` does both).
 A file with any problem raises ``CohortValidationError`` listing every problem with its column
 and spreadsheet rows (row 1 is the header, so the first patient is row 2); nothing is returned
 from a failing file.
@@ -9,16 +11,23 @@ from a failing file.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import fastexcel
 import polars as pl
 
 from cohort.dose import add_dose_columns
+from cohort.limits import (
+    DEFAULT_LIMITS,
+    FileProblem,
+    ReadLimits,
+    check_file_size,
+    open_workbook,
+    workbook_sheets,
+)
+from cohort.sandbox import parse_in_child
 from cohort.schema import (
     OLIGO_STATES,
     PATIENT_COLUMNS,
@@ -117,12 +126,15 @@ class ReadOptions:
     ``mapping``: file column -> canonical column (or the file column's own name to keep it).
     ``event_codings``: canonical event column -> key of ``EVENT_CODINGS``.
     ``decimal``: "." or ","; None detects a decimal comma in semicolon-separated files.
+    ``identifying``: columns (as named after mapping) the user marks as identifying patients,
+    besides those detected (``cohort.schema.identifies_patients``).
     """
 
     mapping: Mapping[str, str] = field(default_factory=dict)
     time_unit: str = "months"
     event_codings: Mapping[str, str] = field(default_factory=dict)
     decimal: str | None = None
+    identifying: frozenset[str] = frozenset()
 
 
 def _rows_text(rows: tuple[int, ...]) -> str:
@@ -144,15 +156,14 @@ def is_excel(data: bytes) -> bool:
     return data[:4] == b"PK\x03\x04"
 
 
-def excel_sheets(data: bytes) -> list[str]:
-    """The sheet names of an .xlsx workbook, in order; [] for other or unreadable files."""
-    if not is_excel(data):
+def excel_sheets(data: bytes, limits: ReadLimits = DEFAULT_LIMITS) -> list[str]:
+    """The sheet names of an .xlsx workbook, in order; [] for other or unreadable files. Read
+    from the workbook's (size-bounded) list of sheets; nothing else is parsed."""
+    if not is_excel(data) or len(data) > limits.max_file_bytes:
         return []
     try:
-        return list(fastexcel.read_excel(data).sheet_names)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException:  # read_table reports why the file cannot be read
+        return list(workbook_sheets(open_workbook(data, limits)))
+    except FileProblem:  # read_table reports why the file cannot be read
         return []
 
 
@@ -162,109 +173,38 @@ def source_label(file_name: str, sheet: str | None = None) -> str:
 
 
 def read_table(data: bytes, file_name: str, decimal: str | None = None,
-               sheet: str | None = None) -> pl.DataFrame:
-    """The file's table with every column as text (lists joined by ';'); raises on unreadable.
+               sheet: str | None = None, limits: ReadLimits = DEFAULT_LIMITS) -> pl.DataFrame:
+    """The file's table with every column as text (lists joined by ';'); raises
+    ``CohortValidationError`` on an unreadable file or one past ``limits``.
 
-    Format comes from the content (Parquet 'PAR1', xlsx zip 'PK'), else CSV: UTF-8 or Latin-1,
-    comma or semicolon separated, decimal point or comma (converted to a point). ``sheet``
-    names the sheet of a workbook (default: the first); ``file_name`` is for messages.
+    Format comes from the content (Parquet 'PAR1', xlsx zip 'PK'), else CSV: UTF-8, Latin-1 or
+    UTF-16 with a byte-order mark, comma, semicolon or tab separated, decimal point or comma
+    (converted to a point). ``sheet`` names the sheet of a workbook (default: the first);
+    ``file_name`` is for messages. Parsed in a child process (``cohort.sandbox``) within the
+    limits' memory and time.
     """
+    def fail(problems: list[FileProblem]) -> CohortValidationError:
+        return CohortValidationError([Problem(file_name, p.column, p.rows, p.message)
+                                      for p in problems])
+
     try:
-        if not data.strip():
-            raise CohortValidationError([Problem(file_name, None, (), "the file is empty")])
-        if data[:4] == b"PAR1":
-            table = _read_parquet(data)
-        elif is_excel(data):
-            table = pl.read_excel(io.BytesIO(data), sheet_name=sheet, infer_schema_length=0)
-        else:
-            table = _read_csv(data, decimal, file_name)
-    except CohortValidationError:
-        raise
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as error:  # polars/fastexcel panics derive from BaseException
-        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-        raise CohortValidationError(
-            [Problem(file_name, None, (), f"the file cannot be read as CSV, Parquet or "
-                                          f"Excel (.xlsx): {reason}")]
-        ) from None
-    table = _without_unnamed_empty_columns(table)
-    if table.height == 0 or blank_rows(table).all():
+        check_file_size(data, limits)
+    except FileProblem as problem:
+        raise fail([problem]) from None
+    if not data.strip():
+        raise CohortValidationError([Problem(file_name, None, (), "the file is empty")])
+    parsed = parse_in_child(data, decimal, sheet, limits)
+    if isinstance(parsed, list):
+        raise fail(parsed)
+    if parsed.height == 0 or blank_rows(parsed).all():
         raise CohortValidationError([Problem(file_name, None, (), "the file has no data rows")])
-    return table
-
-
-_UNNAMED = re.compile(r"^\s*$|^_duplicated_\d+$|^__UNNAMED__\d+$")
-
-
-def _without_unnamed_empty_columns(table: pl.DataFrame) -> pl.DataFrame:
-    """The table without the nameless, empty columns that trailing separators or stray cells
-    leave behind."""
-    return table.select(c for c in table.columns
-                        if not (_UNNAMED.match(c) and table[c].null_count() == table.height))
+    return parsed
 
 
 def blank_rows(table: pl.DataFrame) -> pl.Series:
     """True for the rows with no value at all (empty lines): ignored, but still counted in the
     row numbers that problems give."""
     return table.select(pl.all_horizontal(pl.all().is_null()).alias("blank")).to_series()
-
-
-def _read_parquet(data: bytes) -> pl.DataFrame:
-    """Parquet via pyarrow (polars' own reader can panic on damaged files), as text columns."""
-    table = pl.read_parquet(io.BytesIO(data), use_pyarrow=True)
-    return table.with_columns(
-        pl.col(c).list.eval(pl.element().cast(pl.String)).list.join(";")
-        if isinstance(dtype, pl.List)
-        else pl.col(c).cast(pl.String)
-        for c, dtype in table.schema.items()
-    )
-
-
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
-def _read_csv(data: bytes, decimal: str | None, file_name: str) -> pl.DataFrame:
-    text = _decode(data).replace("\r\n", "\n")
-    header = text.split("\n", 1)[0]
-    separator = ";" if header.count(";") > header.count(",") else ","
-    _check_field_counts(text, separator, file_name)
-    table = pl.read_csv(
-        io.StringIO(text), separator=separator, infer_schema=False, null_values=["", "NA", "NaN"]
-    )
-    if decimal is None:
-        decimal = "," if separator == ";" and _has_decimal_commas(table) else "."
-    if decimal == ",":
-        table = table.with_columns(
-            pl.when(pl.col(c).str.contains(r"^\s*-?\d+,\d+\s*$"))
-            .then(pl.col(c).str.replace(",", ".", literal=True))
-            .otherwise(pl.col(c))
-            .alias(c)
-            for c in table.columns
-        )
-    return table
-
-
-def _check_field_counts(text: str, separator: str, file_name: str) -> None:
-    """Raise naming the rows (as a spreadsheet numbers them: header = row 1, empty lines
-    counted) whose number of fields differs from the header's."""
-    rows = list(csv.reader(io.StringIO(text), delimiter=separator))
-    width = len(rows[0])
-    bad = tuple(i + 1 for i, row in enumerate(rows) if row and len(row) != width)
-    if bad:
-        message = (f"a different number of fields than the header ({width}); a value "
-                   f"containing '{separator}' must be quoted")
-        raise CohortValidationError([Problem(file_name, None, bad, message)])
-
-
-def _has_decimal_commas(table: pl.DataFrame) -> bool:
-    return any(
-        table[c].str.contains(r"^\s*-?\d+,\d+\s*$").any() for c in table.columns
-    )
 
 
 # --------------------------------------------------------------------------- mapping
@@ -347,8 +287,10 @@ class _Checker:
 
     def numeric(self, text: pl.Series, column: str, integer: bool = False) -> pl.Series:
         stripped = text.str.strip_chars()
-        values = stripped.cast(pl.Float64, strict=False)
-        self.add(column, stripped.is_not_null() & values.is_null(), "not a number")
+        values = _as_numbers(stripped)
+        self.add(column, stripped.is_not_null() & values.is_null() & ~_is_nan_text(stripped),
+                 "not a number")
+        self.add(column, values.is_infinite(), "not a finite number")
         if integer:
             fractional = values.is_not_null() & (values != values.round(0))
             self.add(column, fractional, "not a whole number")
@@ -388,7 +330,7 @@ def _convert_patients(table: pl.DataFrame, options: ReadOptions, check: _Checker
         elif dtype == pl.String():  # identifiers and names stay text: "001" is not 1
             converted[column] = text.str.strip_chars()
         else:
-            converted[column] = _numeric_or_text(text)
+            converted[column] = _numeric_or_text(text, column, check)
     return pl.DataFrame(converted)
 
 
@@ -410,13 +352,26 @@ def _split_sites(text: pl.Series) -> pl.Series:
     )
 
 
-def _numeric_or_text(text: pl.Series) -> pl.Series:
-    """A kept column as numbers when every value parses as one, else as stripped text."""
+def _as_numbers(stripped: pl.Series) -> pl.Series:
+    """Text as numbers: null where not a number; "nan" (any case) is missing, as CSV's "NaN"."""
+    return stripped.cast(pl.Float64, strict=False).fill_nan(None)
+
+
+def _is_nan_text(stripped: pl.Series) -> pl.Series:
+    return stripped.str.to_lowercase().is_in(["nan", "-nan", "+nan"])
+
+
+def _numeric_or_text(text: pl.Series, column: str, check: _Checker) -> pl.Series:
+    """A kept column as numbers when every value parses as one (infinities are a problem),
+    else as stripped text."""
     stripped = text.str.strip_chars()
-    values = stripped.cast(pl.Float64, strict=False)
-    if stripped.null_count() < len(stripped) and values.null_count() == stripped.null_count():
-        whole = (values.drop_nulls() == values.drop_nulls().round(0)).all()
-        return values.cast(pl.Int64) if whole else values
+    values = _as_numbers(stripped)
+    numbers = stripped.is_not_null() & ~_is_nan_text(stripped)
+    if numbers.any() and values.is_not_null().sum() == numbers.sum():
+        check.add(column, values.is_infinite(), "not a finite number")
+        finite = values.filter(values.is_finite())
+        whole = (finite == finite.round(0)).all()
+        return values.cast(pl.Int64, strict=False) if whole else values
     return stripped
 
 
@@ -500,17 +455,37 @@ def read_cohort(
     """A validated ``Cohort`` from file bytes; raises ``CohortValidationError`` listing all
     problems in both files. Times are converted to months; dose columns are derived. The
     sheets name the sheets of .xlsx workbooks (both tables may come from one workbook)."""
+    raw = read_table(patients, source_label(patients_name, patients_sheet), options.decimal,
+                     patients_sheet)
+    tox_raw = None
+    if toxicities is not None:
+        tox_raw = read_table(toxicities, source_label(toxicities_name, toxicities_sheet),
+                             options.decimal, toxicities_sheet)
+    return validate_cohort(raw, patients_name, options, tox_raw, toxicities_name,
+                           toxicity_mapping, patients_sheet, toxicities_sheet)
+
+
+def validate_cohort(
+    raw: pl.DataFrame,
+    patients_name: str,
+    options: ReadOptions,
+    tox_raw: pl.DataFrame | None = None,
+    toxicities_name: str = "toxicities",
+    toxicity_mapping: Mapping[str, str | None] | None = None,
+    patients_sheet: str | None = None,
+    toxicities_sheet: str | None = None,
+) -> Cohort:
+    """A validated ``Cohort`` from tables ``read_table`` returned (as ``read_cohort``, without
+    reading the files again); raises ``CohortValidationError`` listing all problems."""
     patients_label = source_label(patients_name, patients_sheet)
-    raw = read_table(patients, patients_label, options.decimal, patients_sheet)
     blank = blank_rows(raw)
     check = _Checker(patients_label, options.mapping, blank)
     frame = _convert_patients(apply_mapping(raw, options.mapping, patients_label), options, check)
     _check_patients(frame, check)
     frame = frame.filter(~blank)
     tox_frame = None
-    if toxicities is not None:
+    if tox_raw is not None:
         tox_label = source_label(toxicities_name, toxicities_sheet)
-        tox_raw = read_table(toxicities, tox_label, options.decimal, toxicities_sheet)
         mapping = toxicity_mapping or suggest_mapping(tox_raw.columns, TOXICITY_COLUMNS)
         tox_blank = blank_rows(tox_raw)
         tox_check = _Checker(tox_label, mapping, tox_blank)
@@ -526,7 +501,8 @@ def read_cohort(
         toxicities=tox_frame,
         provenance=f"Uploaded file {patients_label}"
         + (f" with toxicities from {source_label(toxicities_name, toxicities_sheet)}"
-           if toxicities is not None else ""),
+           if tox_raw is not None else ""),
+        marked_identifying=frozenset(options.identifying),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import polars as pl
 import streamlit as st
@@ -16,29 +17,89 @@ from cohort.io import (
     blank_rows,
     event_values,
     excel_sheets,
-    read_cohort,
     read_table,
     source_label,
     suggest_mapping,
+    validate_cohort,
 )
-from cohort.schema import COLUMN_DESCRIPTIONS, PATIENT_COLUMNS, TOXICITY_COLUMNS
+from cohort.schema import (
+    COLUMN_DESCRIPTIONS,
+    PATIENT_COLUMNS,
+    PATIENT_ID,
+    TOXICITY_COLUMNS,
+    identifying_columns,
+)
 from cohort.templates import data_dictionary, template_csv, template_xlsx
 from ui.session import current_view, keep_upload, uploaded_cohort
+from ui.text import literal_markdown
 
 FILE_TYPES = ["csv", "txt", "parquet", "xlsx"]
 KEEP = "(keep as is)"
 NO_SHEET = "(none)"
 PREVIEW_ROWS = 5
+_PARSED = "upload.parsed"  # session state: what the current uploads parsed to
 
 
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:16]
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded file's name and bytes, and the sha256 of the bytes (hashed once per run)."""
+
+    name: str
+    data: bytes
+    digest: str
+
+
+def as_upload(file) -> Upload | None:
+    """The Streamlit ``UploadedFile`` as an ``Upload`` (None when nothing is uploaded)."""
+    if file is None:
+        return None
+    data = file.getvalue()
+    return Upload(file.name, data, hashlib.sha256(data).hexdigest())
+
+
+def _parsed_uploads() -> dict:
+    """This session's parsed uploads: (sha256 of the bytes, ...) -> problems, table or sheets."""
+    return st.session_state.setdefault(_PARSED, {})
+
+
+def forget_other_uploads(*uploads: Upload | None) -> None:
+    """Drop what files no longer uploaded parsed to: the store holds the current uploads only."""
+    current = {upload.digest for upload in uploads if upload is not None}
+    store = _parsed_uploads()
+    for key in [k for k in store if k[0] not in current]:
+        del store[key]
+
+
+def parsed_table(upload: Upload, label: str, decimal: str | None, sheet: str | None
+                 ) -> pl.DataFrame:
+    """``read_table`` of an upload, parsed once per file, sheet and decimal separator and kept
+    in this session; its problems are raised again on every rerun."""
+    key = (upload.digest, "table", label, decimal, sheet)
+    store = _parsed_uploads()
+    if key not in store:
+        try:
+            store[key] = read_table(upload.data, label, decimal, sheet)
+        except CohortValidationError as error:
+            store[key] = error.problems
+    if isinstance(store[key], list):
+        raise CohortValidationError(store[key])
+    return store[key]
+
+
+def parsed_sheets(upload: Upload) -> list[str]:
+    """``excel_sheets`` of an upload, read once per file and kept in this session."""
+    key = (upload.digest, "sheets")
+    store = _parsed_uploads()
+    if key not in store:
+        store[key] = excel_sheets(upload.data)
+    return store[key]
 
 
 def show_problems(problems: list, heading: str) -> None:
-    """Every validation problem as a bullet, under a heading saying nothing was loaded."""
-    lines = "\n".join(f"- {problem}" for problem in problems)
-    st.error(f"**{heading}**\n\n{lines}")
+    """Every validation problem as a bullet (as text: problems quote file and column names),
+    under a heading saying nothing was loaded."""
+    lines = "\n".join(f"- {literal_markdown(problem)}" for problem in problems)
+    st.error(f"**{literal_markdown(heading)}**\n\n{lines}")
 
 
 def mapping_widgets(columns: list[str], canonical: dict, key: str) -> dict[str, str | None]:
@@ -50,7 +111,7 @@ def mapping_widgets(columns: list[str], canonical: dict, key: str) -> dict[str, 
     for index, column in enumerate(columns):
         preset = suggestion[column] or KEEP
         chosen = slots[index % 3].selectbox(
-            f"`{column}` →", targets, index=targets.index(preset), key=f"{key}.{column}",
+            f"{literal_markdown(column)} →", targets, index=targets.index(preset), key=f"{key}.{column}",
             help=COLUMN_DESCRIPTIONS.get(preset),
         )
         mapping[column] = None if chosen == KEEP else chosen
@@ -65,11 +126,32 @@ def event_coding_widgets(table: pl.DataFrame, mapping: dict[str, str | None], ke
         if target and target.endswith("_event") and source in table.columns:
             found = ", ".join(event_values(table, source)[:8])
             codings[target] = st.selectbox(
-                f"How is `{source}` ({target}) coded? Values in the file: {found}",
+                literal_markdown(f"How is '{source}' ({target}) coded? Values in the file: "
+                                 f"{found}"),
                 list(EVENT_CODINGS), index=None, placeholder="choose the coding",
                 key=f"{key}.coding.{target}",
             )
     return codings
+
+
+def identifying_widget(table: pl.DataFrame, mapping: dict[str, str | None], key: str
+                       ) -> frozenset[str]:
+    """Columns the user marks as identifying patients, beside those detected (named as after
+    mapping): never filters, strata, covariates or link values."""
+    renames = {c: t for c, t in mapping.items() if t and t != c and c in table.columns}
+    if len(set(renames.values()) | (set(table.columns) - set(renames))) < table.width:
+        renames = {}  # two columns mapped to one name: validation says so; detect on file names
+    named = table.rename(renames)
+    detected = identifying_columns(named) - {PATIENT_ID}
+    others = [c for c in named.columns if c not in detected and c != PATIENT_ID]
+    found = ", ".join(sorted(detected)) or "none besides patient_id"
+    st.caption(literal_markdown(f"Identifying columns detected (names, record numbers, dates, "
+                                f"contact details): {found}. They are never filters, groups or "
+                                "link values."))
+    chosen = st.multiselect("Also identifying (mark any other column that could identify a "
+                            "patient)", others, key=f"{key}.identifying",
+                            placeholder="none")
+    return frozenset(chosen)
 
 
 def choose_sheet(sheets: list[str], label: str, key: str, prefer: str,
@@ -86,20 +168,17 @@ def choose_sheet(sheets: list[str], label: str, key: str, prefer: str,
     return None if chosen == NO_SHEET else chosen
 
 
-def toxicity_source(patients_file, patients_sheet: str | None, sheets: list[str], toxicities_file,
-                    key: str) -> tuple[bytes | None, str, str | None]:
+def toxicity_source(patients: Upload, patients_sheet: str | None, sheets: list[str],
+                    toxicities: Upload | None, key: str) -> tuple[Upload | None, str | None]:
     """Where the toxicities come from: their own file (and sheet), another sheet of the
-    patients' workbook, or nowhere: (bytes or None, file name, sheet)."""
-    if toxicities_file is not None:
-        data = toxicities_file.getvalue()
-        sheet = choose_sheet(excel_sheets(data), "Sheet with the toxicities", f"{key}.tox_sheet",
-                             prefer="tox")
-        return data, toxicities_file.name, sheet
+    patients' workbook, or nowhere: (upload or None, sheet)."""
+    if toxicities is not None:
+        sheet = choose_sheet(parsed_sheets(toxicities), "Sheet with the toxicities",
+                             f"{key}.tox_sheet", prefer="tox")
+        return toxicities, sheet
     sheet = choose_sheet(sheets, "Toxicities from another sheet of this workbook (optional)",
                          f"{key}.tox_sheet", prefer="tox", exclude=patients_sheet, optional=True)
-    if sheet is None:
-        return None, "toxicities", None
-    return patients_file.getvalue(), patients_file.name, sheet
+    return (None, None) if sheet is None else (patients, sheet)
 
 
 def upload_section() -> None:
@@ -108,46 +187,49 @@ def upload_section() -> None:
     toxicities_file = st.file_uploader("Toxicities table (optional, one row per toxicity; or a "
                                        "sheet of the patients' workbook)", type=FILE_TYPES,
                                        key="upload.toxicities")
-    if patients_file is None:
-        st.info("Upload a CSV (comma or semicolon, UTF-8 or Latin-1), Parquet or Excel file. "
-                "The templates below show the expected columns.")
+    patients, toxicities = as_upload(patients_file), as_upload(toxicities_file)
+    forget_other_uploads(patients, toxicities)
+    if patients is None:
+        st.info("Upload a CSV (comma, semicolon or tab; UTF-8, Latin-1 or UTF-16), Parquet or "
+                "Excel file. The templates below show the expected columns.")
         return
-    data = patients_file.getvalue()
-    sheets = excel_sheets(data)
+    sheets = parsed_sheets(patients)
     sheet = choose_sheet(sheets, "Sheet with the patients (one row per patient)",
-                         f"sheet.{_digest(data)}", prefer="patient")
-    key = f"map.{_digest(data)}.{sheet or ''}"
+                         f"sheet.{patients.digest[:16]}", prefer="patient")
+    key = f"map.{patients.digest[:16]}.{sheet or ''}"
     decimal = st.radio("Decimal separator", ["detect", ".", ","], horizontal=True,
-                       key=f"{key}.decimal", help="Detected: a comma in semicolon-separated files")
+                       key=f"{key}.decimal",
+                       help="Detected: a comma in semicolon- or tab-separated files")
     decimal_choice = None if decimal == "detect" else decimal
-    label = source_label(patients_file.name, sheet)
+    label = source_label(patients.name, sheet)
     try:
-        table = read_table(data, label, decimal_choice, sheet)
+        table = parsed_table(patients, label, decimal_choice, sheet)
     except CohortValidationError as error:
         show_problems(error.problems, "This file cannot be used; nothing was loaded.")
         return
     empty = int(blank_rows(table).sum())
     ignored = f" ({empty} empty {'line' if empty == 1 else 'lines'} ignored)" if empty else ""
-    st.caption(f"{label}: {table.height - empty:,} rows{ignored}, {table.width} columns. "
-               "First rows:")
+    st.caption(literal_markdown(f"{label}: {table.height - empty:,} rows{ignored}, "
+                                f"{table.width} columns. First rows:"))
     st.dataframe(table.head(PREVIEW_ROWS), hide_index=True)
 
     st.markdown("**1. Map the file's columns** (suggested from their names; check each)")
     mapping = mapping_widgets(table.columns, PATIENT_COLUMNS, key)
-    st.markdown("**2. State the time unit and how events are coded**")
+    st.markdown("**2. State the time unit and how events are coded; mark identifying columns**")
     unit = st.selectbox("Unit of the time columns (converted to months)", list(MONTHS_PER_UNIT),
                         index=None, placeholder="choose the unit", key=f"{key}.unit")
     codings = event_coding_widgets(table, mapping, key)
-    tox_data, tox_name, tox_sheet = toxicity_source(patients_file, sheet, sheets,
-                                                    toxicities_file, key)
-    tox_mapping = None
-    if tox_data is not None:
-        st.markdown(f"**Toxicity columns** ({source_label(tox_name, tox_sheet)})")
+    marked = identifying_widget(table, mapping, key)
+    tox_upload, tox_sheet = toxicity_source(patients, sheet, sheets, toxicities, key)
+    tox_name = tox_upload.name if tox_upload is not None else "toxicities"
+    tox_mapping, tox_table = None, None
+    if tox_upload is not None:
+        st.markdown(f"**Toxicity columns** ({literal_markdown(source_label(tox_name, tox_sheet))})")
         try:
-            tox_table = read_table(tox_data, source_label(tox_name, tox_sheet), decimal_choice,
-                                   tox_sheet)
+            tox_table = parsed_table(tox_upload, source_label(tox_name, tox_sheet), decimal_choice,
+                                     tox_sheet)
             tox_mapping = mapping_widgets(tox_table.columns, TOXICITY_COLUMNS,
-                                          f"tox.{_digest(tox_data)}.{tox_sheet or ''}")
+                                          f"tox.{tox_upload.digest[:16]}.{tox_sheet or ''}")
         except CohortValidationError as error:
             show_problems(error.problems, "The toxicities file cannot be used; nothing was loaded.")
             return
@@ -158,10 +240,10 @@ def upload_section() -> None:
         st.warning("Before loading, state " + " and ".join(missing) + ".")
     if st.button("Validate and load", type="primary", disabled=bool(missing)):
         options = ReadOptions(mapping=mapping, time_unit=unit, event_codings=codings,
-                              decimal=decimal_choice)
+                              decimal=decimal_choice, identifying=marked)
         try:
-            cohort = read_cohort(data, patients_file.name, options, tox_data, tox_name,
-                                 tox_mapping, patients_sheet=sheet, toxicities_sheet=tox_sheet)
+            cohort = validate_cohort(table, patients.name, options, tox_table, tox_name,
+                                     tox_mapping, patients_sheet=sheet, toxicities_sheet=tox_sheet)
         except CohortValidationError as error:
             kept = current_view().cohort.name
             show_problems(error.problems, f"{len(error.problems)} problem(s) found; nothing was "
@@ -191,8 +273,9 @@ for info in list_datasets():
 uploaded = uploaded_cohort()
 if uploaded is not None:
     tox = f" and {uploaded.toxicities.height:,} toxicity rows" if uploaded.toxicities is not None else ""
-    st.success(f"Loaded in this session: **{uploaded.name}** ({uploaded.n_patients:,} patients{tox}). "
-               "Choose it under Dataset in the sidebar. It stays in your browser session only.")
+    st.success(f"Loaded in this session: **{literal_markdown(uploaded.name)}** "
+               f"({uploaded.n_patients:,} patients{tox}). Choose it under Dataset in the sidebar. "
+               "It stays in your browser session only.")
 
 st.subheader("Upload your own")
 upload_section()

@@ -110,3 +110,24 @@ def test_a_link_naming_an_identifying_column_is_ignored():
     assert "Stratify by" in shown_notices(at)
     assert "f.patient_id" not in at.query_params and "survival.by" not in at.query_params
     assert at.selectbox(key="surv.by").value is None
+
+
+def test_a_column_marked_on_the_data_page_gets_no_filter():
+    from cohort.io import EVENT_CODINGS
+
+    at = open_app()
+    at.switch_page("screens/data.py").run()
+    at.file_uploader(key="upload.patients").set_value(("registry.csv", upload_csv(), "text/csv"))
+    at.run()
+    detected = next(c.value for c in at.caption if "Identifying columns detected" in c.value)
+    assert "patient\\_name" in detected and "mrn" in detected
+    marking = next(m for m in at.multiselect if m.label.startswith("Also identifying"))
+    assert "centre" in marking.options and "mrn" not in marking.options
+    marking.set_value(["centre"]).run()
+    next(s for s in at.selectbox if s.label.startswith("Unit of the time")).set_value("months").run()
+    coding = next(s for s in at.selectbox if s.label.startswith("How is"))
+    coding.set_value(next(k for k in EVENT_CODINGS if k.startswith("0/1"))).run()
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    offered = [o for box in at.multiselect if box.label == "More filters" for o in box.options]
+    assert "Centre" not in offered

@@ -7,7 +7,7 @@ import pytest
 from cohort.datasets import list_datasets
 from cohort.io import EVENT_CODINGS
 from cohort.templates import template_xlsx
-from tests.apptest import ROOT, load_on_data_page, metric, open_app
+from tests.apptest import ROOT, as_read, load_on_data_page, metric, open_app
 
 SCREENS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "screens").glob("*.py"))
 DATASETS = [info.key for info in list_datasets()]
@@ -47,7 +47,7 @@ def test_upload_through_the_data_page():
         .set_value("os_months").run()
     at.selectbox(key=next(s.key for s in at.selectbox if s.key.endswith(".dead")))\
         .set_value("os_event").run()
-    coding = next(s for s in at.selectbox if s.label.startswith("How is `dead`"))
+    coding = next(s for s in at.selectbox if as_read(s.label).startswith("How is 'dead'"))
     coding.set_value(next(k for k in EVENT_CODINGS if k.startswith("0/1"))).run()
     at.button[0].click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -69,14 +69,15 @@ def test_upload_the_template_workbook_with_both_sheets():
         "(none)", "toxicities", "dictionary"]
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert metric(at, "Patients in cohort") == "3"
-    assert any("registry.xlsx" in s.value and "3 toxicity rows" in s.value for s in at.success)
+    assert any("registry.xlsx" in as_read(s.value) and "3 toxicity rows" in s.value
+               for s in at.success)
 
 
 def test_failed_upload_keeps_the_loaded_dataset():
     at = open_app()
     at.selectbox(key="dataset").set_value("gbsg2").run()
     load_on_data_page(at, "bad.csv", b"patient_id,os_months,os_event\nA,5,1\nA,-2,9\n")
-    message = at.error[0].value
+    message = as_read(at.error[0].value)
     assert "nothing was loaded" in message and "GBSG2" in message
     assert "duplicate patient_id (rows 2, 3)" in message and "negative time (row 3)" in message
     assert at.selectbox(key="dataset").value == "gbsg2"

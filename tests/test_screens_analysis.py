@@ -145,7 +145,7 @@ def upload(at: AppTest) -> None:
     at.file_uploader(key="upload.toxicities").set_value(("t.csv", tox, "text/csv")).run()
     next(s for s in at.selectbox if s.label.startswith("Unit of the time")).set_value(
         "months").run()
-    coding = next(s for s in at.selectbox if s.label.startswith("How is `os_event`"))
+    coding = next(s for s in at.selectbox if as_read(s.label).startswith("How is 'os_event'"))
     coding.set_value(next(k for k in EVENT_CODINGS if k.startswith("0/1"))).run()
     at.button[0].click().run()
     ok(at)
