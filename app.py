@@ -36,24 +36,31 @@ def screen_name(page: st.Page) -> str:
     return page.url_path or DEFAULT_SCREEN
 
 
-harden()
-install_log_scrubber()
-urlstate.start_run()
-collect.reset()
-navigation = st.navigation(PAGES)
-view = render_sidebar()
-notice_slot = st.container()
-with st.container(key=presentation.SCREEN_CONTAINER):
-    if awaited_upload() and screen_name(navigation) != "data":
-        # The link's view belongs to a file not uploaded yet: nothing is analysed until it is
-        # (not the default dataset in its place), and the view's options wait in the link.
-        st.title(navigation.title)
-        st.page_link(DATA_PAGE, label="Upload the file on the Data page",
-                     icon=":material/upload_file:")
-    else:
-        navigation.run()
-share_panel(view, navigation.title)
-if st.session_state.get(presentation.PRESENT_KEY):
-    presentation.show(view)
-urlstate.finish_run(screen_name(navigation), {screen_name(page) for page in PAGES})
-link_notices(notice_slot)
+def main() -> None:
+    """One run of the app. Its names are locals: the script module of the last run stays in
+    ``sys.modules["__main__"]`` until the next run of any session, and module-level names would
+    keep this session's cohort alive after the session has ended."""
+    harden()
+    install_log_scrubber()
+    urlstate.start_run()
+    collect.reset()
+    navigation = st.navigation(PAGES)
+    view = render_sidebar()
+    notice_slot = st.container()
+    with st.container(key=presentation.SCREEN_CONTAINER):
+        if awaited_upload() and screen_name(navigation) != "data":
+            # The link's view belongs to a file not uploaded yet: nothing is analysed until it
+            # is (not the default dataset in its place), and the view's options wait in the link.
+            st.title(navigation.title)
+            st.page_link(DATA_PAGE, label="Upload the file on the Data page",
+                         icon=":material/upload_file:")
+        else:
+            navigation.run()
+    share_panel(view, navigation.title)
+    if st.session_state.get(presentation.PRESENT_KEY):
+        presentation.show(view)
+    urlstate.finish_run(screen_name(navigation), {screen_name(page) for page in PAGES})
+    link_notices(notice_slot)
+
+
+main()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import inspect
+import threading
 import weakref
 from types import SimpleNamespace
 
@@ -167,7 +168,7 @@ def test_streamlits_message_loop_keeps_the_last_flushed_session_until_released()
         assert fake._state == RuntimeState.STOPPED
         assert hardening.release_flush_loop_locals(fake) is False  # a stopped loop: nothing
 
-    asyncio.run(scenario())
+    run_in_own_thread(scenario)
 
 
 def test_the_flush_loop_is_found_in_streamlits_source():
@@ -176,3 +177,23 @@ def test_the_flush_loop_is_found_in_streamlits_source():
     assert source[0].strip() == (
         "for active_session_info in self._session_mgr.list_active_sessions():")
     assert any(line.strip() == "await asyncio.sleep(0)" for line in source)
+
+
+def run_in_own_thread(scenario) -> None:
+    """``asyncio.run(scenario())`` in a thread of its own: the browser tests' Playwright keeps an
+    event loop running in the main thread of the same pytest process."""
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(scenario())
+        except BaseException as error:  # re-raised in the test's thread
+            failures.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "the scenario did not finish"
+    if failures:
+        raise failures[0]
+

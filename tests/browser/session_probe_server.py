@@ -2,7 +2,7 @@
 ``streamlit run app.py`` in this process with a probe thread for tests. When the file
 ``$SESSION_PROBE_DIR/ask`` appears, the probe runs ``gc.collect()`` and writes
 ``$SESSION_PROBE_DIR/answer.json``: the ids of the AppSession objects still alive in the server
-and how many SessionState objects are. Test-only: the app itself has no such hook."""
+and how many SessionState objects and uploaded cohorts are. Test-only: the app itself has no such hook."""
 
 from __future__ import annotations
 
@@ -21,10 +21,14 @@ def answer() -> dict:
     from streamlit.runtime.app_session import AppSession
     from streamlit.runtime.state.session_state import SessionState
 
+    from cohort.schema import Cohort
+
     gc.collect()
     objects = gc.get_objects()
     found = {"app_sessions": [o.id for o in objects if isinstance(o, AppSession)],
-             "session_states": sum(isinstance(o, SessionState) for o in objects)}
+             "session_states": sum(isinstance(o, SessionState) for o in objects),
+             "uploaded_cohorts": sum(isinstance(o, Cohort) and o.provenance.startswith("Uploaded")
+                                     for o in objects)}
     del objects
     return found
 

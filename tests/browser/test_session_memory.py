@@ -68,11 +68,12 @@ def test_a_closed_sessions_objects_are_freed_after_its_ttl(browser, probed_app, 
         load_upload(page, url, cohort_csv(tmp_path / "upload", "0.05"))
         alive = probe.alive()
         assert len(alive["app_sessions"]) == 1 and alive["session_states"] == 1, alive
+        assert alive["uploaded_cohorts"] >= 1, alive
     finally:
         page.context.close()
     closed = time.monotonic()
     deadline = closed + TTL_S + 2 * REAP_INTERVAL_S + 10
-    while (alive := probe.alive())["app_sessions"] or alive["session_states"]:
+    while any((alive := probe.alive()).values()):
         assert time.monotonic() < deadline, f"the closed session is still alive: {alive}"
         time.sleep(1)
     print(f"closed session's objects freed {time.monotonic() - closed:.1f} s after closing")
