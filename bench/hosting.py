@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -28,14 +29,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: Where the bench server writes its log (read it when a run counts errors).
+SERVER_LOG = Path(tempfile.gettempdir()) / "oligomet-bench-server.log"
+
+
 @contextmanager
 def running_app():
-    """(URL, server pid) of the app started with this repository's config on loopback."""
+    """(URL, server pid) of the app started with this repository's config on loopback; its
+    log (scrubbed of messages: ui/logscrub.py) goes to :data:`SERVER_LOG`."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
          "true", "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=SERVER_LOG.open("wb"))
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
