@@ -10,6 +10,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -48,15 +49,15 @@ def wait_healthy(url: str, process: subprocess.Popen) -> None:
     raise TimeoutError(f"the app did not answer on {url} within {START_TIMEOUT_S} s")
 
 
-@pytest.fixture(scope="session")
-def app_url() -> Iterator[str]:
+@contextmanager
+def running_server(command: list[str], env: dict[str, str] | None = None) -> Iterator[str]:
+    """A Streamlit server started by ``command`` (its options follow; the port, address and
+    headless options are added) on a free loopback port; its URL once healthy, stopped after."""
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-               "--server.headless", "true", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--global.developmentMode", "false",
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    options = ["--server.headless", "true", "--server.port", str(port),
+               "--server.address", "127.0.0.1"]
+    process = subprocess.Popen([*command, *options], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, process)
@@ -64,6 +65,15 @@ def app_url() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def app_url() -> Iterator[str]:
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+               "--global.developmentMode", "false", "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none"]
+    with running_server(command) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -145,3 +155,18 @@ def choose(page: Page, label: str, option: str, attempts: int = 3) -> None:
         except (PlaywrightTimeoutError, AssertionError):
             if attempt == attempts - 1:
                 raise
+
+
+def upload_on_data_page(page: Page, app_url: str, csv: Path) -> None:
+    """Upload ``csv`` as the patients file on the Data page, keep the suggested mapping, state
+    months and 0/1 event coding, load it, and wait until it is loaded."""
+    page.goto(f"{app_url}/data")
+    wait_for_app(page)
+    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(csv))
+    wait_for_app(page)
+    choose(page, "Unit of the time", "months")
+    choose(page, "coded?", "0/1 (0 = censored, 1 = event, 2 = competing event)")
+    page.get_by_role("button", name="Validate and load").click()
+    wait_for_app(page)
+    expect(page.get_by_text(f"Loaded in this session: {csv.name}")).to_be_visible()
+

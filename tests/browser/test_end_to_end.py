@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import choose, fresh_page, wait_for_app
+from tests.browser.conftest import fresh_page, upload_on_data_page, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -66,15 +66,7 @@ def test_presentation_mode_shows_one_large_figure_and_keys_move(page: Page, app_
 def test_an_upload_stays_in_its_own_session(page: Page, app_url: str, browser, tmp_path):
     csv = tmp_path / "private.csv"
     csv.write_text("patient_id,os_months,os_event\nZ1,5,1\nZ2,7,0\n")
-    page.goto(f"{app_url}/data")
-    wait_for_app(page)
-    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(csv))
-    wait_for_app(page)
-    choose(page, "Unit of the time", "months")
-    choose(page, "coded?", "0/1 (0 = censored, 1 = event, 2 = competing event)")
-    page.get_by_role("button", name="Validate and load").click()
-    wait_for_app(page)
-    expect(page.get_by_text("Loaded in this session: private.csv")).to_be_visible()
+    upload_on_data_page(page, app_url, csv)
     other = fresh_page(browser)
     try:
         other.goto(f"{app_url}/data")

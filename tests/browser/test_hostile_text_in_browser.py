@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import choose, wait_for_app
+from tests.browser.conftest import choose, upload_on_data_page, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -78,16 +78,7 @@ def hostile_csv(path: Path) -> Path:
 def test_uploaded_values_render_as_text_on_screen_slide_and_report(page: Page, app_url: str,
                                                                    tmp_path: Path):
     asked = foreign_requests(page, urlsplit(app_url).netloc)
-    page.goto(f"{app_url}/data")
-    wait_for_app(page)
-    upload = hostile_csv(tmp_path / "registry.csv")
-    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(upload))
-    wait_for_app(page)
-    choose(page, "Unit of the time", "months")
-    choose(page, "coded?", "0/1 (0 = censored, 1 = event, 2 = competing event)")
-    page.get_by_role("button", name="Validate and load").click()
-    wait_for_app(page)
-    expect(page.get_by_text("Loaded in this session: registry.csv")).to_be_visible()
+    upload_on_data_page(page, app_url, hostile_csv(tmp_path / "registry.csv"))
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Survival").click()
     wait_for_app(page)
     choose(page, "Stratify by", "Histology")

@@ -8,7 +8,6 @@ import base64
 import os
 import random
 import re
-import subprocess
 import sys
 import time
 import tomllib
@@ -24,7 +23,13 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.sync.client import connect
 
-from tests.browser.conftest import ROOT, choose, free_port, fresh_page, wait_for_app, wait_healthy
+from tests.browser.conftest import (
+    ROOT,
+    fresh_page,
+    running_server,
+    upload_on_data_page,
+    wait_for_app,
+)
 from ui.hardening import REAP_INTERVAL_S
 
 pytestmark = pytest.mark.browser
@@ -68,18 +73,6 @@ def figure_x_values(report: bytes) -> set[float]:
     return {float(v) for data in arrays for v in np.frombuffer(base64.b64decode(data))}
 
 
-def load_upload(page: Page, app_url: str, csv: Path) -> None:
-    page.goto(f"{app_url}/data")
-    wait_for_app(page)
-    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(csv))
-    wait_for_app(page)
-    choose(page, "Unit of the time", "months")
-    choose(page, "coded?", "0/1 (0 = censored, 1 = event, 2 = competing event)")
-    page.get_by_role("button", name="Validate and load").click()
-    wait_for_app(page)
-    expect(page.get_by_text(f"Loaded in this session: {csv.name}")).to_be_visible()
-
-
 def download_report(page: Page) -> tuple[str, bytes]:
     """On the Survival screen: prepare the report, download it; (its URL, its bytes)."""
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Survival").click()
@@ -98,8 +91,8 @@ def test_two_users_get_their_own_report_and_nobody_else_can_fetch_it(browser, ap
                                                                       tmp_path: Path):
     first, second = fresh_page(browser), fresh_page(browser)
     try:
-        load_upload(first, app_url, cohort_csv(tmp_path / "a", "0.05"))
-        load_upload(second, app_url, cohort_csv(tmp_path / "b", "0.07"))
+        upload_on_data_page(first, app_url, cohort_csv(tmp_path / "a", "0.05"))
+        upload_on_data_page(second, app_url, cohort_csv(tmp_path / "b", "0.07"))
         first_url, first_report = download_report(first)
         second_url, second_report = download_report(second)
         assert min(len(first_report), len(second_report)) > 1_048_576
@@ -163,19 +156,9 @@ def probe_url(tmp_path_factory) -> Iterator[str]:
     token and installs the same hardening as app.py."""
     script = tmp_path_factory.mktemp("probe") / "probe_app.py"
     script.write_text(PROBE_APP)
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, process)
+    command = [sys.executable, "-m", "streamlit", "run", str(script)]
+    with running_server(command, os.environ | {"PYTHONPATH": str(ROOT)}) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def shown_token(websocket) -> str:

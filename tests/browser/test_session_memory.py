@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -13,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import ROOT, free_port, fresh_page, wait_healthy
-from tests.browser.test_hosting import cohort_csv, load_upload
+from tests.browser.conftest import ROOT, fresh_page, running_server, upload_on_data_page
+from tests.browser.test_hosting import cohort_csv
 from ui.hardening import REAP_INTERVAL_S
 
 pytestmark = pytest.mark.browser
@@ -45,27 +44,17 @@ def probed_app(tmp_path: Path) -> Iterator[tuple[str, Probe]]:
     """app.py on a free port, this repository's config but a TTL of ``TTL_S``, with a probe."""
     folder = tmp_path / "probe"
     folder.mkdir()
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "browser" / "session_probe_server.py"),
-         "--server.headless", "true", "--server.port", str(port), "--server.address",
-         "127.0.0.1", "--server.disconnectedSessionTTL", str(TTL_S)],
-        cwd=ROOT, env=os.environ | {"SESSION_PROBE_DIR": str(folder)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, process)
+    command = [sys.executable, str(ROOT / "tests" / "browser" / "session_probe_server.py"),
+               "--server.disconnectedSessionTTL", str(TTL_S)]
+    with running_server(command, os.environ | {"SESSION_PROBE_DIR": str(folder)}) as url:
         yield url, Probe(folder)
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def test_a_closed_sessions_objects_are_freed_after_its_ttl(browser, probed_app, tmp_path: Path):
     url, probe = probed_app
     page = fresh_page(browser)
     try:
-        load_upload(page, url, cohort_csv(tmp_path / "upload", "0.05"))
+        upload_on_data_page(page, url, cohort_csv(tmp_path / "upload", "0.05"))
         alive = probe.alive()
         assert len(alive["app_sessions"]) == 1 and alive["session_states"] == 1, alive
         assert alive["uploaded_cohorts"] >= 1, alive
