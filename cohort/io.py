@@ -361,6 +361,13 @@ def _is_nan_text(stripped: pl.Series) -> pl.Series:
     return stripped.str.to_lowercase().is_in(["nan", "-nan", "+nan"])
 
 
+def numbers_as_on_load(table: pl.DataFrame) -> pl.DataFrame:
+    """``table`` (text columns, as read) with each column whose values are all numbers turned
+    into numbers, as a kept column is on load: for judging columns before validation."""
+    check = _Checker("")
+    return table.with_columns(_numeric_or_text(table[c], c, check).alias(c) for c in table.columns)
+
+
 def _numeric_or_text(text: pl.Series, column: str, check: _Checker) -> pl.Series:
     """A kept column as numbers when every value parses as one (infinities are a problem),
     else as stripped text."""

@@ -17,6 +17,7 @@ from cohort.io import (
     blank_rows,
     event_values,
     excel_sheets,
+    numbers_as_on_load,
     read_table,
     source_label,
     suggest_mapping,
@@ -141,7 +142,7 @@ def identifying_widget(table: pl.DataFrame, mapping: dict[str, str | None], key:
     renames = {c: t for c, t in mapping.items() if t and t != c and c in table.columns}
     if len(set(renames.values()) | (set(table.columns) - set(renames))) < table.width:
         renames = {}  # two columns mapped to one name: validation says so; detect on file names
-    named = table.rename(renames)
+    named = numbers_as_on_load(table.rename(renames))
     detected = identifying_columns(named) - {PATIENT_ID}
     others = [c for c in named.columns if c not in detected and c != PATIENT_ID]
     found = ", ".join(sorted(detected)) or "none besides patient_id"
