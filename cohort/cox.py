@@ -134,12 +134,12 @@ def _build_design(
         if isinstance(s.dtype, _CATEGORICAL):
             lv = _levels(s)
             if len(lv) < 2:
-                messages.append(f"`{cov}` has a single value ({lv[0] if lv else 'none'}) "
+                messages.append(f"'{cov}' has a single value ({lv[0] if lv else 'none'}) "
                                 "in the rows used and was left out of the model.")
                 continue
             ref = reference.get(cov, lv[0])
             if ref not in lv:
-                messages.append(f"Reference level '{ref}' of `{cov}` is not in the data; "
+                messages.append(f"Reference level '{ref}' of '{cov}' is not in the data; "
                                 f"using '{lv[0]}'.")
                 ref = lv[0]
             code = s.cast(pl.String).to_numpy().astype(str)
@@ -150,13 +150,13 @@ def _build_design(
         elif s.dtype.is_numeric():
             v = s.cast(pl.Float64).to_numpy()
             if np.unique(v).size < 2:
-                messages.append(f"`{cov}` has a single value ({v[0] if v.size else 'none'}) "
+                messages.append(f"'{cov}' has a single value ({v[0] if v.size else 'none'}) "
                                 "in the rows used and was left out of the model.")
                 continue
             cols.append(v)
             spec.append(_Column(cov, cov, None, None))
         else:
-            messages.append(f"`{cov}` has type {s.dtype}, which cannot be a covariate; "
+            messages.append(f"'{cov}' has type {s.dtype}, which cannot be a covariate; "
                             "it was left out of the model.")
             continue
         kept.append(cov)
@@ -174,7 +174,7 @@ def _drop_collinear(design: _Design, messages: list[str]) -> _Design:
         if np.linalg.matrix_rank(trial / scale, tol=1e-7 * np.sqrt(len(x))) == len(keep) + 1:
             keep.append(j)
         else:
-            messages.append(f"`{design.columns[j].term}` is collinear with other covariates "
+            messages.append(f"'{design.columns[j].term}' is collinear with other covariates "
                             "and was left out of the model.")
     if len(keep) == x.shape[1]:
         return design
@@ -556,7 +556,7 @@ def _problem_messages(design: _Design, events: np.ndarray, messages: list[str]) 
             if events[design.codes[cov] == level].sum() == 0:
                 flagged.add(cov)
                 role = "reference level" if level == ref else "level"
-                messages.append(f"{role.capitalize()} '{level}' of `{cov}` has no events: "
+                messages.append(f"{role.capitalize()} '{level}' of '{cov}' has no events: "
                                 "its hazard ratio cannot be estimated (it tends to 0 or "
                                 "infinity). Merge or exclude this level.")
     p, nev = design.x.shape[1], int(events.sum())
@@ -623,7 +623,7 @@ def fit_cox(
     used_cols = list(dict.fromkeys([time, event, *covariates, *strata_cols]))
     data, left_out = _complete_cases(df, used_cols)
     if left_out:
-        detail = ", ".join(f"`{c}` ({k})" for c, k in left_out.items())
+        detail = ", ".join(f"'{c}' ({k})" for c, k in left_out.items())
         messages.append(f"{df.height - data.height} of {df.height} rows left out: "
                         f"missing {detail}.")
     t = data[time].cast(pl.Float64).to_numpy()
@@ -663,7 +663,7 @@ def _fit(
     for j in np.flatnonzero(infinite):
         if design.columns[j].covariate in no_events:
             continue  # already explained by the "no events" message
-        messages.append(f"The coefficient of `{design.columns[j].term}` may be infinite "
+        messages.append(f"The coefficient of '{design.columns[j].term}' may be infinite "
                         "(monotone likelihood): its hazard ratio and CI are not reported.")
     score, _ = _solve(fit.imat0, fit.u0)
     centre = _km_transform(t, d, t[d == 1]).mean()

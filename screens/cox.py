@@ -119,7 +119,7 @@ def competing(event: str, endpoint: Endpoint | None, patients: pl.DataFrame) -> 
 
 def event_note(event: str, endpoint: Endpoint | None, patients: pl.DataFrame) -> str:
     """Event coding in words; competing events censored where code 2 exists."""
-    text = f"Event: `{event}` = 1; 0 = censored."
+    text = f"Event: '{event}' = 1; 0 = censored."
     if competing(event, endpoint, patients):
         what = endpoint.competing_label if endpoint and endpoint.competing_label \
             else "competing event"

@@ -122,7 +122,7 @@ def test_cox_missing_covariate_rows_are_counted():
     at = with_cohort(Cohort("c", patients, None, "test"), COX)
     at.multiselect(key="cox.uploaded.covariates").set_value(["sex"]).run()
     ok(at)
-    assert "5 of 60 rows left out: missing `sex` (5)." in texts(at.warning)
+    assert "5 of 60 rows left out: missing 'sex' (5)." in texts(at.warning)
     assert metric(at, "Rows left out") == "5" and metric(at, "Patients used") == "55"
 
 
