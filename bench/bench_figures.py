@@ -20,9 +20,8 @@ import statistics
 import time
 
 import polars as pl
-from streamlit.testing.v1 import AppTest
 
-from bench.bench_screens import ROOT, SCREENS
+from bench.bench_screens import SCREENS, app_with_upload, open_screen
 from cohort.datasets import load_dataset
 from cohort.schema import PATIENT_ID, Cohort
 
@@ -57,17 +56,10 @@ def continuous_times(cohort: Cohort) -> Cohort:
 
 def figure_sizes(cohort: Cohort) -> dict[tuple[str, str], int]:
     """(screen, figure title) -> characters of the figure's JSON, for every screen's figures."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900)
-    at.session_state["uploaded_cohort"] = cohort
-    at.session_state["dataset_pending"] = "uploaded"
-    at.run()
+    at = app_with_upload(cohort)
     sizes = {}
     for name, path, widgets in SCREENS:
-        at.switch_page(path)
-        at.run()
-        for key, value in widgets.items():
-            widget = at.multiselect(key=key) if isinstance(value, list) else at.selectbox(key=key)
-            widget.set_value(value)
+        open_screen(at, path, widgets)
         at.run()
         assert not at.exception, f"{name}: exception on screen"
         for title, figure in at.session_state["_shown_this_run"].figures:

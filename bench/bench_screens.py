@@ -56,18 +56,29 @@ def timed(action) -> float:
     return time.perf_counter() - start
 
 
-def time_screens(cohort: Cohort) -> None:
+def app_with_upload(cohort: Cohort) -> AppTest:
+    """The app in AppTest, run once, with ``cohort`` as this session's upload, selected."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900)
     at.session_state["uploaded_cohort"] = cohort
     at.session_state["dataset_pending"] = "uploaded"
     at.run()
+    return at
+
+
+def open_screen(at: AppTest, path: str, widgets: dict) -> None:
+    """Switch to the screen at ``path`` and set its ``widgets`` (key -> value; not run yet)."""
+    at.switch_page(path)
+    at.run()
+    for key, value in widgets.items():
+        widget = at.multiselect(key=key) if isinstance(value, list) else at.selectbox(key=key)
+        widget.set_value(value)
+
+
+def time_screens(cohort: Cohort) -> None:
+    at = app_with_upload(cohort)
     print(f"{'screen':<40} {'first run s':>12} {'rerun s':>9}")
     for name, path, widgets in SCREENS:
-        at.switch_page(path)
-        at.run()
-        for key, value in widgets.items():
-            widget = at.multiselect(key=key) if isinstance(value, list) else at.selectbox(key=key)
-            widget.set_value(value)
+        open_screen(at, path, widgets)
         first = timed(at.run)
         rerun = timed(at.run)
         assert not at.exception, f"{name}: exception on screen"
