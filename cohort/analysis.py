@@ -24,6 +24,7 @@ from cohort.survival import (
     km_from_counts,
     landmarks_from_km,
     logrank_from_counts,
+    median_follow_up,
     median_from_km,
     rmst_from_km,
 )
@@ -66,6 +67,7 @@ class SurvivalResult:
     tau: float | None
     logrank: LogrankResult | None
     competing: bool
+    follow_up: pl.DataFrame
     cif: pl.DataFrame | None = None
     gray: GrayTestResult | None = None
     small_groups: list[str] = field(default_factory=list)
@@ -156,7 +158,8 @@ def _default_tau(km: pl.DataFrame) -> float | None:
 
 
 def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest) -> SurvivalResult:
-    """Kaplan-Meier, medians, landmarks, RMST, log-rank and (when the event column has code 2)
+    """Kaplan-Meier, medians, median follow-up (reverse Kaplan-Meier), landmarks, RMST,
+    log-rank and (when the event column has code 2)
     cumulative incidence with Gray's test, for ``request`` on ``patients``. One aggregation
     over the rows serves the curve, its summaries and the log-rank test."""
     frame, left_out = _drop_missing(patients, [request.time, request.event])
@@ -193,6 +196,7 @@ def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest) -> Surviv
         tau=tau,
         logrank=logrank_from_counts(counts, ordered=cut is not None) if len(groups) > 1 else None,
         competing=competing,
+        follow_up=median_follow_up(frame, request.time, request.event, by),
         cif=cif,
         gray=gray,
         small_groups=medians.filter(pl.col("n") < SMALL_GROUP)["group"].to_list(),
@@ -246,7 +250,8 @@ def method_text(result: SurvivalResult) -> str:
     """The methods in one sentence, for captions and reports."""
     level = f"{100 * result.request.conf_level:.0f}%"
     text = (f"Kaplan-Meier with Greenwood variance, {level} CI ({result.request.conf_type}); "
-            "medians where the curve and its CI cross 0.5 (as R's survfit)")
+            "medians where the curve and its CI cross 0.5 (as R's survfit); median follow-up by "
+            "reverse Kaplan-Meier, with IQR")
     if result.logrank is not None:
         text += "; log-rank test"
     if result.cut is not None:

@@ -243,14 +243,15 @@ def landmarks_from_km(km: pl.DataFrame, times: list[float] | tuple[float, ...]) 
     )
 
 
-def _minmin(col: str) -> pl.Expr:
-    """survival:::survmean's ``minmin``: first time ``col`` <= 0.5 (within sqrt(eps)); at a flat
-    segment at exactly 0.5, the midpoint to the next time the curve drops."""
-    keep = pl.col(col).is_not_null() & (pl.col(col) < 0.5 + _TOL)
+def _minmin(col: str, level: float = 0.5) -> pl.Expr:
+    """survival:::survmean's ``minmin`` (and ``quantile.survfit``'s rule): first time ``col`` <=
+    ``level`` (within sqrt(eps)); at a flat segment at exactly ``level``, the midpoint to the
+    next time the curve drops."""
+    keep = pl.col(col).is_not_null() & (pl.col(col) < level + _TOL)
     y1 = pl.col(col).filter(keep).first()
     x1 = pl.col("time").filter(keep).first()
     x2 = pl.col("time").filter(keep & (pl.col(col) < y1)).first()
-    flat = ((y1 - 0.5).abs() < _TOL) & x2.is_not_null()
+    flat = ((y1 - level).abs() < _TOL) & x2.is_not_null()
     return pl.when(flat).then((x1 + x2) / 2).otherwise(x1)
 
 
@@ -264,6 +265,40 @@ def median_text(median: float | None, lower: float | None, upper: float | None,
     if median is None:
         return "not reached"
     return f"{_fmt(median, digits)} ({_fmt(lower, digits)}–{_fmt(upper, digits)})"
+
+
+_CENSORED = "_censored"
+
+
+def median_follow_up(
+    df: pl.DataFrame | pl.LazyFrame,
+    time: str,
+    event: str,
+    by: str | None = None,
+    digits: int = 1,
+) -> pl.DataFrame:
+    """Median follow-up by the reverse Kaplan-Meier method (censoring is the event; any event,
+    competing or not, censors), with its interquartile range, per group: as R's
+    ``quantile(survfit(Surv(time, status == 0) ~ by), c(0.25, 0.5, 0.75))``.
+
+    Returns ``group``, ``n`` (patients), ``under_follow_up`` (patients censored: without an
+    event at their last follow-up), ``median``, ``q1``, ``q3`` (time unit of the input; null
+    when not reached) and ``text`` ("31.2 (IQR 18.0–47.5)").
+    """
+    flipped = df.with_columns((pl.col(event).cast(pl.Int64) == 0).cast(pl.Int64).alias(_CENSORED))
+    km = kaplan_meier(flipped, time, _CENSORED, by)
+    out = km.group_by("group", maintain_order=True).agg(
+        n=pl.col("n_risk").first(),
+        under_follow_up=pl.col("n_event").sum(),
+        median=_minmin("survival", 0.5),
+        q1=_minmin("survival", 0.75),
+        q3=_minmin("survival", 0.25),
+    )
+    text = [
+        "not reached" if m is None else f"{_fmt(m, digits)} (IQR {_fmt(a, digits)}–{_fmt(b, digits)})"
+        for m, a, b in zip(out["median"], out["q1"], out["q3"], strict=True)
+    ]
+    return out.with_columns(text=pl.Series(text, dtype=pl.String))
 
 
 def median_survival(

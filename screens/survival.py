@@ -131,6 +131,11 @@ def show_tables(result: SurvivalResult) -> None:
         show_table(result.medians.select("group", "n", "events", "median_text"),
                    "Median survival (95% CI)", download=result.medians,
                    column_config={"median_text": "median, months (95% CI)"})
+        st.markdown("**Median follow-up** (reverse Kaplan-Meier)")
+        show_table(result.follow_up.select("group", "n", "under_follow_up", "text"),
+                   "Median follow-up (reverse Kaplan-Meier)", download=result.follow_up,
+                   column_config={"under_follow_up": "still followed (censored)",
+                                  "text": "median, months (IQR)"})
         if result.request.landmarks:
             st.markdown("**Landmark rates**")
             show_table(landmark_table(result), "Landmark rates", download=result.landmarks,
