@@ -135,16 +135,27 @@ def event_coding_widgets(table: pl.DataFrame, mapping: dict[str, str | None], ke
     return codings
 
 
-def identifying_widget(table: pl.DataFrame, mapping: dict[str, str | None], key: str
-                       ) -> frozenset[str]:
+def detected_identifying(upload: Upload, table_key: tuple, table: pl.DataFrame,
+                         renames: dict[str, str]) -> frozenset[str]:
+    """The columns of the upload's parsed ``table`` (named as after ``renames``) detected as
+    identifying, judged as they will load; kept with the parsed upload (0.4 s at 100k rows)."""
+    key = (upload.digest, "identifying", *table_key, tuple(sorted(renames.items())))
+    store = _parsed_uploads()
+    if key not in store:
+        store[key] = identifying_columns(numbers_as_on_load(table.rename(renames)))
+    return store[key]
+
+
+def identifying_widget(upload: Upload, table_key: tuple, table: pl.DataFrame,
+                       mapping: dict[str, str | None], key: str) -> frozenset[str]:
     """Columns the user marks as identifying patients, beside those detected (named as after
     mapping): never filters, strata, covariates or link values."""
     renames = {c: t for c, t in mapping.items() if t and t != c and c in table.columns}
     if len(set(renames.values()) | (set(table.columns) - set(renames))) < table.width:
         renames = {}  # two columns mapped to one name: validation says so; detect on file names
-    named = numbers_as_on_load(table.rename(renames))
-    detected = identifying_columns(named) - {PATIENT_ID}
-    others = [c for c in named.columns if c not in detected and c != PATIENT_ID]
+    detected = detected_identifying(upload, table_key, table, renames) - {PATIENT_ID}
+    named = [renames.get(c, c) for c in table.columns]
+    others = [c for c in named if c not in detected and c != PATIENT_ID]
     found = ", ".join(sorted(detected)) or "none besides patient_id"
     st.caption(literal_markdown(f"Identifying columns detected (names, record numbers, dates, "
                                 f"contact details): {found}. They are never filters, groups or "
@@ -220,7 +231,7 @@ def upload_section() -> None:
     unit = st.selectbox("Unit of the time columns (converted to months)", list(MONTHS_PER_UNIT),
                         index=None, placeholder="choose the unit", key=f"{key}.unit")
     codings = event_coding_widgets(table, mapping, key)
-    marked = identifying_widget(table, mapping, key)
+    marked = identifying_widget(patients, (label, decimal_choice, sheet), table, mapping, key)
     tox_upload, tox_sheet = toxicity_source(patients, sheet, sheets, toxicities, key)
     tox_name = tox_upload.name if tox_upload is not None else "toxicities"
     tox_mapping, tox_table = None, None
