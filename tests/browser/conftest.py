@@ -170,3 +170,13 @@ def upload_on_data_page(page: Page, app_url: str, csv: Path) -> None:
     wait_for_app(page)
     expect(page.get_by_text(f"Loaded in this session: {csv.name}")).to_be_visible()
 
+
+def download_report(page: Page) -> tuple[str, bytes]:
+    """On the screen shown: "Prepare report (HTML)", then download it; (its URL, its bytes)."""
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_role("button", name="Prepare report (HTML)").click()
+    wait_for_app(page)
+    with page.expect_download(timeout=60_000) as download:
+        sidebar.get_by_role("button", name="Download report (HTML)").click()
+    return download.value.url, Path(download.value.path()).read_bytes()
+

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import fresh_page, upload_on_data_page, wait_for_app
+from tests.browser.conftest import download_report, fresh_page, upload_on_data_page, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -30,12 +30,7 @@ def test_every_screen_renders(page: Page, app_url: str, dataset: str):
 def test_downloads_report_and_csv(page: Page, app_url: str):
     page.goto(f"{app_url}/survival?ds=veterans&survival.by=histology")
     wait_for_app(page)
-    sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_role("button", name="Prepare report (HTML)").click()
-    wait_for_app(page)
-    with page.expect_download(timeout=60_000) as report_download:
-        sidebar.get_by_role("button", name="Download report (HTML)").click()
-    report = Path(report_download.value.path()).read_text(encoding="utf-8")
+    report = download_report(page)[1].decode("utf-8")
     assert "<h1>Survival: Veterans&#x27; Administration lung cancer trial" in report
     assert "Kaplan-Meier: Overall survival by Histology" in report
     assert "Median survival (95% CI)" in report and "Log-rank" in report

@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import choose, upload_on_data_page, wait_for_app
+from tests.browser.conftest import choose, download_report, upload_on_data_page, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -88,15 +88,10 @@ def test_uploaded_values_render_as_text_on_screen_slide_and_report(page: Page, a
     assert not foreign_links(page)
     no_images_from(page)
 
-    sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_role("button", name="Prepare report (HTML)").click()
-    wait_for_app(page)
-    with page.expect_download(timeout=60_000) as download:
-        sidebar.get_by_role("button", name="Download report (HTML)").click()
-    report = Path(download.value.path()).read_text(encoding="utf-8")
+    report = download_report(page)[1].decode("utf-8")
     assert "click me" in report and f'<a href="https://{EVIL_HOST}' not in report
 
-    sidebar.get_by_text("Presentation mode").click()
+    page.get_by_test_id("stSidebar").get_by_text("Presentation mode").click()
     wait_for_app(page)
     expect(page.get_by_text("Figure 1 of 1")).to_be_visible()
     assert not foreign_links(page)

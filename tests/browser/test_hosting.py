@@ -25,6 +25,7 @@ from websockets.sync.client import connect
 
 from tests.browser.conftest import (
     ROOT,
+    download_report,
     fresh_page,
     running_server,
     upload_on_data_page,
@@ -73,18 +74,13 @@ def figure_x_values(report: bytes) -> set[float]:
     return {float(v) for data in arrays for v in np.frombuffer(base64.b64decode(data))}
 
 
-def download_report(page: Page) -> tuple[str, bytes]:
+def survival_report(page: Page) -> tuple[str, bytes]:
     """On the Survival screen: prepare the report, download it; (its URL, its bytes)."""
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Survival").click()
     expect(page).to_have_url(re.compile(r"/survival"))
     wait_for_app(page)
     expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
-    sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_role("button", name="Prepare report (HTML)").click()
-    wait_for_app(page)
-    with page.expect_download(timeout=60_000) as download:
-        sidebar.get_by_role("button", name="Download report (HTML)").click()
-    return download.value.url, Path(download.value.path()).read_bytes()
+    return download_report(page)
 
 
 def test_two_users_get_their_own_report_and_nobody_else_can_fetch_it(browser, app_url: str,
@@ -93,8 +89,8 @@ def test_two_users_get_their_own_report_and_nobody_else_can_fetch_it(browser, ap
     try:
         upload_on_data_page(first, app_url, cohort_csv(tmp_path / "a", "0.05"))
         upload_on_data_page(second, app_url, cohort_csv(tmp_path / "b", "0.07"))
-        first_url, first_report = download_report(first)
-        second_url, second_report = download_report(second)
+        first_url, first_report = survival_report(first)
+        second_url, second_report = survival_report(second)
         assert min(len(first_report), len(second_report)) > 1_048_576
         assert first_url != second_url
         assert 0.05 in figure_x_values(first_report) - figure_x_values(second_report)
