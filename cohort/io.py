@@ -12,13 +12,30 @@ from a failing file.
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import polars as pl
 
+from cohort.dates import (
+    date_format_text,
+    date_orders,
+    invalid_dates,
+    looks_like_dates,
+    parse_dates,
+    workbook_date_system,
+)
 from cohort.dose import add_dose_columns
+from cohort.endpoints import DateEndpoints, derive_endpoints, standard_rules
+from cohort.headers import (
+    MISSING_CODES,
+    SYNONYMS,
+    VITAL_STATUS,
+    date_role,
+    header_key,
+    unit_in_name,
+    without_unit,
+)
 from cohort.limits import (
     DEFAULT_LIMITS,
     FileProblem,
@@ -52,7 +69,7 @@ MONTHS_PER_UNIT: dict[str, float] = {
 EVENT_CODINGS: dict[str, dict[str, int]] = {
     "0/1 (0 = censored, 1 = event, 2 = competing event)": {"0": 0, "1": 1, "2": 2},
     "1/2 (R style: 1 = censored, 2 = event)": {"1": 0, "2": 1},
-    "dead/alive": {"alive": 0, "dead": 1},
+    "dead/alive": {"alive": 0, "dead": 1, "living": 0, "deceased": 1, "died": 1},
     "yes/no (yes = event)": {"no": 0, "yes": 1},
     "true/false (true = event)": {"false": 0, "true": 1},
 }
@@ -63,39 +80,6 @@ _SEX_CODES = {"f": "female", "female": "female", "w": "female", "woman": "female
 _BOOL_CODES = {"1": True, "0": False, "true": True, "false": False, "yes": True, "no": False,
                "y": True, "n": False}
 
-#: Other spellings of canonical column names, compared after normalising (lower case, a-z0-9).
-_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "patient_id": ("id", "patient", "patientid", "pid", "subject", "subjectid", "mrn", "caseid"),
-    "age_years": ("age", "ageyears", "ageatrt", "ageattreatment"),
-    "sex": ("gender",),
-    "histology": ("histo", "celltype", "primary", "primarytumor", "primarytumour", "tumortype"),
-    "treated_sites": ("site", "sites", "treatedsite", "rtsite", "rtsites", "targetsite"),
-    "n_metastases": ("nmets", "metastases", "nummets", "numberofmetastases", "nlesions"),
-    "oligo_state": ("oligo", "oligostate", "oligostatus"),
-    "ecog": ("ps", "ecogps", "performancestatus"),
-    "rt_technique": ("technique", "rttechnique", "modality"),
-    "rt_total_dose_gy": ("dose", "totaldose", "totaldosegy", "dosegy", "rtdose", "rtdosegy"),
-    "rt_fractions": ("fractions", "fx", "nfractions", "fractionsn", "nfx"),
-    "regimen": ("treatment", "systemic", "systemictherapy", "chemo", "drug", "arm", "horth"),
-    "drug_dose_mg": ("drugdose", "drugdosemg"),
-    "dose_level": ("level", "doselevel"),
-    "line_of_therapy": ("line", "therapyline", "lot"),
-    "best_response": ("response", "bestresponse", "recist"),
-    "os_months": ("os", "ostime", "survivaltime", "survtime", "time", "osmonths", "osdays"),
-    "os_event": ("osevent", "osstatus", "status", "dead", "death", "vitalstatus", "died"),
-    "pfs_months": ("pfs", "pfstime", "pfsmonths", "rfs", "rfstime", "dfs", "dfstime"),
-    "pfs_event": ("pfsevent", "pfsstatus", "progression", "rfsevent", "rfsstatus", "dfsevent"),
-    "lc_months": ("lc", "lctime", "lcmonths", "localcontroltime"),
-    "lc_event": ("lcevent", "lcstatus", "localfailure"),
-    "ttnt_months": ("ttnt", "ttnttime", "ttntmonths"),
-    "ttnt_event": ("ttntevent", "ttntstatus"),
-    "term": ("toxicity", "adverseevent", "ae", "ctcaeterm"),
-    "grade": ("ctcaegrade", "toxgrade"),
-    "phase": ("timing", "acutelate"),
-    "onset_months": ("onset", "onsettime"),
-}
-
-
 @dataclass(frozen=True)
 class Problem:
     """One validation problem: which file, column and spreadsheet rows, and what is wrong."""
@@ -104,6 +88,8 @@ class Problem:
     column: str | None
     rows: tuple[int, ...]
     message: str
+    #: A warning may be accepted (the file then loads); any other problem stops the load.
+    warning: bool = False
 
     def __str__(self) -> str:
         where = f"column '{self.column}'" if self.column else "file"
@@ -118,6 +104,21 @@ class CohortValidationError(Exception):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
 
+    @property
+    def errors(self) -> list[Problem]:
+        """The problems that stop the load."""
+        return [p for p in self.problems if not p.warning]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        """The problems the user may accept."""
+        return [p for p in self.problems if p.warning]
+
+
+class CohortWarnings(CohortValidationError):
+    """Raised when the only problems are warnings: the file loads once they are accepted
+    (``accept_warnings=True``)."""
+
 
 @dataclass(frozen=True)
 class ReadOptions:
@@ -128,13 +129,20 @@ class ReadOptions:
     ``decimal``: "." or ","; None detects a decimal comma in semicolon-separated files.
     ``identifying``: columns (as named after mapping) the user marks as identifying patients,
     besides those detected (``cohort.schema.identifies_patients``).
+    ``time_unit``: unit of mapped duration columns (None: not stated; needed only with them).
+    ``event_codings`` also codes the status columns ``dates`` reads (by file column name).
+    ``missing_values``: values (compared stripped, lower case) that mean "not recorded" where
+    a number, a date or an event code is expected; text columns keep them as text.
+    ``dates``: the endpoints derived from date columns (file column names), if any.
     """
 
     mapping: Mapping[str, str] = field(default_factory=dict)
-    time_unit: str = "months"
+    time_unit: str | None = "months"
     event_codings: Mapping[str, str] = field(default_factory=dict)
     decimal: str | None = None
     identifying: frozenset[str] = frozenset()
+    missing_values: frozenset[str] = frozenset()
+    dates: DateEndpoints | None = None
 
 
 def _rows_text(rows: tuple[int, ...]) -> str:
@@ -142,10 +150,6 @@ def _rows_text(rows: tuple[int, ...]) -> str:
     more = f" and {len(rows) - MAX_ROWS_LISTED} more" if len(rows) > MAX_ROWS_LISTED else ""
     label = "row" if len(rows) == 1 else "rows"
     return f"{label} {shown}{more}"
-
-
-def _normalise(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
 # --------------------------------------------------------------------------- reading
@@ -214,25 +218,39 @@ def suggest_mapping(columns: list[str], canonical: Mapping[str, object] = PATIEN
                     ) -> dict[str, str | None]:
     """For each file column, the canonical column its name suggests (None: keep as is).
 
-    Exact names win over synonyms; no canonical column is suggested twice.
+    Exact names win over synonyms, and a header's own words over the header without its unit
+    ("OS (days)" -> os_months); English, German and French spellings (``cohort.headers``); no
+    canonical column is suggested twice.
     """
     suggestion: dict[str, str | None] = dict.fromkeys(columns)
     taken: set[str] = set()
-    by_name = {_normalise(c): c for c in canonical}
+    by_name = {header_key(c): c for c in canonical}
     for column in columns:
-        target = by_name.get(_normalise(column))
+        target = by_name.get(header_key(column))
         if target and target not in taken:
             suggestion[column], _ = target, taken.add(target)
-    for column in columns:
-        if suggestion[column]:
-            continue
-        key = _normalise(column)
-        for target, synonyms in _SYNONYMS.items():
-            if target in canonical and target not in taken and key in synonyms:
-                suggestion[column] = target
-                taken.add(target)
-                break
+    for keys_of in (lambda c: {header_key(c)}, lambda c: {without_unit(c)}):
+        for column in columns:
+            if suggestion[column]:
+                continue
+            keys = keys_of(column)
+            for target, synonyms in SYNONYMS.items():
+                if target in canonical and target not in taken and keys & set(synonyms):
+                    suggestion[column] = target
+                    taken.add(target)
+                    break
     return suggestion
+
+
+def suggest_coding(values: list[str], codes: frozenset[str] = frozenset()) -> str | None:
+    """The event coding (key of ``EVENT_CODINGS``) whose codes take every value (lower case;
+    missing ``codes`` aside), or None where the values do not settle it: 1/2 alone may be
+    R's 1 = censored, 2 = event, or 0/1/2 without anyone censored."""
+    found = {v.strip().lower() for v in values} - set(codes) - {""}
+    if not found or found <= {"1", "2"} and "0" not in found:
+        return None
+    return next((name for name, coding in EVENT_CODINGS.items() if found <= set(coding)),
+                None)
 
 
 def apply_mapping(table: pl.DataFrame, mapping: Mapping[str, str | None], file_name: str
@@ -276,14 +294,16 @@ class _Checker:
         self.labels = {dst: f"{src}' -> '{dst}" for src, dst in (mapping or {}).items()
                        if dst and dst != src}
 
-    def add(self, column: str | None, mask: pl.Series | None, message: str) -> None:
-        """Record a problem on ``column`` at the rows where ``mask`` is true (None: whole column)."""
+    def add(self, column: str | None, mask: pl.Series | None, message: str,
+            warning: bool = False) -> None:
+        """Record a problem on ``column`` at the rows where ``mask`` is true (None: whole
+        column); a ``warning`` may be accepted by the user."""
         if mask is not None and self.blank is not None:
             mask = mask & ~self.blank
         rows = _row_numbers(mask) if mask is not None else ()
         if mask is None or rows:
             label = self.labels.get(column, column) if column else None
-            self.problems.append(Problem(self.file_name, label, rows, message))
+            self.problems.append(Problem(self.file_name, label, rows, message, warning))
 
     def numeric(self, text: pl.Series, column: str, integer: bool = False) -> pl.Series:
         stripped = text.str.strip_chars()
@@ -306,19 +326,28 @@ class _Checker:
         return lowered.replace_strict(codes, default=None)
 
 
+def without_missing_codes(text: pl.Series, codes: frozenset[str]) -> pl.Series:
+    """The text column with the values that mean "not recorded" (``codes``, compared stripped
+    and in lower case) as missing."""
+    if not codes:
+        return text
+    return text.set(text.str.strip_chars().str.to_lowercase().is_in(list(codes)).fill_null(False),
+                    None)
+
+
 def _convert_patients(table: pl.DataFrame, options: ReadOptions, check: _Checker
                       ) -> pl.DataFrame:
-    factor = MONTHS_PER_UNIT[options.time_unit]
     converted: dict[str, pl.Series] = {}
+    codes = options.missing_values
     for column in table.columns:
         text = table[column]
         dtype = PATIENT_COLUMNS.get(column)
+        if dtype is not None and (dtype.is_numeric() or dtype == pl.Boolean()):
+            text = without_missing_codes(text, codes)
         if column.endswith("_event") and column in PATIENT_COLUMNS:
             converted[column] = _convert_event(text, column, options, check)
         elif column.endswith("_months") and column in PATIENT_COLUMNS:
-            months = check.numeric(text, column) * factor
-            check.add(column, months < 0, "negative time")
-            converted[column] = months
+            converted |= _convert_time(text, column, options, check)
         elif column == "treated_sites":
             converted[column] = _split_sites(text)
         elif column == "sex":
@@ -330,12 +359,27 @@ def _convert_patients(table: pl.DataFrame, options: ReadOptions, check: _Checker
         elif dtype == pl.String():  # identifiers and names stay text: "001" is not 1
             converted[column] = text.str.strip_chars()
         else:
-            converted[column] = _numeric_or_text(text, column, check)
+            converted[column] = _numeric_or_text(text, column, check, codes)
     return pl.DataFrame(converted)
+
+
+def _convert_time(text: pl.Series, column: str, options: ReadOptions, check: _Checker
+                  ) -> dict[str, pl.Series]:
+    """A duration column in months; stated in days, also its exact days (``K_days``)."""
+    if options.time_unit not in MONTHS_PER_UNIT:
+        check.add(column, None, "state the unit of the time columns")
+        return {column: pl.Series(column, [None] * len(text), dtype=pl.Float64)}
+    values = check.numeric(text, column)
+    check.add(column, values < 0, "negative time")
+    times = {column: values * MONTHS_PER_UNIT[options.time_unit]}
+    if options.time_unit == "days":
+        times[column.removesuffix("_months") + "_days"] = values
+    return times
 
 
 def _convert_event(text: pl.Series, column: str, options: ReadOptions, check: _Checker
                    ) -> pl.Series:
+    """The event column as codes 0/1/2 by its stated coding (missing where empty)."""
     coding = options.event_codings.get(column)
     if coding not in EVENT_CODINGS:
         check.add(column, None, "state how events are coded in this column")
@@ -368,9 +412,13 @@ def numbers_as_on_load(table: pl.DataFrame) -> pl.DataFrame:
     return table.with_columns(_numeric_or_text(table[c], c, check).alias(c) for c in table.columns)
 
 
-def _numeric_or_text(text: pl.Series, column: str, check: _Checker) -> pl.Series:
-    """A kept column as numbers when every value parses as one (infinities are a problem),
-    else as stripped text."""
+def _numeric_or_text(text: pl.Series, column: str, check: _Checker,
+                     codes: frozenset[str] = frozenset()) -> pl.Series:
+    """A kept column as numbers when every value parses as one, or is one of the missing
+    ``codes`` (then missing); infinities are a problem. Else the stripped text, codes kept."""
+    numeric = _numbers_with_codes_missing(text, column, check, codes)
+    if numeric is not None:
+        return numeric
     stripped = text.str.strip_chars()
     values = _as_numbers(stripped)
     numbers = stripped.is_not_null() & ~_is_nan_text(stripped)
@@ -380,6 +428,91 @@ def _numeric_or_text(text: pl.Series, column: str, check: _Checker) -> pl.Series
         whole = (finite == finite.round(0)).all()
         return values.cast(pl.Int64, strict=False) if whole else values
     return stripped
+
+
+def _numbers_with_codes_missing(text: pl.Series, column: str, check: _Checker,
+                                codes: frozenset[str]) -> pl.Series | None:
+    """The kept column as numbers when, its missing codes aside, every value is one; else
+    None (it stays text)."""
+    without = without_missing_codes(text, codes)
+    if not codes or without.null_count() == text.null_count():
+        return None
+    if without.null_count() == len(without):
+        return None
+    numeric = _numeric_or_text(without, column, check)
+    return numeric if numeric.dtype != pl.String else None
+
+
+def _parsed_date_column(text: pl.Series, column: str, spec: DateEndpoints,
+                        codes: frozenset[str], check: _Checker) -> pl.Series:
+    """A date column as ``Date`` (missing where empty or a missing code); values that are no
+    date, or whose day/month order is not known, are problems with their rows."""
+    text = without_missing_codes(text, codes)
+    order = spec.orders.get(column)
+    possible = date_orders(text)
+    if order is None and len(possible) == 1:
+        order = possible[0]
+    if order is None and len(possible) > 1:
+        check.add(column, None, "state whether these dates are day/month/year or "
+                                "month/day/year (no day above 12 settles it)")
+        return pl.Series(column, [None] * len(text), dtype=pl.Date)
+    parsed = parse_dates(text, order, spec.date_system)
+    check.add(column, invalid_dates(text, parsed),
+              f"not a valid date (read as {date_format_text(order)}, ISO yyyy-mm-dd or an "
+              "Excel date)")
+    return parsed
+
+
+def _coded_status(text: pl.Series, column: str, options: ReadOptions, check: _Checker
+                  ) -> pl.Series:
+    """A status column that decides events (vital status) as 0/1 by its stated coding."""
+    text = without_missing_codes(text, options.missing_values)
+    codes = _convert_event(text, column, options, check)
+    check.add(column, codes == 2, "a status here is 0 or 1 (event or not), not 2")
+    return codes
+
+
+def _date_endpoints(raw: pl.DataFrame, options: ReadOptions, check: _Checker
+                    ) -> pl.DataFrame | None:
+    """The columns of the endpoints derived from the file's dates (``K_days``, ``K_months``,
+    ``K_event``), or None when no dates are stated or a stated column is not in the file."""
+    spec = options.dates
+    if spec is None:
+        return None
+    named = [*spec.date_columns(), *spec.status_columns()]
+    absent = [c for c in named if c not in raw.columns]
+    for column in absent:
+        check.add(column, None, "the endpoints from dates name this column, but the file "
+                                "has no column of that name")
+    if absent:
+        return None
+    dates = pl.DataFrame([_parsed_date_column(raw[c], c, spec, options.missing_values, check)
+                          for c in spec.date_columns()])
+    status = pl.DataFrame([_coded_status(raw[c], c, options, check)
+                           for c in spec.status_columns()])
+    derived = derive_endpoints(dates, status, spec)
+    for finding in derived.checks:
+        rows = pl.Series([False] * raw.height).scatter(list(finding.rows), True)
+        check.add(finding.column, rows, finding.message, warning=finding.warning)
+    return derived.columns
+
+
+def _with_date_endpoints(frame: pl.DataFrame, derived: pl.DataFrame | None,
+                         options: ReadOptions, check: _Checker) -> pl.DataFrame:
+    """The converted patients with the date-derived endpoint columns, without the date and
+    status columns they were derived from (the dates identify patients; the times suffice)."""
+    if derived is None:
+        return frame
+    for column in derived.columns:
+        if column in frame.columns:
+            check.add(column, None, "derived from the dates and also mapped from a file "
+                                    "column: map that column to '(keep as is)' or drop the "
+                                    "endpoint from dates")
+    spec = options.dates
+    consumed = {options.mapping.get(c) or c for c in (*spec.date_columns(),
+                                                    *spec.status_columns())}
+    kept = frame.drop([c for c in frame.columns if c in consumed or c in derived.columns])
+    return pl.concat([kept, derived], how="horizontal")
 
 
 def _check_patients(patients: pl.DataFrame, check: _Checker) -> None:
@@ -458,10 +591,12 @@ def read_cohort(
     toxicity_mapping: Mapping[str, str | None] | None = None,
     patients_sheet: str | None = None,
     toxicities_sheet: str | None = None,
+    accept_warnings: bool = False,
 ) -> Cohort:
     """A validated ``Cohort`` from file bytes; raises ``CohortValidationError`` listing all
-    problems in both files. Times are converted to months; dose columns are derived. The
-    sheets name the sheets of .xlsx workbooks (both tables may come from one workbook)."""
+    problems in both files (``CohortWarnings`` when all are warnings not accepted). Times are
+    converted to months; dose columns are derived. The sheets name the sheets of .xlsx
+    workbooks (both tables may come from one workbook)."""
     raw = read_table(patients, source_label(patients_name, patients_sheet), options.decimal,
                      patients_sheet)
     tox_raw = None
@@ -469,7 +604,7 @@ def read_cohort(
         tox_raw = read_table(toxicities, source_label(toxicities_name, toxicities_sheet),
                              options.decimal, toxicities_sheet)
     return validate_cohort(raw, patients_name, options, tox_raw, toxicities_name,
-                           toxicity_mapping, patients_sheet, toxicities_sheet)
+                           toxicity_mapping, patients_sheet, toxicities_sheet, accept_warnings)
 
 
 def validate_cohort(
@@ -481,13 +616,17 @@ def validate_cohort(
     toxicity_mapping: Mapping[str, str | None] | None = None,
     patients_sheet: str | None = None,
     toxicities_sheet: str | None = None,
+    accept_warnings: bool = False,
 ) -> Cohort:
     """A validated ``Cohort`` from tables ``read_table`` returned (as ``read_cohort``, without
-    reading the files again); raises ``CohortValidationError`` listing all problems."""
+    reading the files again); raises ``CohortValidationError`` listing all problems (its
+    subclass ``CohortWarnings`` when all are warnings and ``accept_warnings`` is false).
+    Endpoints stated in ``options.dates`` are derived from the file's dates."""
     patients_label = source_label(patients_name, patients_sheet)
     blank = blank_rows(raw)
     check = _Checker(patients_label, options.mapping, blank)
     frame = _convert_patients(apply_mapping(raw, options.mapping, patients_label), options, check)
+    frame = _with_date_endpoints(frame, _date_endpoints(raw, options, check), options, check)
     _check_patients(frame, check)
     frame = frame.filter(~blank)
     tox_frame = None
@@ -500,17 +639,135 @@ def validate_cohort(
         tox_frame = _convert_toxicities(apply_mapping(tox_raw, mapping, tox_label), ids,
                                         tox_check).filter(~tox_blank)
         check.problems += tox_check.problems
-    if check.problems:
-        raise CohortValidationError(check.problems)
+    _raise_problems(check.problems, accept_warnings)
     return Cohort(
         name=patients_name,
         patients=add_dose_columns(frame),
         toxicities=tox_frame,
-        provenance=f"Uploaded file {patients_label}"
-        + (f" with toxicities from {source_label(toxicities_name, toxicities_sheet)}"
-           if tox_raw is not None else ""),
+        provenance=_provenance(patients_label, options, check.problems,
+                               source_label(toxicities_name, toxicities_sheet)
+                               if tox_raw is not None else None),
         marked_identifying=frozenset(options.identifying),
     )
+
+
+def _raise_problems(problems: list[Problem], accept_warnings: bool) -> None:
+    """Raise ``CohortValidationError`` on any error, ``CohortWarnings`` on warnings not
+    accepted."""
+    if any(not p.warning for p in problems):
+        raise CohortValidationError(problems)
+    if problems and not accept_warnings:
+        raise CohortWarnings(problems)
+
+
+def _provenance(patients_label: str, options: ReadOptions, problems: list[Problem],
+                toxicities_label: str | None) -> str:
+    """Where the cohort came from, how its endpoints were made, and the warnings accepted."""
+    text = f"Uploaded file {patients_label}"
+    if toxicities_label:
+        text += f" with toxicities from {toxicities_label}"
+    if options.dates is not None:
+        keys = ", ".join(rule.key.upper() for rule in options.dates.rules)
+        text += (f"; {keys} derived from dates, in whole days from '{options.dates.time_zero}'"
+                 " (the dates themselves are not kept)")
+    if problems:
+        text += f"; loaded with {len(problems)} warning(s) accepted"
+    return text
+
+
+# --------------------------------------------------------------------------- suggestions
+
+
+def suggest_options(data: bytes, file_name: str, sheet: str | None = None) -> ReadOptions:
+    """The whole reading of a raw patients file, proposed from its headers and values: column
+    mapping, time unit (None where no header names it), event codings (where the values settle
+    them), missing-value codes present, and the endpoints derived from its date columns
+    (roles from the headers; day/month order where the values settle it; the workbook's date
+    system). Raises ``CohortValidationError`` when the file cannot be read."""
+    table = read_table(data, file_name, None, sheet)
+    return suggest_reading(table, workbook_date_system(data) if is_excel(data) else 1900)
+
+
+def suggest_reading(table: pl.DataFrame, date_system: int = 1900) -> ReadOptions:
+    """``suggest_options`` of a table ``read_table`` returned (``date_system``: the workbook's,
+    for Excel serial numbers)."""
+    missing = _missing_codes_present(table)
+    mapping = {c: t for c, t in suggest_mapping(table.columns).items() if t}
+    dates = suggest_dates(table, missing, date_system)
+    if dates is not None:
+        derived = {f"{r.key}_{part}" for r in dates.rules for part in ("months", "event")}
+        consumed = {*dates.date_columns(), *dates.status_columns()}
+        mapping = {c: t for c, t in mapping.items() if t not in derived and c not in consumed}
+    codings = {target: coding for source, target in mapping.items()
+               if target.endswith("_event")
+               and (coding := suggest_coding(event_values(table, source), missing))}
+    if dates is not None:
+        codings |= {c: coding for c in dates.status_columns()
+                    if (coding := suggest_coding(event_values(table, c), missing))}
+    durations = [source for source, target in mapping.items() if target.endswith("_months")]
+    units = {u for source in durations if (u := unit_in_name(source))}
+    return ReadOptions(mapping=mapping, time_unit=units.pop() if len(units) == 1 else None,
+                       event_codings=codings, missing_values=missing, dates=dates)
+
+
+def _missing_codes_present(table: pl.DataFrame) -> frozenset[str]:
+    """The missing-value codes (``cohort.headers.MISSING_CODES``) that occur in the table."""
+    codes = list(MISSING_CODES)
+    found = table.select(
+        pl.concat_list(pl.all().str.strip_chars().str.to_lowercase()).explode().unique()
+        .alias("value")
+    ).filter(pl.col("value").is_in(codes))
+    return frozenset(found["value"].to_list())
+
+
+def date_column_roles(table: pl.DataFrame, missing: frozenset[str] = frozenset()
+                      ) -> dict[str, str | None]:
+    """The table's date columns (every value a date, or with a date header, an Excel serial)
+    -> the role their header suggests (``cohort.headers.DATE_ROLES``; None: no role)."""
+    roles: dict[str, str | None] = {}
+    for column in table.columns:
+        text = without_missing_codes(table[column], missing)
+        role = date_role(column)
+        if looks_like_dates(text) or (role and looks_like_dates(text, serials=True)):
+            roles[column] = role
+    return roles
+
+
+def suggest_dates(table: pl.DataFrame, missing: frozenset[str] = frozenset(),
+                  date_system: int = 1900) -> DateEndpoints | None:
+    """The endpoints the table's date columns give (OS, PFS, LC, TTNT as the dates allow), or
+    None without a time zero or any end of follow-up."""
+    roles = date_column_roles(table, missing)
+    first = {role: column for column, role in reversed(roles.items()) if role}
+    time_zero = next((first[r] for r in ("rt_start", "rt_end", "diagnosis", "registration")
+                      if r in first), None)
+    combined = first.get("death_or_last_contact")
+    death = combined or first.get("death")
+    last_contact = combined or first.get("last_contact")
+    if time_zero is None or (death is None and last_contact is None):
+        return None
+    vital = _vital_status_column(table, set(roles), missing)
+    if combined and vital is None:
+        return None
+    rules = standard_rules(death=death is not None, progression=first.get("progression"),
+                           local_failure=first.get("local_failure"),
+                           next_treatment=first.get("next_treatment"))
+    orders = {c: o[0] for c in roles
+              if len(o := date_orders(without_missing_codes(table[c], missing))) == 1}
+    return DateEndpoints(time_zero=time_zero, rules=rules, death=death, vital_status=vital,
+                         last_contact=last_contact, orders=orders, date_system=date_system)
+
+
+def _vital_status_column(table: pl.DataFrame, date_columns: set[str],
+                         missing: frozenset[str]) -> str | None:
+    """The column whose header says vital status and whose values are an event coding."""
+    for column in table.columns:
+        if column in date_columns or not VITAL_STATUS.search(header_key(column)):
+            continue
+        values = event_values(table, column)
+        if {v.lower() for v in values} - set(missing) and suggest_coding(values, missing):
+            return column
+    return None
 
 
 # --------------------------------------------------------------------------- writing

@@ -119,9 +119,18 @@ class Cohort:
         return self.patients.height
 
     def endpoints(self) -> list[Endpoint]:
-        """Canonical endpoints whose time and event columns are both present."""
+        """Canonical endpoints whose time and event columns are both present, then any other
+        ``K_months`` / ``K_event`` pair (an endpoint derived from dates under its own name)."""
         cols = set(self.patients.columns)
-        return [e for e in ENDPOINTS.values() if e.time in cols and e.event in cols]
+        canonical = [e for e in ENDPOINTS.values() if e.time in cols and e.event in cols]
+        known = {e.time for e in ENDPOINTS.values()}
+        custom = [Endpoint(c.removesuffix("_months").upper(),
+                           c.removesuffix("_months").replace("_", " ").capitalize(), c,
+                           c.removesuffix("_months") + "_event")
+                  for c in self.patients.columns
+                  if c.endswith("_months") and c not in known
+                  and c.removesuffix("_months") + "_event" in cols]
+        return canonical + custom
 
 #: One line per canonical column, for the data dictionary and the column-mapping screen.
 COLUMN_DESCRIPTIONS: dict[str, str] = {

@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
 import streamlit as st
 
 from cohort.datasets import list_datasets
+from cohort.dates import workbook_date_system
+from cohort.headers import MISSING_CODES
 from cohort.io import (
     EVENT_CODINGS,
     MONTHS_PER_UNIT,
     CohortValidationError,
+    CohortWarnings,
     ReadOptions,
     blank_rows,
+    date_column_roles,
     event_values,
     excel_sheets,
+    is_excel,
     numbers_as_on_load,
     read_table,
     source_label,
     suggest_mapping,
+    suggest_reading,
     validate_cohort,
 )
 from cohort.schema import (
@@ -31,6 +38,7 @@ from cohort.schema import (
     identifying_columns,
 )
 from cohort.templates import data_dictionary, template_csv, template_xlsx
+from ui.date_endpoints import date_endpoints_form
 from ui.session import current_view, keep_upload, uploaded_cohort
 from ui.text import literal_markdown
 
@@ -39,6 +47,7 @@ KEEP = "(keep as is)"
 NO_SHEET = "(none)"
 PREVIEW_ROWS = 5
 _PARSED = "upload.parsed"  # session state: what the current uploads parsed to
+_WARNED = "upload.warned"  # session state: (form key, options, warnings) of the last attempt
 
 
 @dataclass(frozen=True)
@@ -103,36 +112,72 @@ def show_problems(problems: list, heading: str) -> None:
     st.error(f"**{literal_markdown(heading)}**\n\n{lines}")
 
 
-def mapping_widgets(columns: list[str], canonical: dict, key: str) -> dict[str, str | None]:
+def suggested_reading(upload: Upload, table_key: tuple, table: pl.DataFrame) -> ReadOptions:
+    """``suggest_reading`` of the upload's parsed table, made once and kept with it."""
+    key = (upload.digest, "suggestion", *table_key)
+    store = _parsed_uploads()
+    if key not in store:
+        system = workbook_date_system(upload.data) if is_excel(upload.data) else 1900
+        store[key] = suggest_reading(table, system)
+    return store[key]
+
+
+def mapping_widgets(columns: list[str], canonical: dict, key: str,
+                    suggestion: dict[str, str] | None = None) -> dict[str, str | None]:
     """A selectbox per file column, preset to the suggested canonical column."""
-    suggestion = suggest_mapping(columns, canonical)
+    suggestion = suggestion if suggestion is not None else suggest_mapping(columns, canonical)
     targets = [KEEP, *canonical]
     mapping: dict[str, str | None] = {}
     slots = st.columns(3)
     for index, column in enumerate(columns):
-        preset = suggestion[column] or KEEP
+        preset = suggestion.get(column) or KEEP
         chosen = slots[index % 3].selectbox(
-            f"{literal_markdown(column)} →", targets, index=targets.index(preset), key=f"{key}.{column}",
-            help=COLUMN_DESCRIPTIONS.get(preset),
+            f"{literal_markdown(column)} →", targets, index=targets.index(preset),
+            key=f"{key}.{column}", help=COLUMN_DESCRIPTIONS.get(preset),
         )
         mapping[column] = None if chosen == KEEP else chosen
     return mapping
 
 
-def event_coding_widgets(table: pl.DataFrame, mapping: dict[str, str | None], key: str
-                         ) -> dict[str, str | None]:
-    """Ask how each mapped event column is coded; never preset."""
-    codings: dict[str, str | None] = {}
-    for source, target in mapping.items():
-        if target and target.endswith("_event") and source in table.columns:
-            found = ", ".join(event_values(table, source)[:8])
-            codings[target] = st.selectbox(
-                literal_markdown(f"How is '{source}' ({target}) coded? Values in the file: "
-                                 f"{found}"),
-                list(EVENT_CODINGS), index=None, placeholder="choose the coding",
-                key=f"{key}.coding.{target}",
-            )
-    return codings
+def coding_widget(table: pl.DataFrame, column: str, what: str, key: str,
+                  suggested: str | None) -> str | None:
+    """Ask how ``column`` (``what`` it holds) is coded, preset to the coding its values
+    settle (never preset where they do not: 1/2 may be R style or 0/1/2)."""
+    found = ", ".join(event_values(table, column)[:8])
+    codings = list(EVENT_CODINGS)
+    return st.selectbox(
+        literal_markdown(f"How is '{column}' ({what}) coded? Values in the file: {found}"),
+        codings, index=codings.index(suggested) if suggested in codings else None,
+        placeholder="choose the coding", key=key,
+    )
+
+
+def event_coding_widgets(table: pl.DataFrame, mapping: dict[str, str | None], key: str,
+                         suggested: Mapping[str, str]) -> dict[str, str | None]:
+    """The coding of each mapped event column."""
+    return {target: coding_widget(table, source, target, f"{key}.coding.{target}",
+                                  suggested.get(target))
+            for source, target in mapping.items()
+            if target and target.endswith("_event") and source in table.columns}
+
+
+def unit_widget(mapping: dict[str, str | None], suggested: str | None, key: str) -> str | None:
+    """The unit of the mapped duration columns (None when none is mapped or not stated)."""
+    if not any(t and t.endswith("_months") for t in mapping.values()):
+        return None
+    units = list(MONTHS_PER_UNIT)
+    return st.selectbox("Unit of the time columns (converted to months)", units,
+                        index=units.index(suggested) if suggested in units else None,
+                        placeholder="choose the unit", key=f"{key}.unit")
+
+
+def missing_codes_widget(suggested: frozenset[str], key: str) -> frozenset[str]:
+    """The values read as "not recorded" where numbers, dates or codes are expected."""
+    choices = sorted(set(MISSING_CODES) | suggested)
+    chosen = st.multiselect("Values meaning “not recorded” (where a number, date or code is "
+                            "expected; text columns keep them)", choices,
+                            default=sorted(suggested), key=f"{key}.missing")
+    return frozenset(chosen)
 
 
 def detected_identifying(upload: Upload, table_key: tuple, table: pl.DataFrame,
@@ -193,18 +238,9 @@ def toxicity_source(patients: Upload, patients_sheet: str | None, sheets: list[s
     return (None, None) if sheet is None else (patients, sheet)
 
 
-def upload_section() -> None:
-    patients_file = st.file_uploader("Patients table (one row per patient)", type=FILE_TYPES,
-                                     key="upload.patients")
-    toxicities_file = st.file_uploader("Toxicities table (optional, one row per toxicity; or a "
-                                       "sheet of the patients' workbook)", type=FILE_TYPES,
-                                       key="upload.toxicities")
-    patients, toxicities = as_upload(patients_file), as_upload(toxicities_file)
-    forget_other_uploads(patients, toxicities)
-    if patients is None:
-        st.info("Upload a CSV (comma, semicolon or tab; UTF-8, Latin-1 or UTF-16), Parquet or "
-                "Excel file. The templates below show the expected columns.")
-        return
+def patients_table(patients: Upload) -> tuple[pl.DataFrame, tuple, str | None, list[str]] | None:
+    """The patients sheet chosen and parsed, with its key, sheet and the workbook's sheets;
+    None (problems shown) when it cannot be read."""
     sheets = parsed_sheets(patients)
     sheet = choose_sheet(sheets, "Sheet with the patients (one row per patient)",
                          f"sheet.{patients.digest[:16]}", prefer="patient")
@@ -218,51 +254,114 @@ def upload_section() -> None:
         table = parsed_table(patients, label, decimal_choice, sheet)
     except CohortValidationError as error:
         show_problems(error.problems, "This file cannot be used; nothing was loaded.")
-        return
+        return None
     empty = int(blank_rows(table).sum())
     ignored = f" ({empty} empty {'line' if empty == 1 else 'lines'} ignored)" if empty else ""
     st.caption(literal_markdown(f"{label}: {table.height - empty:,} rows{ignored}, "
                                 f"{table.width} columns. First rows:"))
     st.dataframe(table.head(PREVIEW_ROWS), hide_index=True)
+    return table, (label, decimal_choice, sheet), sheet, sheets
 
+
+def reading_widgets(patients: Upload, table: pl.DataFrame, table_key: tuple, key: str
+                    ) -> tuple[ReadOptions, list[str]]:
+    """The reading the user confirms (preset from the suggestion) and what is still to state."""
+    suggestion = suggested_reading(patients, table_key, table)
     st.markdown("**1. Map the file's columns** (suggested from their names; check each)")
-    mapping = mapping_widgets(table.columns, PATIENT_COLUMNS, key)
-    st.markdown("**2. State the time unit and how events are coded; mark identifying columns**")
-    unit = st.selectbox("Unit of the time columns (converted to months)", list(MONTHS_PER_UNIT),
-                        index=None, placeholder="choose the unit", key=f"{key}.unit")
-    codings = event_coding_widgets(table, mapping, key)
-    marked = identifying_widget(patients, (label, decimal_choice, sheet), table, mapping, key)
+    mapping = mapping_widgets(table.columns, PATIENT_COLUMNS, key, dict(suggestion.mapping))
+    st.markdown("**2. Units, codes and missing values** (suggested from the names and values)")
+    unit = unit_widget(mapping, suggestion.time_unit, key)
+    codings = event_coding_widgets(table, mapping, key, suggestion.event_codings)
+    missing = missing_codes_widget(suggestion.missing_values, key)
+    dates, todo = None, []
+    date_columns = list(date_column_roles(table, missing))
+    if date_columns:
+        st.markdown("**3. Endpoints from dates**")
+        system = suggestion.dates.date_system if suggestion.dates else (
+            workbook_date_system(patients.data) if is_excel(patients.data) else 1900)
+        dates, status_codings, todo = date_endpoints_form(
+            table, date_columns, suggestion.dates, missing, system, key, coding_widget)
+        codings |= status_codings
+    st.markdown("**Identifying columns**")
+    marked = identifying_widget(patients, table_key, table, mapping, key)
+    if unit is None and any(t and t.endswith("_months") for t in mapping.values()):
+        todo.insert(0, "the time unit")
+    todo += [f"the coding of {c}" for c, v in codings.items() if v is None and c in
+             mapping.values()]
+    options = ReadOptions(mapping=mapping, time_unit=unit, event_codings=codings,
+                          decimal=table_key[1], identifying=marked, missing_values=missing,
+                          dates=dates)
+    return options, todo
+
+
+def upload_section() -> None:
+    patients_file = st.file_uploader("Patients table (one row per patient)", type=FILE_TYPES,
+                                     key="upload.patients")
+    toxicities_file = st.file_uploader("Toxicities table (optional, one row per toxicity; or a "
+                                       "sheet of the patients' workbook)", type=FILE_TYPES,
+                                       key="upload.toxicities")
+    patients, toxicities = as_upload(patients_file), as_upload(toxicities_file)
+    forget_other_uploads(patients, toxicities)
+    if patients is None:
+        st.info("Upload a CSV (comma, semicolon or tab; UTF-8, Latin-1 or UTF-16), Parquet or "
+                "Excel file. The templates below show the expected columns.")
+        return
+    read = patients_table(patients)
+    if read is None:
+        return
+    table, table_key, sheet, sheets = read
+    key = f"map.{patients.digest[:16]}.{sheet or ''}"
+    options, todo = reading_widgets(patients, table, table_key, key)
     tox_upload, tox_sheet = toxicity_source(patients, sheet, sheets, toxicities, key)
     tox_name = tox_upload.name if tox_upload is not None else "toxicities"
     tox_mapping, tox_table = None, None
     if tox_upload is not None:
         st.markdown(f"**Toxicity columns** ({literal_markdown(source_label(tox_name, tox_sheet))})")
         try:
-            tox_table = parsed_table(tox_upload, source_label(tox_name, tox_sheet), decimal_choice,
-                                     tox_sheet)
+            tox_table = parsed_table(tox_upload, source_label(tox_name, tox_sheet),
+                                     options.decimal, tox_sheet)
             tox_mapping = mapping_widgets(tox_table.columns, TOXICITY_COLUMNS,
                                           f"tox.{tox_upload.digest[:16]}.{tox_sheet or ''}")
         except CohortValidationError as error:
             show_problems(error.problems, "The toxicities file cannot be used; nothing was loaded.")
             return
+    if todo:
+        st.warning(literal_markdown("Before loading, state " + " and ".join(todo) + "."))
 
-    missing = ([] if unit else ["the time unit"]) + [f"the coding of {c}" for c, v in codings.items()
-                                                       if v is None]
-    if missing:
-        st.warning("Before loading, state " + " and ".join(missing) + ".")
-    if st.button("Validate and load", type="primary", disabled=bool(missing)):
-        options = ReadOptions(mapping=mapping, time_unit=unit, event_codings=codings,
-                              decimal=decimal_choice, identifying=marked)
+    def load(accept_warnings: bool) -> None:
         try:
             cohort = validate_cohort(table, patients.name, options, tox_table, tox_name,
-                                     tox_mapping, patients_sheet=sheet, toxicities_sheet=tox_sheet)
-        except CohortValidationError as error:
-            kept = current_view().cohort.name
-            show_problems(error.problems, f"{len(error.problems)} problem(s) found; nothing was "
-                                          f"loaded, and '{kept}' stays loaded.")
+                                     tox_mapping, patients_sheet=sheet, toxicities_sheet=tox_sheet,
+                                     accept_warnings=accept_warnings)
+        except CohortWarnings as warned:
+            st.session_state[_WARNED] = (key, options, warned.problems)
             return
+        except CohortValidationError as error:
+            st.session_state.pop(_WARNED, None)
+            kept = current_view().cohort.name
+            show_problems(error.errors, f"{len(error.errors)} problem(s) found; nothing was "
+                                        f"loaded, and '{kept}' stays loaded.")
+            if error.warnings:
+                show_warnings(error.warnings, "Also, to check:")
+            return
+        st.session_state.pop(_WARNED, None)
         keep_upload(cohort)
         st.rerun()
+
+    if st.button("Validate and load", type="primary", disabled=bool(todo)):
+        load(accept_warnings=False)
+    warned = st.session_state.get(_WARNED)
+    if warned and warned[0] == key and warned[1] == options:
+        show_warnings(warned[2], f"{len(warned[2])} warning(s): check them in the file, or "
+                                 "load it as it is.")
+        if st.button(f"Load anyway, with {len(warned[2])} warning(s)"):
+            load(accept_warnings=True)
+
+
+def show_warnings(problems: list, heading: str) -> None:
+    """Warnings (loading may go on) as bullets, as text, under ``heading``."""
+    lines = "\n".join(f"- {literal_markdown(problem)}" for problem in problems)
+    st.warning(f"**{literal_markdown(heading)}**\n\n{lines}", icon=":material/warning:")
 
 
 def templates_section() -> None:
