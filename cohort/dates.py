@@ -25,6 +25,9 @@ DATE_ORDERS = ("dmy", "mdy")
 EXCEL_EPOCHS = {1900: dt.date(1899, 12, 30), 1904: dt.date(1904, 1, 1)}
 #: Serial numbers read as dates: 1 (1900-01-01) to 2958465 (9999-12-31).
 MAX_SERIAL = 2_958_465
+#: The smallest serial that makes a column of numbers look like dates (1901-01-01): ages,
+#: doses and counts are smaller.
+MIN_DETECTED_SERIAL = 367
 _TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[AaPp][Mm])?)?"
 _ISO = rf"^(\d{{4}})[-/](\d{{1,2}})[-/](\d{{1,2}}){_TIME}$"
 _DMY_TEXT = rf"^(\d{{1,2}})([./-])(\d{{1,2}})[./-](\d{{4}}){_TIME}$"
@@ -66,15 +69,16 @@ def date_orders(text: pl.Series) -> tuple[str, ...]:
 
 def looks_like_dates(text: pl.Series, serials: bool = False) -> bool:
     """Whether every non-missing value is shaped like a date (ISO or d/m/y text, with or
-    without a time; with ``serials``, also Excel serial numbers from 1 to 2958465), with at
-    least one value. Shape only: 31.02.2019 is shaped like a date."""
+    without a time; with ``serials``, also Excel serial numbers from 367, 1901-01-01, to
+    2958465), with at least one value. Shape only: 31.02.2019 is shaped like a date."""
     values = _stripped(text).drop_nulls()
     if values.len() == 0:
         return False
     shaped = values.str.contains(_ISO) | values.str.contains(_DMY_TEXT)
     if serials:
         numbers = values.cast(pl.Float64, strict=False)
-        shaped = shaped | (values.str.contains(_SERIAL) & (numbers >= 1) & (numbers <= MAX_SERIAL))
+        shaped = shaped | (values.str.contains(_SERIAL) & (numbers >= MIN_DETECTED_SERIAL)
+                           & (numbers <= MAX_SERIAL))
     return bool(shaped.all())
 
 

@@ -235,3 +235,21 @@ def _has_any(dates: pl.DataFrame, columns: list[str], besides: str) -> pl.Series
 def _unique(checks: list[DateCheck]) -> list[DateCheck]:
     """Each finding once (a column used by several rules is checked once per rule)."""
     return list(dict.fromkeys(checks))
+
+
+def endpoint_counts(patients: pl.DataFrame, endpoints: list) -> pl.DataFrame:
+    """Per endpoint (``cohort.schema.Endpoint``): ``endpoint``, ``patients`` with a time,
+    ``events`` (code 1), ``competing`` (code 2), ``censored`` (code 0) and ``missing`` (no time
+    or event: left out of its analyses)."""
+    rows = []
+    for endpoint in endpoints:
+        event = patients[endpoint.event]
+        known = patients[endpoint.time].is_not_null() & event.is_not_null()
+        rows.append({"endpoint": endpoint.label, "patients": int(known.sum()),
+                     "events": int(((event == 1) & known).sum()),
+                     "competing": int(((event == 2) & known).sum()),
+                     "censored": int(((event == 0) & known).sum()),
+                     "missing": int((~known).sum())})
+    schema = {"endpoint": pl.String, **dict.fromkeys(
+        ("patients", "events", "competing", "censored", "missing"), pl.Int64)}
+    return pl.DataFrame(rows, schema=schema)

@@ -12,7 +12,7 @@ from a failing file.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -693,7 +693,7 @@ def suggest_reading(table: pl.DataFrame, date_system: int = 1900) -> ReadOptions
     for Excel serial numbers)."""
     missing = _missing_codes_present(table)
     mapping = {c: t for c, t in suggest_mapping(table.columns).items() if t}
-    dates = suggest_dates(table, missing, date_system)
+    dates = suggest_dates(table, missing, date_system, mapped=mapping)
     if dates is not None:
         derived = {f"{r.key}_{part}" for r in dates.rules for part in ("months", "event")}
         consumed = {*dates.date_columns(), *dates.status_columns()}
@@ -720,12 +720,15 @@ def _missing_codes_present(table: pl.DataFrame) -> frozenset[str]:
     return frozenset(found["value"].to_list())
 
 
-def date_column_roles(table: pl.DataFrame, missing: frozenset[str] = frozenset()
-                      ) -> dict[str, str | None]:
+def date_column_roles(table: pl.DataFrame, missing: frozenset[str] = frozenset(),
+                      mapped: Collection[str] = ()) -> dict[str, str | None]:
     """The table's date columns (every value a date, or with a date header, an Excel serial)
-    -> the role their header suggests (``cohort.headers.DATE_ROLES``; None: no role)."""
+    -> the role their header suggests (``cohort.headers.DATE_ROLES``; None: no role). Columns
+    ``mapped`` to a canonical column are not dates ("Age at diagnosis")."""
     roles: dict[str, str | None] = {}
     for column in table.columns:
+        if column in mapped:
+            continue
         text = without_missing_codes(table[column], missing)
         role = date_role(column)
         if looks_like_dates(text) or (role and looks_like_dates(text, serials=True)):
@@ -734,10 +737,10 @@ def date_column_roles(table: pl.DataFrame, missing: frozenset[str] = frozenset()
 
 
 def suggest_dates(table: pl.DataFrame, missing: frozenset[str] = frozenset(),
-                  date_system: int = 1900) -> DateEndpoints | None:
-    """The endpoints the table's date columns give (OS, PFS, LC, TTNT as the dates allow), or
-    None without a time zero or any end of follow-up."""
-    roles = date_column_roles(table, missing)
+                  date_system: int = 1900, mapped: Collection[str] = ()) -> DateEndpoints | None:
+    """The endpoints the table's date columns (not ``mapped`` to canonical columns) give (OS,
+    PFS, LC, TTNT as the dates allow), or None without a time zero or any end of follow-up."""
+    roles = date_column_roles(table, missing, mapped)
     first = {role: column for column, role in reversed(roles.items()) if role}
     time_zero = next((first[r] for r in ("rt_start", "rt_end", "diagnosis", "registration")
                       if r in first), None)

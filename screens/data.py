@@ -11,6 +11,7 @@ import streamlit as st
 
 from cohort.datasets import list_datasets
 from cohort.dates import workbook_date_system
+from cohort.endpoints import endpoint_counts
 from cohort.headers import MISSING_CODES
 from cohort.io import (
     EVENT_CODINGS,
@@ -119,6 +120,18 @@ def suggested_reading(upload: Upload, table_key: tuple, table: pl.DataFrame) -> 
     if key not in store:
         system = workbook_date_system(upload.data) if is_excel(upload.data) else 1900
         store[key] = suggest_reading(table, system)
+    return store[key]
+
+
+def found_date_columns(upload: Upload, table_key: tuple, table: pl.DataFrame,
+                       missing: frozenset[str], mapping: dict[str, str | None]) -> list[str]:
+    """The date columns of the parsed table (not mapped to canonical columns), found once per
+    mapping and missing codes and kept with the parsed upload."""
+    canonical = tuple(sorted(c for c, t in mapping.items() if t and t in PATIENT_COLUMNS))
+    key = (upload.digest, "dates", *table_key, tuple(sorted(missing)), canonical)
+    store = _parsed_uploads()
+    if key not in store:
+        store[key] = list(date_column_roles(table, missing, canonical))
     return store[key]
 
 
@@ -274,7 +287,7 @@ def reading_widgets(patients: Upload, table: pl.DataFrame, table_key: tuple, key
     codings = event_coding_widgets(table, mapping, key, suggestion.event_codings)
     missing = missing_codes_widget(suggestion.missing_values, key)
     dates, todo = None, []
-    date_columns = list(date_column_roles(table, missing))
+    date_columns = found_date_columns(patients, table_key, table, missing, mapping)
     if date_columns:
         st.markdown("**3. Endpoints from dates**")
         system = suggestion.dates.date_system if suggestion.dates else (
@@ -387,6 +400,9 @@ if uploaded is not None:
     st.success(f"Loaded in this session: **{literal_markdown(uploaded.name)}** "
                f"({uploaded.n_patients:,} patients{tox}). Choose it under Dataset in the sidebar. "
                "It stays in your browser session only.")
+    st.caption(literal_markdown(uploaded.provenance))
+    if uploaded.endpoints():
+        st.dataframe(endpoint_counts(uploaded.patients, uploaded.endpoints()), hide_index=True)
 
 st.subheader("Upload your own")
 upload_section()

@@ -28,8 +28,7 @@ def _preset(options: list[str], value: str | None) -> int:
 def _column_choice(label: str, columns: list[str], value: str | None, key: str,
                    optional: bool = True, help: str | None = None) -> str | None:
     options = ([NONE] if optional else []) + columns
-    chosen = st.selectbox(label, options, index=_preset(options, value), key=key, help=help,
-                          format_func=literal_markdown)
+    chosen = st.selectbox(label, options, index=_preset(options, value), key=key, help=help)
     return None if chosen == NONE else chosen
 
 
