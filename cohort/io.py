@@ -306,20 +306,25 @@ class _Checker:
             self.problems.append(Problem(self.file_name, label, rows, message, warning))
 
     def numeric(self, text: pl.Series, column: str, integer: bool = False) -> pl.Series:
-        stripped = text.str.strip_chars()
+        """The text as numbers (whole ones if ``integer``); empty cells and NaN markers are
+        missing; any other value that is not such a number is a problem with its rows."""
+        stripped = _stripped(text)
         values = _as_numbers(stripped)
         self.add(column, stripped.is_not_null() & values.is_null() & ~_is_nan_text(stripped),
                  "not a number")
         self.add(column, values.is_infinite(), "not a finite number")
-        if integer:
-            fractional = values.is_not_null() & (values != values.round(0))
-            self.add(column, fractional, "not a whole number")
-            return values.cast(pl.Int64, strict=False)
-        return values
+        if not integer:
+            return values
+        whole = _whole_numbers(stripped, values)
+        fractional = values.is_finite() & (values != values.round(0))
+        self.add(column, fractional, "not a whole number")
+        self.add(column, values.is_finite() & ~fractional & whole.is_null(),
+                 f"a whole number too large to be exact (beyond {MAX_WHOLE:,.0f})")
+        return whole
 
     def coded(self, text: pl.Series, column: str, codes: Mapping[str, object], what: str
               ) -> pl.Series:
-        lowered = text.str.strip_chars().str.to_lowercase()
+        lowered = _stripped(text).str.to_lowercase()
         known = lowered.is_in(list(codes)) | lowered.is_null()
         allowed = ", ".join(dict.fromkeys(str(k) for k in codes))
         self.add(column, ~known, f"not a recognised {what} (allowed: {allowed})")
@@ -396,6 +401,25 @@ def _split_sites(text: pl.Series) -> pl.Series:
     )
 
 
+#: Whole numbers up to this size are exact as 64-bit floats (2**53).
+MAX_WHOLE = 2.0**53
+
+
+def _stripped(text: pl.Series) -> pl.Series:
+    """Text without surrounding blanks; a cell of blanks only is missing, as an empty one."""
+    stripped = text.str.strip_chars()
+    return stripped.set((stripped.str.len_chars() == 0).fill_null(False), None)
+
+
+def _whole_numbers(stripped: pl.Series, values: pl.Series) -> pl.Series:
+    """Whole numbers as Int64: integer text exactly, else whole floats up to ``MAX_WHOLE``;
+    null where neither."""
+    exact = stripped.cast(pl.Int64, strict=False)
+    small = values.is_finite() & (values == values.round(0)) & (values.abs() <= MAX_WHOLE)
+    floats = values.set(~small.fill_null(False), None).cast(pl.Int64)
+    return exact.fill_null(floats)
+
+
 def _as_numbers(stripped: pl.Series) -> pl.Series:
     """Text as numbers: null where not a number; "nan" (any case) is missing, as CSV's "NaN"."""
     return stripped.cast(pl.Float64, strict=False).fill_nan(None)
@@ -419,14 +443,14 @@ def _numeric_or_text(text: pl.Series, column: str, check: _Checker,
     numeric = _numbers_with_codes_missing(text, column, check, codes)
     if numeric is not None:
         return numeric
-    stripped = text.str.strip_chars()
+    stripped = _stripped(text)
     values = _as_numbers(stripped)
     numbers = stripped.is_not_null() & ~_is_nan_text(stripped)
     if numbers.any() and values.is_not_null().sum() == numbers.sum():
         check.add(column, values.is_infinite(), "not a finite number")
         finite = values.filter(values.is_finite())
-        whole = (finite == finite.round(0)).all()
-        return values.cast(pl.Int64, strict=False) if whole else values
+        whole = ((finite == finite.round(0)) & (finite.abs() <= MAX_WHOLE)).all()
+        return _whole_numbers(stripped, values) if whole else values
     return stripped
 
 

@@ -44,6 +44,7 @@ def parse_table(data: bytes, decimal: str | None, sheet: str | None, limits: Rea
     else:
         table = _read_csv(data, decimal, limits)
     table = _without_unnamed_empty_columns(table)
+    _check_named(table.columns)
     check_table_shape(table.height, table.width, limits)
     return table
 
@@ -76,6 +77,15 @@ def _without_unnamed_empty_columns(table: pl.DataFrame) -> pl.DataFrame:
     leave behind."""
     return table.select(c for c in table.columns
                         if not (_UNNAMED.match(c) and table[c].null_count() == table.height))
+
+
+def _check_named(names: list[str]) -> None:
+    """Raise naming the positions of columns that hold values but have no name in the header."""
+    nameless = [str(i) for i, name in enumerate(names, start=1) if _UNNAMED.match(name)]
+    if nameless:
+        where = (f"column {nameless[0]} holds values but has" if len(nameless) == 1 else
+                 f"columns {', '.join(nameless)} hold values but have")
+        raise FileProblem(f"{where} no name in the header: name or delete them")
 
 
 def _check_unique_names(names: list[str]) -> None:
