@@ -15,7 +15,8 @@ import xlsxwriter
 
 #: Excel's day 0 of serial dates, by date system (1900: valid from serial 61, 1900-03-01).
 EXCEL_EPOCHS = {1900: dt.date(1899, 12, 30), 1904: dt.date(1904, 1, 1)}
-FORMATS = ("xlsx-text", "csv-iso", "xlsx-cells", "xlsx-serial", "xlsx-serial-1904")
+FORMATS = ("xlsx-text", "csv-iso", "xlsx-cells", "xlsx-cells-1904", "xlsx-serial",
+           "xlsx-serial-1904")
 
 
 def _trial(loader_name: str) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
@@ -114,6 +115,7 @@ def export_bytes(frame: pl.DataFrame, file_format: str) -> tuple[bytes, str]:
     if file_format == "csv-iso":
         return frame.write_csv().encode(), "registry.csv"
     dates, system = {"xlsx-text": ("text", 1900), "xlsx-cells": ("cells", 1900),
+                     "xlsx-cells-1904": ("cells", 1904),
                      "xlsx-serial": ("serial", 1900),
                      "xlsx-serial-1904": ("serial", 1904)}[file_format]
     return _write_xlsx(frame, dates, system), "registry.xlsx"
