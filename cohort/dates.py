@@ -52,7 +52,7 @@ def date_orders(text: pl.Series) -> tuple[str, ...]:
     """The day/month orders consistent with the column's d/m/y text values: ("dmy",) or
     ("mdy",) when decided, ("dmy", "mdy") when still ambiguous (ask the user), () when the
     column has no d/m/y text (only ISO, serials or missing) or when no order fits."""
-    parts = _parts(text).drop_nulls("first")
+    parts = _parts(text.drop_nulls().unique()).drop_nulls("first")
     if parts.height == 0:
         return ()
     first, second = parts["first"].cast(pl.Int64), parts["second"].cast(pl.Int64)
@@ -137,11 +137,15 @@ def parse_dates(text: pl.Series, order: str | None = None, date_system: int = 19
     where the column is one of serials (``_serial_column``). Null where the text is missing,
     is no valid date (31.02.2019), or is d/m/y with '/' or '-' and ``order`` is None."""
     values = _stripped(text)
-    found = pl.DataFrame({"iso": _iso_dates(values), "dmy": _dmy_dates(values, order),
-                          "serial": _serial_dates(values, date_system)})
+    distinct = values.drop_nulls().unique()  # registries repeat dates: parse each once
+    found = pl.DataFrame({"iso": _iso_dates(distinct), "dmy": _dmy_dates(distinct, order),
+                          "serial": _serial_dates(distinct, date_system)})
     if not _serial_column(values):
         found = found.with_columns(serial=pl.lit(None, pl.Date))
-    return found.select(pl.coalesce("iso", "dmy", "serial").alias(text.name)).to_series()
+    dates = found.select(value=distinct, date=pl.coalesce("iso", "dmy", "serial"))
+    return (pl.DataFrame({"value": values})
+            .join(dates, on="value", how="left", maintain_order="left")["date"]
+            .alias(text.name))
 
 
 def invalid_dates(text: pl.Series, parsed: pl.Series) -> pl.Series:

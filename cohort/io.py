@@ -737,11 +737,12 @@ def suggest_reading(table: pl.DataFrame, date_system: int = 1900) -> ReadOptions
 def _missing_codes_present(table: pl.DataFrame) -> frozenset[str]:
     """The missing-value codes (``cohort.headers.MISSING_CODES``) that occur in the table."""
     codes = list(MISSING_CODES)
-    found = table.select(
-        pl.concat_list(pl.all().str.strip_chars().str.to_lowercase()).explode().unique()
-        .alias("value")
-    ).filter(pl.col("value").is_in(codes))
-    return frozenset(found["value"].to_list())
+    found = table.lazy().select(
+        pl.col(c).str.strip_chars().str.to_lowercase().filter(
+            pl.col(c).str.strip_chars().str.to_lowercase().is_in(codes)).unique().implode()
+        for c in table.columns
+    ).collect()
+    return frozenset(v for c in found.columns for v in found[c][0])
 
 
 def date_column_roles(table: pl.DataFrame, missing: frozenset[str] = frozenset(),
