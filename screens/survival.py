@@ -21,7 +21,7 @@ from cohort.analysis import (
     suggested_cut,
 )
 from cohort.figures.km import cif_figure, km_figure
-from cohort.schema import PATIENT_ID, Endpoint, column_label, is_numeric
+from cohort.schema import PATIENT_ID, Endpoint, column_label, is_numeric, is_outcome_column
 from cohort.survival import CONF_TYPES
 from ui import collect
 from ui.charts import show_figure
@@ -42,7 +42,7 @@ def stratifiable(patients: pl.DataFrame, identifying: Collection[str]) -> list[s
     8, cohort.analysis pools the least frequent); never the id or ``identifying`` columns."""
     chosen = []
     for column, dtype in patients.schema.items():
-        if column in (PATIENT_ID, *identifying) or column.endswith(("_months", "_event")):
+        if column in (PATIENT_ID, *identifying) or is_outcome_column(column, patients.columns):
             continue
         if isinstance(dtype, pl.List):
             continue
