@@ -7,6 +7,11 @@ one is given) into "< cut" and "≥ cut"; by a text column, one group per value,
 :data:`MAX_STRATA` values the least frequent ones are pooled into one "Other" group (the palette
 has 8 distinguishable colours). Rows with a missing time, event or stratum are left out and
 counted.
+
+Times are analysed in the request's unit (days, weeks, months, years; :mod:`cohort.units`):
+the endpoint's time is converted once, into one column, before any statistic (exactly from
+``K_days`` where the cohort has it), and every time of the result (curve, medians, landmarks,
+RMST horizon, follow-up) is in :attr:`SurvivalResult.unit`.
 """
 
 from __future__ import annotations
@@ -28,17 +33,31 @@ from cohort.survival import (
     median_from_km,
     rmst_from_km,
 )
+from cohort.units import (
+    DEFAULT_UNIT,
+    DIGITS,
+    analysed_unit,
+    column_unit,
+    conversion_words,
+    time_in_unit,
+    time_source,
+    time_text,
+    unit_label,
+)
 
 STRATUM = "stratum"
 SMALL_GROUP = 5
 #: Most curves in one figure: the Okabe-Ito palette's 8 colours.
 MAX_STRATA = 8
 COMPETING_CODE = 2
+#: The analysed time: the endpoint's time in the request's unit.
+TIME = "__time_in_unit"
 
 
 @dataclass(frozen=True)
 class SurvivalRequest:
-    """What to analyse: time and event columns, optional stratum, landmarks (time unit), RMST tau."""
+    """What to analyse: time and event columns, optional stratum, the time ``unit`` (days,
+    weeks, months, years) and, in that unit, the landmarks and RMST horizon ``tau``."""
 
     time: str
     event: str
@@ -49,13 +68,18 @@ class SurvivalRequest:
     tau: float | None = None
     conf_type: ConfType = "log-log"
     conf_level: float = 0.95
+    unit: str = DEFAULT_UNIT
 
 
 @dataclass(frozen=True)
 class SurvivalResult:
-    """Every table of one analysis (polars frames; times in the unit of the time column)."""
+    """Every table of one analysis (polars frames; times in ``unit``: the request's, or None
+    when the time column's unit is unknown and its times are shown as they are)."""
 
     request: SurvivalRequest
+    unit: str | None
+    #: The column the times were read from (the endpoint's exact ``K_days`` or its time column).
+    time_source: str
     n: int
     left_out: dict[str, int]
     stratum_label: str | None
@@ -159,10 +183,15 @@ def _default_tau(km: pl.DataFrame) -> float | None:
 
 def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest) -> SurvivalResult:
     """Kaplan-Meier, medians, median follow-up (reverse Kaplan-Meier), landmarks, RMST,
-    log-rank and (when the event column has code 2)
-    cumulative incidence with Gray's test, for ``request`` on ``patients``. One aggregation
-    over the rows serves the curve, its summaries and the log-rank test."""
-    frame, left_out = _drop_missing(patients, [request.time, request.event])
+    log-rank and (when the event column has code 2) cumulative incidence with Gray's test, for
+    ``request`` on ``patients``, every time in the request's unit. One aggregation over the
+    rows serves the curve, its summaries and the log-rank test."""
+    unit = analysed_unit(request.time, request.unit)
+    source = time_source(patients, request.time, request.unit)
+    frame = patients.with_columns(time_in_unit(patients, request.time, request.unit).alias(TIME))
+    frame, left_out = _drop_missing(frame, [TIME, request.event])
+    if TIME in left_out:
+        left_out = {request.time: left_out.pop(TIME), **left_out}
     strata = Strata(frame)
     if request.by:
         strata = stratify(frame, request.by, request.cut)
@@ -171,20 +200,22 @@ def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest) -> Surviv
             left_out[request.by] = missing_stratum[STRATUM]
     cut = strata.cut
     by = STRATUM if request.by else None
-    counts = event_counts(frame, request.time, request.event, by)
+    counts = event_counts(frame, TIME, request.event, by)
     km = km_from_counts(counts, request.conf_type, request.conf_level)
-    medians = median_from_km(km)
+    digits = DIGITS[unit] if unit else 1
+    medians = median_from_km(km, digits)
     tau = request.tau if request.tau is not None else _default_tau(km)
     groups = medians["group"].to_list()
     competing = bool((frame[request.event].cast(pl.Int64, strict=False) == COMPETING_CODE).any())
     cif = gray = None
     if competing:
-        cif = cumulative_incidence(frame, request.time, request.event, by,
-                                   conf_level=request.conf_level)
+        cif = cumulative_incidence(frame, TIME, request.event, by, conf_level=request.conf_level)
         if len(groups) > 1:
-            gray = gray_test(frame, request.time, request.event, by)
+            gray = gray_test(frame, TIME, request.event, by)
     return SurvivalResult(
         request=request,
+        unit=unit,
+        time_source=source,
         n=frame.height,
         left_out=left_out,
         stratum_label=column_label(request.by) if request.by else None,
@@ -196,7 +227,7 @@ def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest) -> Surviv
         tau=tau,
         logrank=logrank_from_counts(counts, ordered=cut is not None) if len(groups) > 1 else None,
         competing=competing,
-        follow_up=median_follow_up(frame, request.time, request.event, by),
+        follow_up=median_follow_up(frame, TIME, request.event, by, digits),
         cif=cif,
         gray=gray,
         small_groups=medians.filter(pl.col("n") < SMALL_GROUP)["group"].to_list(),
@@ -219,6 +250,38 @@ def landmark_table(result: SurvivalResult) -> pl.DataFrame:
         schema={"group": pl.String, "time": pl.Float64, "estimate": pl.String,
                 "n_risk": pl.Int64},
     )
+
+
+def rmst_title(result: SurvivalResult) -> str:
+    """'Restricted mean survival time up to 365 days': the RMST table's title."""
+    return f"Restricted mean survival time up to {time_text(result.tau or 0.0, result.unit)}"
+
+
+#: The columns of each result table that hold times (in the result's unit).
+TIME_COLUMNS: dict[str, tuple[str, ...]] = {
+    "medians": ("median", "lower", "upper", "median_text"),
+    "follow_up": ("median", "q1", "q3", "text"),
+    "landmarks": ("time",),
+    "rmst": ("tau", "rmst", "se"),
+    "competing": ("time",),
+}
+
+
+def with_unit(frame: pl.DataFrame, columns: tuple[str, ...], unit: str | None) -> pl.DataFrame:
+    """``frame`` with each of ``columns`` it has renamed '<column> (<unit>)' ("median (days)")."""
+    label = unit_label(unit)
+    return frame.rename({c: f"{c} ({label})" for c in columns if c in frame.columns})
+
+
+def export_table(result: SurvivalResult, name: str) -> pl.DataFrame:
+    """The numbers of one result table (``name``: a key of :data:`TIME_COLUMNS`) for CSV and
+    Excel files: as analysed, its time columns' headers saying the unit."""
+    tables = {"medians": result.medians, "follow_up": result.follow_up,
+              "landmarks": result.landmarks, "rmst": result.rmst}
+    frame = cif_at(result) if name == "competing" else tables[name]
+    if frame is None:
+        raise ValueError(f"no {name} table in this result")
+    return with_unit(frame, TIME_COLUMNS[name], result.unit)
 
 
 def cif_at(result: SurvivalResult, times: tuple[float, ...] | None = None) -> pl.DataFrame:
@@ -246,12 +309,24 @@ def cif_at(result: SurvivalResult, times: tuple[float, ...] | None = None) -> pl
     return pl.concat(rows)
 
 
+def time_words(result: SurvivalResult) -> str:
+    """Where the times come from and in which unit, in words (for the methods)."""
+    source, unit = result.time_source, result.unit
+    if unit is None:
+        return f"times as recorded in {source} (unit unknown: not converted)"
+    source_unit = column_unit(source)
+    if source_unit == unit:
+        exact = "exact days, " if source != result.request.time else ""
+        return f"times in {unit} ({exact}{source})"
+    return f"times in {unit}, converted from {source_unit} ({source}; {conversion_words(source_unit, unit)})"
+
+
 def method_text(result: SurvivalResult) -> str:
     """The methods in one sentence, for captions and reports."""
     level = f"{100 * result.request.conf_level:.0f}%"
     text = (f"Kaplan-Meier with Greenwood variance, {level} CI ({result.request.conf_type}); "
             "medians where the curve and its CI cross 0.5 (as R's survfit); median follow-up by "
-            "reverse Kaplan-Meier, with IQR")
+            "reverse Kaplan-Meier, with IQR; " + time_words(result))
     if result.logrank is not None:
         text += "; log-rank test"
     if result.cut is not None:

@@ -33,6 +33,7 @@ import yaml
 from cohort.competing import cumulative_incidence
 from cohort.dose import add_dose_columns
 from cohort.survival import median_survival, survival_at
+from cohort.units import DAYS_PER_MONTH
 
 DEFAULT_TARGETS = Path(__file__).resolve().parent.parent / "data" / "calibration" / "published_targets.yaml"
 
@@ -46,7 +47,6 @@ STUDY_NAMES: dict[str, str] = {
     "lee_mrt_mcrc.systemic_only_group": "Lee 2021 mCRC systemic-only registry",
 }
 
-DAYS_PER_MONTH = 30.4375
 SCHEMA = {
     "study": pl.String,
     "figure": pl.String,

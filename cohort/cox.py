@@ -16,7 +16,13 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from cohort.schema import ENDPOINTS, PATIENT_ID, POST_TREATMENT_COLUMNS, identifying_columns
+from cohort.schema import (
+    ENDPOINTS,
+    PATIENT_ID,
+    POST_TREATMENT_COLUMNS,
+    identifying_columns,
+    is_outcome_column,
+)
 
 #: Relative change of the log partial likelihood at which Newton-Raphson stops (R: 1e-9).
 EPS = 1e-10
@@ -573,13 +579,12 @@ def is_categorical(dtype: pl.DataType) -> bool:
 
 
 def outcome_columns(columns: list[str]) -> set[str]:
-    """Endpoint columns among ``columns``: canonical ones and any ``<x>_months``/``<x>_event`` pair,
+    """Endpoint columns among ``columns`` (canonical ones and any
+    :func:`cohort.schema.is_outcome_column`: ``_months``, ``_event``, an endpoint's ``_days``),
     plus outcomes observed after treatment (:data:`cohort.schema.POST_TREATMENT_COLUMNS`)."""
     present = set(columns)
     out = {c for e in ENDPOINTS.values() for c in (e.time, e.event)} | set(POST_TREATMENT_COLUMNS)
-    for c in present:
-        if c.endswith("_event") and c.removesuffix("_event") + "_months" in present:
-            out |= {c, c.removesuffix("_event") + "_months"}
+    out |= {c for c in present if is_outcome_column(c, present)}
     return out & present
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import polars as pl
 
 from cohort.dose import add_dose_columns
-from cohort.io import DAYS_PER_MONTH
 from cohort.schema import Cohort
+from cohort.units import DAYS_PER_MONTH
 
 DEFAULT_DATASET = "oligomet-demo"
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -67,6 +67,7 @@ def _veterans() -> pl.DataFrame:
         pl.col("Karnofsky_score").cast(pl.Int64).alias("kps"),
         pl.col("Months_from_Diagnosis").alias("months_from_diagnosis"),
         pl.col("Prior_therapy").alias("prior_therapy"),
+        days.cast(pl.Int64).alias("os_days"),
         (days / DAYS_PER_MONTH).alias("os_months"),
         event.cast(pl.Int64).alias("os_event"),
     )
@@ -90,6 +91,7 @@ def _gbsg2() -> pl.DataFrame:
         pl.col("pnodes").cast(pl.Int64).alias("positive_nodes"),
         pl.col("progrec").alias("progesterone_receptor_fmol"),
         pl.col("estrec").alias("estrogen_receptor_fmol"),
+        days.cast(pl.Int64).alias("pfs_days"),
         (days / DAYS_PER_MONTH).alias("pfs_months"),
         event.cast(pl.Int64).alias("pfs_event"),
     )
@@ -123,8 +125,9 @@ _DATASETS: dict[str, tuple[DatasetInfo, Callable[[], tuple[pl.DataFrame, pl.Data
             "veterans",
             "Veterans' Administration lung cancer trial",
             "Kalbfleisch & Prentice (1980), VA lung cancer trial: standard vs test chemotherapy; "
-            "real trial data shipped with scikit-survival. Survival in days converted to months "
-            "(30.4375 days per month); Karnofsky score kept as kps and banded to ECOG.",
+            "real trial data shipped with scikit-survival. Survival in days (kept exact as "
+            "os_days) converted to months (30.4375 days per month); Karnofsky score kept as kps "
+            "and banded to ECOG.",
         ),
         lambda: (_veterans(), None),
     ),
@@ -134,7 +137,8 @@ _DATASETS: dict[str, tuple[DatasetInfo, Callable[[], tuple[pl.DataFrame, pl.Data
             "GBSG2 breast cancer trial",
             "German Breast Cancer Study Group 2 (Schumacher et al. 1994): hormonal therapy "
             "(tamoxifen) vs none; real trial data shipped with scikit-survival. Recurrence-free "
-            "survival in days converted to months (30.4375 days per month) as PFS.",
+            "survival in days (kept exact as pfs_days) converted to months (30.4375 days per "
+            "month) as PFS.",
         ),
         lambda: (_gbsg2(), None),
     ),

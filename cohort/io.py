@@ -55,15 +55,10 @@ from cohort.schema import (
     TOXICITY_REQUIRED,
     Cohort,
 )
+from cohort.units import DAYS_PER_MONTH, DAYS_PER_UNIT
 
-DAYS_PER_MONTH = 365.25 / 12
-#: Months per unit of time, for converting stated time units to months.
-MONTHS_PER_UNIT: dict[str, float] = {
-    "days": 1 / DAYS_PER_MONTH,
-    "weeks": 7 / DAYS_PER_MONTH,
-    "months": 1.0,
-    "years": 12.0,
-}
+#: Months per unit of time, for converting stated time units to months (cohort.units).
+MONTHS_PER_UNIT: dict[str, float] = {unit: days / DAYS_PER_MONTH for unit, days in DAYS_PER_UNIT.items()}
 
 #: Event codings a user can state: text value (lower case) -> canonical code 0/1/2.
 EVENT_CODINGS: dict[str, dict[str, int]] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -179,7 +180,25 @@ COLUMN_LABELS: dict[str, str] = {
     "os_months": "OS time (months)", "os_event": "OS event", "pfs_months": "PFS time (months)",
     "pfs_event": "PFS event", "lc_months": "LC time (months)", "lc_event": "LC event",
     "ttnt_months": "TTNT time (months)", "ttnt_event": "TTNT event",
+    "os_days": "OS time (days)", "pfs_days": "PFS time (days)", "lc_days": "LC time (days)",
+    "ttnt_days": "TTNT time (days)",
 }
+
+
+#: Name endings of an endpoint's time (months) and event columns.
+OUTCOME_SUFFIXES = ("_months", "_event")
+
+
+def is_outcome_column(name: str, columns: Collection[str]) -> bool:
+    """Whether ``name`` holds an endpoint's time or event, never a filter, stratum, Table 1 row,
+    toxicity group or covariate: a ``_months`` or ``_event`` column, or a ``K_days`` column
+    whose endpoint is among ``columns`` (``K_months`` or ``K_event``; registry dates give
+    ``K_days`` beside them). A ``_days`` column of no endpoint (e.g. ``rt_duration_days``) is
+    not an outcome."""
+    if name.endswith(OUTCOME_SUFFIXES):
+        return True
+    base = name.removesuffix("_days")
+    return base != name and bool({f"{base}_months", f"{base}_event"} & set(columns))
 
 
 def is_numeric(dtype: pl.DataType) -> bool:

@@ -12,11 +12,10 @@ from collections.abc import Collection
 
 import polars as pl
 
-from cohort.schema import PATIENT_ID, column_label, identifying_columns, is_numeric
+from cohort.schema import PATIENT_ID, column_label, identifying_columns, is_numeric, is_outcome_column
 
 MAX_LEVELS = 20
 OVERALL = "Overall"
-_OUTCOME_SUFFIXES = ("_months", "_event")
 
 
 def default_variables(patients: pl.DataFrame, identifying: Collection[str] | None = None
@@ -27,7 +26,7 @@ def default_variables(patients: pl.DataFrame, identifying: Collection[str] | Non
         identifying = identifying_columns(patients)
     chosen = []
     for column, dtype in patients.schema.items():
-        if column in (PATIENT_ID, *identifying) or column.endswith(_OUTCOME_SUFFIXES):
+        if column in (PATIENT_ID, *identifying) or is_outcome_column(column, patients.columns):
             continue
         if isinstance(dtype, pl.List) and dtype.inner != pl.String:
             continue

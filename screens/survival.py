@@ -15,26 +15,38 @@ from cohort.analysis import (
     SurvivalResult,
     analyse_survival,
     cif_at,
+    export_table,
     landmark_table,
     method_text,
     pooled_label,
+    rmst_title,
     suggested_cut,
 )
 from cohort.figures.km import cif_figure, km_figure
-from cohort.schema import PATIENT_ID, Endpoint, column_label, is_numeric
+from cohort.schema import PATIENT_ID, Endpoint, column_label, is_numeric, is_outcome_column
 from cohort.survival import CONF_TYPES
+from cohort.units import (
+    DEFAULT_LANDMARKS,
+    DEFAULT_UNIT,
+    INPUT_STEPS,
+    LANDMARK_CHOICES,
+    TIME_UNITS,
+    axis_title,
+    column_unit,
+    positive_time,
+    unit_label,
+)
 from ui import collect
 from ui.charts import show_figure
 from ui.describe import cohort_words
 from ui.session import current_view
 from ui.tables import show_table
 from ui.text import literal_markdown
-from ui.urlstate import url_multiselect, url_number, url_selectbox, url_toggle
+from ui.urlstate import url_number, url_number_multiselect, url_selectbox, url_toggle
 
 OTHER = "Other time / event columns"
 #: A text column with more values than this is free text or an identifier, not a grouping.
 MAX_TEXT_VALUES = 50
-LANDMARK_CHOICES = (3.0, 6.0, 12.0, 18.0, 24.0, 36.0, 48.0, 60.0)
 
 
 def stratifiable(patients: pl.DataFrame, identifying: Collection[str]) -> list[str]:
@@ -42,7 +54,7 @@ def stratifiable(patients: pl.DataFrame, identifying: Collection[str]) -> list[s
     8, cohort.analysis pools the least frequent); never the id or ``identifying`` columns."""
     chosen = []
     for column, dtype in patients.schema.items():
-        if column in (PATIENT_ID, *identifying) or column.endswith(("_months", "_event")):
+        if column in (PATIENT_ID, *identifying) or is_outcome_column(column, patients.columns):
             continue
         if isinstance(dtype, pl.List):
             continue
@@ -75,35 +87,46 @@ def choose_endpoint(patients: pl.DataFrame, endpoints: list[Endpoint]) -> Endpoi
     return Endpoint("custom", f"{column_label(time)} / {column_label(event)}", time, event)
 
 
-def choose_request(patients: pl.DataFrame, endpoint: Endpoint, identifying: Collection[str]
-                   ) -> tuple[SurvivalRequest, dict]:
-    """Stratum, cut, landmarks, RMST tau, CI type and the figure's toggles; strata (never
-    ``identifying`` columns) and the suggested cut come from the patients with the endpoint
-    recorded."""
-    patients = patients.drop_nulls([endpoint.time, endpoint.event])
-    columns = st.columns([2, 1, 2])
-    with columns[0]:
-        by = url_selectbox("Stratify by", [None, *stratifiable(patients, identifying)], key="surv.by",
-                           param="survival.by", format_func=lambda c: "No strata" if c is None
-                           else column_label(c))
-    cut = None
-    if by and is_numeric(patients.schema[by]):
-        with columns[1]:
-            cut = url_number("Split at", key=f"surv.cut.{by}", param="survival.cut",
-                             value=suggested_cut(patients, by),
-                             min_value=-1e9, max_value=1e9, step=1.0,
-                             help="Groups: below the value, and at or above it")
-    with columns[2]:
-        landmarks = url_multiselect("Landmark times (months)", LANDMARK_CHOICES,
-                                    default=(12.0, 24.0), key="surv.landmarks",
-                                    param="survival.landmarks", format_func=lambda t: f"{t:g}")
+def choose_unit(endpoint: Endpoint) -> str:
+    """The time unit picker (link ``survival.unit``). Disabled for a time column whose name
+    states no unit: its times are analysed and shown as they are."""
+    known = column_unit(endpoint.time) is not None
+    help_text = ("Times, landmarks, RMST horizon and axis in this unit; days, weeks and years "
+                 "from the exact days where the cohort has them" if known else
+                 f"{column_label(endpoint.time)} has no unit in its name: its times are shown "
+                 "as they are, not converted")
+    return url_selectbox("Time unit", list(TIME_UNITS), index=TIME_UNITS.index(DEFAULT_UNIT),
+                         key="surv.unit", param="survival.unit", disabled=not known,
+                         help=help_text)
+
+
+def choose_landmarks(unit: str | None) -> list[float]:
+    """Landmark times in ``unit`` (None: the time column's own): offered or typed.
+
+    This widget and the RMST and axis inputs are keyed per unit: a time typed in one unit is
+    never read in another. Each unit starts from its own defaults (one and two years), and a
+    unit left and chosen again starts from them anew."""
+    shown, words = unit or DEFAULT_UNIT, unit_label(unit)
+    return url_number_multiselect(
+        f"Landmark times ({words})", LANDMARK_CHOICES[shown], default=DEFAULT_LANDMARKS[shown],
+        key=f"surv.landmarks.{unit}", param="survival.landmarks", parse=positive_time,
+        invalid=f"a landmark is a positive number of {words}",
+        help=f"Pick, or type any time in {words} (e.g. 400) and press Enter")
+
+
+def choose_options(unit: str | None) -> tuple[float, float, str, dict]:
+    """The Options expander: RMST horizon and x-axis limit in ``unit`` (0: automatic), CI
+    type, and the figure's toggles."""
+    words, step = unit_label(unit), INPUT_STEPS[unit or DEFAULT_UNIT]
     with st.expander("Options"):
         option_cols = st.columns(4)
         with option_cols[0]:
-            tau = url_number("RMST up to (months; 0 = automatic)", key="surv.tau", param="survival.tau",
-                             value=0.0, min_value=0.0, max_value=1e6, step=6.0)
-            x_max = url_number("x-axis up to (months; 0 = all)", key="surv.xmax",
-                               param="survival.xmax", value=0.0, min_value=0.0, max_value=1e6, step=6.0)
+            tau = url_number(f"RMST up to ({words}; 0 = automatic)", key=f"surv.tau.{unit}",
+                             param="survival.tau", value=0.0, min_value=0.0, max_value=1e6,
+                             step=step)
+            x_max = url_number(f"x-axis up to ({words}; 0 = all)", key=f"surv.xmax.{unit}",
+                               param="survival.xmax", value=0.0, min_value=0.0, max_value=1e6,
+                               step=step)
         with option_cols[1]:
             conf_type = url_selectbox("Confidence interval", list(CONF_TYPES), key="surv.ci",
                                       param="survival.ci", help="log-log is the default here; "
@@ -116,39 +139,70 @@ def choose_request(patients: pl.DataFrame, endpoint: Endpoint, identifying: Coll
                 "show_censor": url_toggle("Censor ticks", key="surv.ticks", param="survival.ticks",
                                           value=True),
             }
+    return tau, x_max, conf_type, toggles
+
+
+def choose_request(patients: pl.DataFrame, endpoint: Endpoint, identifying: Collection[str]
+                   ) -> tuple[SurvivalRequest, dict]:
+    """Stratum, cut, time unit, landmarks, RMST tau, CI type and the figure's toggles; strata
+    (never ``identifying`` columns) and the suggested cut come from the patients with the
+    endpoint recorded."""
+    patients = patients.drop_nulls([endpoint.time, endpoint.event])
+    columns = st.columns([2, 1, 1, 2])
+    with columns[0]:
+        by = url_selectbox("Stratify by", [None, *stratifiable(patients, identifying)], key="surv.by",
+                           param="survival.by", format_func=lambda c: "No strata" if c is None
+                           else column_label(c))
+    cut = None
+    if by and is_numeric(patients.schema[by]):
+        with columns[1]:
+            cut = url_number("Split at", key=f"surv.cut.{by}", param="survival.cut",
+                             value=suggested_cut(patients, by),
+                             min_value=-1e9, max_value=1e9, step=1.0,
+                             help="Groups: below the value, and at or above it")
+    with columns[2]:
+        unit = choose_unit(endpoint)
+    shown = unit if column_unit(endpoint.time) else None
+    with columns[3]:
+        landmarks = choose_landmarks(shown)
+    tau, x_max, conf_type, toggles = choose_options(shown)
     request = SurvivalRequest(
         time=endpoint.time, event=endpoint.event, endpoint=endpoint.label, by=by, cut=cut,
-        landmarks=tuple(sorted(landmarks)), tau=tau or None, conf_type=conf_type,
+        landmarks=tuple(landmarks), tau=tau or None, conf_type=conf_type, unit=unit,
     )
     return request, toggles | {"x_max": x_max or None}
 
 
 def show_tables(result: SurvivalResult) -> None:
-    """Medians, landmark rates, RMST and log-rank: the numbers under the figure."""
+    """Medians, landmark rates, RMST and log-rank: the numbers under the figure, every time in
+    the result's unit (on screen, in the report and in the CSV/Excel files)."""
+    words = unit_label(result.unit)
     left, right = st.columns(2)
     with left:
         st.markdown("**Median survival (95% CI)**")
         show_table(result.medians.select("group", "n", "events", "median_text"),
-                   "Median survival (95% CI)", download=result.medians,
-                   column_config={"median_text": "median, months (95% CI)"})
+                   "Median survival (95% CI)", download=export_table(result, "medians"),
+                   column_config={"median_text": f"median, {words} (95% CI)"})
         st.markdown("**Median follow-up** (reverse Kaplan-Meier)")
         show_table(result.follow_up.select("group", "n", "under_follow_up", "text"),
-                   "Median follow-up (reverse Kaplan-Meier)", download=result.follow_up,
+                   "Median follow-up (reverse Kaplan-Meier)",
+                   download=export_table(result, "follow_up"),
                    column_config={"under_follow_up": "still followed (censored)",
-                                  "text": "median, months (IQR)"})
+                                  "text": f"median, {words} (IQR)"})
         if result.request.landmarks:
             st.markdown("**Landmark rates**")
-            show_table(landmark_table(result), "Landmark rates", download=result.landmarks,
-                       column_config={
-                           "time": st.column_config.NumberColumn("months", format="%g"),
+            show_table(landmark_table(result), "Landmark rates",
+                       download=export_table(result, "landmarks"), column_config={
+                           "time": st.column_config.NumberColumn(words, format="%g"),
                            "estimate": "survival (95% CI)", "n_risk": "at risk"})
     with right:
         if result.rmst is not None:
-            st.markdown(f"**Restricted mean survival time up to {result.tau:.1f} months**")
-            show_table(result.rmst, f"Restricted mean survival time up to {result.tau:.1f} "
-                       "months", column_config={
-                           "rmst": st.column_config.NumberColumn("RMST, months", format="%.2f"),
-                           "se": st.column_config.NumberColumn("SE", format="%.2f")})
+            title = rmst_title(result)
+            st.markdown(f"**{title}**")
+            show_table(result.rmst, title, download=export_table(result, "rmst"), column_config={
+                "tau": st.column_config.NumberColumn(f"up to, {words}", format="%g"),
+                "rmst": st.column_config.NumberColumn(f"RMST, {words}", format="%.2f"),
+                "se": st.column_config.NumberColumn(f"SE, {words}", format="%.2f")})
         if result.logrank is not None:
             show_logrank(result)
 
@@ -177,7 +231,7 @@ def show_competing(result: SurvivalResult, endpoint: Endpoint, caption: str, opt
     figure = cif_figure(result.cif, gray=result.gray, show_ci=options["show_ci"],
                         show_censor=options["show_censor"], x_max=options["x_max"],
                         title=f"Cumulative incidence of {event_name}", caption=caption,
-                        event_label="Cumulative incidence")
+                        event_label="Cumulative incidence", time_label=axis_title(result.unit))
     show_figure(figure, f"Cumulative incidence of {event_name}", n=result.n)
     competing = endpoint.competing_label or "a competing event (code 2)"
     compare = cif_at(result)
@@ -187,8 +241,8 @@ def show_competing(result: SurvivalResult, endpoint: Endpoint, caption: str, opt
         "overstates the incidence; the Aalen-Johansen estimate counts them as a competing "
         "outcome. Here, side by side:"), icon=":material/info:")
     show_table(compare, "Cumulative incidence (Aalen-Johansen) and 1 − Kaplan-Meier",
-               column_config={
-        "time": st.column_config.NumberColumn("months", format="%g"),
+               download=export_table(result, "competing"), column_config={
+        "time": st.column_config.NumberColumn(unit_label(result.unit), format="%g"),
         "cif": st.column_config.NumberColumn("cumulative incidence (AJ)", format="percent"),
         "one_minus_km": st.column_config.NumberColumn("1 − KM (overstated)", format="percent"),
     })
@@ -215,7 +269,8 @@ def show_result(view, endpoint: Endpoint, request: SurvivalRequest, result: Surv
         st.subheader("Kaplan-Meier, competing events censored")
     title = endpoint.label + (f" by {result.stratum_label}" if result.stratum_label else "")
     figure = km_figure(result.km, median_table=result.medians, logrank=result.logrank,
-                       title=title, caption=caption, conf_type=request.conf_type, **options)
+                       title=title, caption=caption, conf_type=request.conf_type,
+                       time_label=axis_title(result.unit), **options)
     show_figure(figure, f"Kaplan-Meier: {title}", n=result.n)
     show_tables(result)
     st.caption(literal_markdown(f"Methods: {method_text(result)}."))

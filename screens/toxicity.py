@@ -13,7 +13,7 @@ import polars as pl
 import streamlit as st
 
 from cohort.figures.toxicity import grade_heatmap, group_heatmap
-from cohort.schema import PATIENT_ID, TOXICITY_PHASES, column_label
+from cohort.schema import PATIENT_ID, TOXICITY_PHASES, column_label, is_outcome_column
 from cohort.toxicity import GRADE_COLUMNS, GradeMatrix, grade_matrix
 from ui.charts import show_figure
 from ui.describe import figure_caption
@@ -24,7 +24,6 @@ from ui.urlstate import url_number, url_selectbox, url_toggle
 
 MAX_GROUPS = 8
 MAX_INT_LEVELS = 8
-OUTCOME_SUFFIXES = ("_months", "_event")
 MIN_TERMS, DEFAULT_TERMS = 10, 20
 PHASE_LABELS = {None: "All (worst over acute and late)", "acute": "Acute", "late": "Late"}
 PHASE_WORDS = {None: "all phases", "acute": "acute", "late": "late"}
@@ -37,7 +36,7 @@ def group_options(patients: pl.DataFrame, identifying: Collection[str]) -> list[
     ``identifying`` columns) to group by."""
     out = []
     for name, dtype in patients.schema.items():
-        hidden = name in (PATIENT_ID, *identifying) or name.endswith(OUTCOME_SUFFIXES)
+        hidden = name in (PATIENT_ID, *identifying) or is_outcome_column(name, patients.columns)
         if hidden or isinstance(dtype, pl.List):
             continue
         n = patients[name].drop_nulls().n_unique()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from streamlit.testing.v1 import AppTest
 
 from cohort.analysis import SurvivalRequest, analyse_survival
 from cohort.datasets import load_dataset
-from tests.apptest import as_read, open_app
+from tests.apptest import as_read, open_app, param
 
 SURVIVAL = "screens/survival.py"
 
@@ -53,3 +55,99 @@ def test_many_histologies_are_offered_and_the_rare_ones_pooled():
     pooled_note = [as_read(c.value) for c in at.caption
                    if "most frequent values are drawn" in as_read(c.value)]
     assert pooled_note and all(value in pooled_note[0] for value in expected.pooled)
+
+
+def shown_table(at: AppTest, prefix: str):
+    """A table as the screen showed it (headers as on screen, as the report takes it)."""
+    shown = at.session_state["_shown_this_run"]
+    return next(frame for title, frame in shown.tables if title.startswith(prefix))
+
+
+def test_a_link_in_days_shows_days_everywhere_with_the_cohort_functions_numbers():
+    at = open_app(SURVIVAL, ds="veterans", **{"survival.unit": "days",
+                                           "survival.landmarks": "365"})
+    assert at.selectbox(key="surv.unit").value == "days"
+    assert at.multiselect(key="surv.landmarks.days").value == [365.0]
+    assert at.multiselect(key="surv.landmarks.days").label.startswith("Landmark times \\(days\\)")
+    expected = analyse_survival(load_dataset("veterans").patients, SurvivalRequest(
+        "os_months", "os_event", landmarks=(365.0,), unit="days"))
+    landmarks = shown_table(at, "Landmark rates")
+    assert landmarks.columns == ["group", "days", "survival (95% CI)", "at risk"]
+    assert landmarks["days"].to_list() == [365.0]
+    days = load_dataset("veterans").patients["os_days"]
+    assert landmarks["at risk"].to_list() == [int((days >= 365).sum())] == \
+        expected.landmarks["n_risk"].to_list()
+    medians = shown_table(at, "Median survival")
+    assert medians["median, days (95% CI)"].to_list() == ["80 (52–100)"]  # R: 80 (52, 100)
+    assert "median, days (IQR)" in shown_table(at, "Median follow-up").columns
+    assert "RMST, days" in shown_table(at, "Restricted mean survival time up to 999 days").columns
+    figure = at.session_state["_shown_this_run"].figures[0][1]
+    assert figure.layout.xaxis2.title.text == "Days"
+    assert any("times in days (exact days, os_days)" in as_read(c.value) for c in at.caption)
+    assert at.number_input(key="surv.tau.days").label.startswith("RMST up to \\(days")
+
+
+def test_an_unknown_unit_in_a_link_falls_back_to_months_with_a_notice():
+    at = open_app(SURVIVAL, **{"survival.unit": "fortnights"})
+    assert at.selectbox(key="surv.unit").value == "months"
+    assert any("Ignored the link's value for Time unit: 'fortnights'" in as_read(w.value)
+               for w in at.warning)
+    assert "survival.unit" not in at.query_params
+    assert shown_table(at, "Landmark rates").columns[1] == "months"
+
+
+def test_switching_the_unit_updates_the_link_and_never_reinterprets_times():
+    at = open_app(SURVIVAL, ds="veterans", **{"survival.landmarks": "6", "survival.tau": "12"})
+    at.selectbox(key="surv.unit").set_value("weeks").run()
+    assert param(at, "survival.unit") == ["weeks"]
+    # 6 months and a 12-month horizon are not read as 6 and 12 weeks: weeks start afresh
+    assert at.multiselect(key="surv.landmarks.weeks").value == [52.0, 104.0]
+    assert at.number_input(key="surv.tau.weeks").value == 0.0
+    assert "survival.landmarks" not in at.query_params and "survival.tau" not in at.query_params
+    assert shown_table(at, "Landmark rates")["weeks"].to_list() == [52.0, 104.0]
+    at.selectbox(key="surv.unit").set_value("months").run()
+    assert "survival.unit" not in at.query_params
+
+
+def test_a_typed_landmark_goes_into_the_link_and_a_bad_one_is_refused_visibly():
+    at = open_app(SURVIVAL, ds="veterans", **{"survival.unit": "days"})
+    at.multiselect(key="surv.landmarks.days").set_value([365.0, "400", "soon", "-30"]).run()
+    assert at.multiselect(key="surv.landmarks.days").value == [365.0, 400.0]
+    assert param(at, "survival.landmarks") == ["365", "400"]
+    warned = " ".join(as_read(w.value) for w in at.warning)
+    assert "'soon'" in warned and "'-30'" in warned and "positive number of days" in warned
+    days = load_dataset("veterans").patients["os_days"]
+    assert shown_table(at, "Landmark rates")["at risk"].to_list() == [
+        int((days >= 365).sum()), int((days >= 400).sum())]
+
+
+def test_a_time_column_without_unit_is_shown_as_it_is():
+    at = open_app(SURVIVAL, ds="veterans", **{
+        "survival.endpoint": "Other time / event columns", "survival.time": "kps",
+        "survival.event": "os_event", "survival.unit": "days"})
+    assert at.selectbox(key="surv.unit").disabled
+    assert at.multiselect(key="surv.landmarks.None").label.startswith(
+        "Landmark times \\(time units\\)")
+    assert "median, time units (95% CI)" in shown_table(at, "Median survival").columns
+    assert any("unit unknown: not converted" in as_read(c.value) for c in at.caption)
+
+
+def test_an_endpoints_exact_days_are_not_a_stratum():
+    at = open_app(SURVIVAL, ds="veterans")
+    options = at.selectbox(key="surv.by").options
+    assert "OS time (days)" not in options and "Age (years)" in options
+
+
+def test_the_report_of_a_view_in_days_says_days():
+    from cohort.report import ReportContent, build_report
+
+    at = open_app(SURVIVAL, ds="veterans", **{"survival.unit": "days",
+                                           "survival.landmarks": "365"})
+    shown = at.session_state["_shown_this_run"]
+    html = build_report(ReportContent("Survival", "all", "none", "test", figures=shown.figures,
+                                      tables=shown.tables, methods=shown.notes))
+    assert "<th>median, days (95% CI)</th>" in html and "<th>days</th>" in html
+    assert "Restricted mean survival time up to 999 days" in html
+    assert '"text":"Days"' in html and "times in days (exact days, os_days)" in html
+    text = re.sub(r"<script.*?</script>", "", html, flags=re.S)  # plotly.js names months
+    assert "month" not in text.lower()

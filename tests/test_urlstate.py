@@ -65,13 +65,16 @@ def test_a_file_name_in_a_link_is_shown_as_text_never_as_markdown():
     assert "https\\:\u2060\\/\\/example\\.com" in notice  # escaped, and no autolink
 
 
-def test_landmarks_written_short_are_understood_and_unknown_ones_keep_the_default():
+def test_landmarks_written_short_are_understood_any_positive_one_too_and_bad_ones_keep_the_default():
     at = open_app("screens/survival.py", **{"survival.landmarks": ["6", "36"]})
-    assert at.multiselect(key="surv.landmarks").value == [6.0, 36.0]
-    at = open_app("screens/survival.py", **{"survival.landmarks": ["7"]})
-    assert at.multiselect(key="surv.landmarks").value == [12.0, 24.0]
-    assert any("Ignored the link's value for Landmark times" in as_read(w.value)
-               for w in at.warning)
+    assert at.multiselect(key="surv.landmarks.months").value == [6.0, 36.0]
+    at = open_app("screens/survival.py", **{"survival.landmarks": ["7"]})  # not offered: typed
+    assert at.multiselect(key="surv.landmarks.months").value == [7.0]
+    for bad in (["-7"], ["abc"], ["0"], ["inf"]):
+        at = open_app("screens/survival.py", **{"survival.landmarks": bad})
+        assert at.multiselect(key="surv.landmarks.months").value == [12.0, 24.0]
+        assert any("Ignored the link's value for Landmark times" in as_read(w.value)
+                   for w in at.warning)
 
 
 def test_a_link_to_an_upload_analyses_nothing_until_the_file_is_there_then_opens_its_view():

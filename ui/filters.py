@@ -15,12 +15,11 @@ import polars as pl
 import streamlit as st
 
 from cohort.filters import MAIN_FILTERS, CohortFilter, Condition, InRange, ValuesIn
-from cohort.schema import PATIENT_ID, column_label, identifying_columns, is_numeric
+from cohort.schema import PATIENT_ID, column_label, identifying_columns, is_numeric, is_outcome_column
 from ui.urlstate import pending, suggest, url_multiselect, url_range_slider, url_toggle
 
 MAX_CATEGORIES = 60
 EXTRA_PARAM = "more"
-_SKIPPED_SUFFIXES = ("_months", "_event")
 
 
 def widget_key(dataset: str, column: str, part: str = "") -> str:
@@ -42,7 +41,7 @@ def filterable_columns(patients: pl.DataFrame, identifying: Collection[str] | No
     hidden = {PATIENT_ID, *identifying}
     others = [
         c for c, dtype in patients.schema.items()
-        if c not in MAIN_FILTERS and not c.endswith(_SKIPPED_SUFFIXES)
+        if c not in MAIN_FILTERS and not is_outcome_column(c, patients.columns)
         and not (isinstance(dtype, pl.List) and dtype.inner != pl.String)
     ]
     return [c for c in (*MAIN_FILTERS, *others) if c in patients.columns and c not in hidden]

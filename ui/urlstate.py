@@ -204,6 +204,70 @@ def url_multiselect(label: str, options: Sequence[Any], *, key: str, param: str,
     return value
 
 
+def _number_text(value: Any) -> str:
+    """A number as a link and the widget write it (365.0 -> "365"); anything else as text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _text(value)
+    return str(value)
+
+
+def _numbers(values: Sequence[Any], parse: Callable[[str], float | None]
+             ) -> tuple[list[float], list[str]]:
+    """The distinct numbers among ``values`` (numbers, or text ``parse`` reads), sorted, and
+    the texts it rejects."""
+    numbers, rejected = set(), []
+    for value in values:
+        number = parse(_number_text(value))
+        if number is None:
+            rejected.append(str(value))
+        else:
+            numbers.add(number)
+    return sorted(numbers), rejected
+
+
+def url_number_multiselect(label: str, choices: Sequence[float], *, key: str, param: str,
+                           parse: Callable[[str], float | None], default: Sequence[float] = (),
+                           invalid: str = "not a valid number here", max_selections: int = 12,
+                           **kwargs) -> list[float]:
+    """``st.multiselect`` of numbers whose choices live in the URL, where the user may also
+    type a number not among ``choices`` (``accept_new_options``). A typed or linked value is
+    kept when ``parse`` reads a number from its text, else ignored (``invalid`` says why): a
+    typed one with a warning under the widget, a linked one with a notice; a link's values
+    beyond ``max_selections`` too. Returns the numbers chosen, sorted."""
+    def decode(values: list[str]) -> list[float] | None:
+        numbers, rejected = _numbers([v for v in values if v != NONE], parse)
+        if rejected and not numbers:
+            return None  # the default stays; _seed says the link's value was ignored
+        if rejected:
+            notice(f"Ignored {_quoted(rejected)} for {label}: {invalid}.")
+        if len(numbers) > max_selections:
+            notice(f"Kept the first {max_selections} of the link's {len(numbers)} values for "
+                   f"{label}.")
+        return numbers[:max_selections]
+
+    _seed(key, param, decode, label, single=False)
+    rejected: list[str] = []
+    if key in st.session_state:  # typed values come back as text: read them before drawing
+        st.session_state[key], rejected = _numbers(st.session_state[key], parse)
+    chosen = st.session_state.get(key, list(default))
+    options = sorted({*map(float, choices), *chosen})
+    value = st.multiselect(literal_markdown(label), options, key=key, accept_new_options=True,
+                           format_func=_number_text, max_selections=max_selections,
+                           **_initial(key, default=list(default)), **kwargs)
+    if rejected:
+        st.warning(literal_markdown(f"Ignored {_quoted(rejected)} for {label}: {invalid}."),
+                   icon=":material/warning:")
+    numbers = _numbers(value, parse)[0]
+    if numbers != sorted(map(float, default)):
+        record(param, [_text(v) for v in numbers] or [NONE])
+    return numbers
+
+
+def _quoted(texts: list[str]) -> str:
+    """Up to five texts, each cut to 20 characters and quoted."""
+    return ", ".join(repr(t[:20]) for t in texts[:5])
+
+
 def _parse_number(text: str, integer: bool) -> float | int | None:
     """The number ``text`` writes (a whole one if ``integer``), or None: not a finite number,
     or not whole where one is expected (never rounded)."""

@@ -48,7 +48,8 @@ def legend_rows(names: list[str], width: int = LEGEND_WIDTH_PX) -> int:
 
 
 def nice_step(x_max: float, time_label: str = "Months") -> float:
-    """Tick spacing: every 3/6/12/24... months (at most 6 intervals), else 1-2-5 x 10^k."""
+    """Tick spacing in the axis' unit: every 3/6/12/24... months (at most 6 intervals) when
+    ``time_label`` is months, else 1-2-5 x 10^k (days, weeks, years, unknown units)."""
     if x_max <= 0:
         return 1.0
     if time_label.lower().startswith("month"):
@@ -149,7 +150,8 @@ def thinned(censored: pl.DataFrame, bins: int = CENSOR_TICK_BINS) -> pl.DataFram
         "_bin", keep="first", maintain_order=True).drop("_bin")
 
 
-def _medians(fig: go.Figure, median_table: pl.DataFrame, colors: dict[str, str]) -> None:
+def _medians(fig: go.Figure, median_table: pl.DataFrame, colors: dict[str, str],
+             time_label: str) -> None:
     """Dashed lines from the y axis to each reached median and down to the x axis."""
     for row in median_table.iter_rows(named=True):
         m = row["median"]
@@ -158,7 +160,8 @@ def _medians(fig: go.Figure, median_table: pl.DataFrame, colors: dict[str, str])
         fig.add_trace(
             go.Scatter(x=[0, m, m], y=[0.5, 0.5, 0], mode="lines", showlegend=False,
                        line={"color": MEDIAN_LINE_COLOR, "width": 1.5, "dash": "dash"},
-                       hovertemplate=f"median {row['group']}: {m:.1f}<extra></extra>"),
+                       hovertemplate=f"median {row['group']}: {m:.4g} ({time_label.lower()})"
+                       "<extra></extra>"),
             row=1, col=1,
         )
 
@@ -215,7 +218,7 @@ def _figure(table: pl.DataFrame, est: str, start: float, *, y_title: str, method
     groups = _curves(fig, table, est, start, show_ci=show_ci, show_censor=show_censor,
                      time_label=time_label)
     if show_median and median_table is not None:
-        _medians(fig, median_table, dict(groups))
+        _medians(fig, median_table, dict(groups), time_label)
     x_hi = float(x_max) if x_max is not None else float(table["time"].max() or 1.0)
     step = nice_step(x_hi, time_label)
     ticks = [i * step for i in range(int(x_hi // step) + 1)]
