@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from cohort.units import DAYS_PER_MONTH
+
 #: A rule's event or competing source meaning "the patient's death" (date of death, or the
 #: end-of-follow-up date where the vital status says dead).
 DEATH = "(death)"
 #: Days after death beyond which a later follow-up or event date is implausible.
 DAYS_AFTER_DEATH = 60
-DAYS_PER_MONTH = 365.25 / 12
 
 
 @dataclass(frozen=True)

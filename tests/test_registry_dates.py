@@ -150,3 +150,29 @@ def test_a_suggestion_without_dates_or_durations_states_no_unit():
     options = suggest_options(b"id,age\na,50\nb,60\n", "x.csv")
     assert options.dates is None and options.time_unit is None
     assert isinstance(options, ReadOptions)
+
+
+def test_a_landmark_of_365_days_on_a_date_export_counts_rs_patients_at_risk(veterans):
+    from cohort.analysis import SurvivalRequest, analyse_survival
+
+    cohort, _, truth = veterans
+    result = analyse_survival(cohort.patients, SurvivalRequest(
+        "os_months", "os_event", unit="days", landmarks=(365.0, 180.0)))
+    rows = {r["time"]: r for r in result.landmarks.iter_rows(named=True)}
+    days = truth["days"]
+    assert rows[365.0]["n_risk"] == (days >= 365).sum()  # R: summary(fit, times = 365)$n.risk
+    assert rows[180.0]["n_risk"] == (days >= 180).sum()
+    assert result.medians["median"].to_list() == [80.0]  # R: 80 days
+
+
+def test_durations_stated_in_days_keep_their_exact_days():
+    from cohort.analysis import SurvivalRequest, analyse_survival
+
+    data = b"id,OS (days),status\n" + b"".join(
+        f"p{i},{d},{'dead' if i % 3 else 'alive'}\n".encode()
+        for i, d in enumerate([100, 365, 365, 400, 730, 20, 365, 900]))
+    cohort = read_cohort(data, "d.csv", suggest_options(data, "d.csv"))
+    assert cohort.patients["os_days"].to_list() == [100, 365, 365, 400, 730, 20, 365, 900]
+    result = analyse_survival(cohort.patients, SurvivalRequest(
+        "os_months", "os_event", unit="days", landmarks=(365.0,)))
+    assert result.landmarks["n_risk"].to_list() == [6]
