@@ -39,7 +39,7 @@ def test_downloads_report_and_csv(page: Page, app_url: str):
         page.get_by_test_id("stMain").get_by_test_id("stDownloadButton").filter(
             has_text="CSV").first.locator("button").click()
     lines = Path(csv_download.value.path()).read_text(encoding="utf-8").splitlines()
-    assert lines[0].startswith("group,n,events,median,lower,upper")
+    assert lines[0].startswith("group,n,events,median (months),lower (months),upper (months)")
     assert len(lines) == 1 + 4  # the four cell types
 
 
