@@ -15,15 +15,15 @@ from ui.sidebar import awaited_upload, link_notices, render_sidebar, share_panel
 st.set_page_config(page_title="Oligomet Cohort Explorer",
                    page_icon=str(Path(__file__).parent / "ui" / "icon.png"), layout="wide")
 
-DATA_PAGE = st.Page("screens/data.py", title="Data", icon=":material/upload_file:", url_path="data")
+DATA_PAGE = st.Page("pages/data.py", title="Data", icon=":material/upload_file:", url_path="data")
 PAGES = [
-    st.Page("screens/cohort.py", title="Cohort", icon=":material/groups:", default=True),
-    st.Page("screens/survival.py", title="Survival", icon=":material/show_chart:",
+    st.Page("pages/cohort.py", title="Cohort", icon=":material/groups:", default=True),
+    st.Page("pages/survival.py", title="Survival", icon=":material/show_chart:",
             url_path="survival"),
-    st.Page("screens/cox.py", title="Cox model", icon=":material/forest:", url_path="cox"),
-    st.Page("screens/toxicity.py", title="Toxicity", icon=":material/healing:", url_path="toxicity"),
-    st.Page("screens/dose.py", title="Dose", icon=":material/radiology:", url_path="dose"),
-    st.Page("screens/published.py", title="Published vs. this cohort", icon=":material/fact_check:",
+    st.Page("pages/cox.py", title="Cox model", icon=":material/forest:", url_path="cox"),
+    st.Page("pages/toxicity.py", title="Toxicity", icon=":material/healing:", url_path="toxicity"),
+    st.Page("pages/dose.py", title="Dose", icon=":material/radiology:", url_path="dose"),
+    st.Page("pages/published.py", title="Published vs. this cohort", icon=":material/fact_check:",
             url_path="published"),
     DATA_PAGE,
 ]

@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 from cohort.cox import fit_cox
 from cohort.datasets import load_dataset
 from cohort.schema import PATIENT_ID, Cohort
+from tests.apptest import run_pages_through_the_entry_script
 
 ROOT = Path(__file__).resolve().parent.parent
 COX_COVARIATES = ["regimen", "oligo_state", "age_years"]
@@ -29,13 +30,13 @@ COX_COVARIATES = ["regimen", "oligo_state", "age_years"]
 BENCH_REGIMENS = ["FOLFOX", "FOLFIRI", "capecitabine"]
 BENCH_COX = ["regimen", "sex", "age_years"]
 SCREENS = [
-    ("Cohort", "screens/cohort.py", {}),
-    ("Survival, OS", "screens/survival.py", {}),
-    ("Survival, OS by histology (8 groups)", "screens/survival.py", {"surv.by": "histology"}),
-    ("Cox, OS on 3 covariates", "screens/cox.py",
+    ("Cohort", "pages/cohort.py", {}),
+    ("Survival, OS", "pages/survival.py", {}),
+    ("Survival, OS by histology (8 groups)", "pages/survival.py", {"surv.by": "histology"}),
+    ("Cox, OS on 3 covariates", "pages/cox.py",
      {"cox.uploaded.covariates": COX_COVARIATES}),
-    ("Toxicity", "screens/toxicity.py", {}),
-    ("Dose", "screens/dose.py", {}),
+    ("Toxicity", "pages/toxicity.py", {}),
+    ("Dose", "pages/dose.py", {}),
 ]
 
 
@@ -54,6 +55,9 @@ def timed(action) -> float:
     start = time.perf_counter()
     action()
     return time.perf_counter() - start
+
+
+run_pages_through_the_entry_script()
 
 
 def app_with_upload(cohort: Cohort) -> AppTest:

@@ -5,15 +5,36 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120
 
 
+def run_pages_through_the_entry_script() -> None:
+    """Make AppTest treat the app as the real server does: ``st.navigation`` in app.py lists
+    the pages, and the ``pages/`` folder is not legacy page discovery. (AppTest resets
+    ``PagesManager.uses_pages_directory`` on every run, and a ``pages/`` folder would then make
+    ``switch_page`` run the page alone, skipping app.py; see STREAMLIT_NOTES.md.) Idempotent."""
+    original = PagesManager.__init__
+    if getattr(original, "navigation_only", False):
+        return
+
+    def init(self, *args, **kwargs) -> None:
+        PagesManager.uses_pages_directory = False
+        original(self, *args, **kwargs)
+
+    init.navigation_only = True
+    PagesManager.__init__ = init
+
+
+run_pages_through_the_entry_script()
+
+
 def open_app(screen: str | None = None, /, **params: str | list[str]) -> AppTest:
     """The app opened from a link with ``params`` (then switched to ``screen``, a path such as
-    'screens/cox.py'), checked to show no exception and no error."""
+    'pages/cox.py'), checked to show no exception and no error."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     for key, value in params.items():
         at.query_params[key] = value
@@ -42,7 +63,7 @@ def load_on_data_page(at: AppTest, name: str, data: bytes, mime: str = "text/csv
     ``unit`` and 0/1 event coding for every event column, and press "Validate and load"."""
     from cohort.io import EVENT_CODINGS
 
-    at.switch_page("screens/data.py").run()
+    at.switch_page("pages/data.py").run()
     at.file_uploader(key="upload.patients").set_value((name, data, mime)).run()
     next(s for s in at.selectbox if s.label.startswith("Unit of the time")).set_value(unit).run()
     zero_one = next(k for k in EVENT_CODINGS if k.startswith("0/1"))

@@ -32,7 +32,7 @@ def selectbox(at, label_start: str):
 
 
 def test_widget_changes_and_validation_do_not_parse_the_upload_again(parses):
-    at = open_app("screens/data.py")
+    at = open_app("pages/data.py")
     at.file_uploader(key="upload.patients").set_value(("mine.csv", GOOD, "text/csv")).run()
     assert parses == ["mine.csv"]
     selectbox(at, "Unit of the time").set_value("days").run()
@@ -44,13 +44,13 @@ def test_widget_changes_and_validation_do_not_parse_the_upload_again(parses):
     assert metric(at, "Patients in cohort") == "3" and parses == ["mine.csv"]
     at.radio[0].set_value(",").run()  # another decimal separator: another reading of the file
     assert parses == ["mine.csv", "mine.csv"]
-    at.switch_page("screens/cohort.py").run()
-    at.switch_page("screens/data.py").run()  # the uploader is empty again: nothing kept
+    at.switch_page("pages/cohort.py").run()
+    at.switch_page("pages/data.py").run()  # the uploader is empty again: nothing kept
     assert parses == ["mine.csv", "mine.csv"] and at.session_state["upload.parsed"] == {}
 
 
 def test_a_refused_upload_is_not_parsed_again_and_only_current_uploads_are_kept(parses):
-    at = open_app("screens/data.py")
+    at = open_app("pages/data.py")
     uploader = at.file_uploader(key="upload.patients")
     uploader.set_value(("dup.csv", b"patient_id,x,x\nA,1,2\n", "text/csv")).run()
     assert "columns 'x' (columns 2, 3)" in as_read(at.error[0].value)

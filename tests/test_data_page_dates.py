@@ -31,7 +31,7 @@ def texts(elements) -> str:
 
 
 def test_clinic_export_loads_with_the_suggestion_as_it_is():
-    at = upload(open_app("screens/data.py"), "clinic.csv",
+    at = upload(open_app("pages/data.py"), "clinic.csv",
                 clinic_export().write_csv(separator=";").encode())
     assert selectbox(at, "MRN →").value == "patient_id"
     assert selectbox(at, "Time zero").value == "Treatment start"
@@ -50,7 +50,7 @@ def test_warnings_are_listed_with_rows_and_the_file_loads_when_accepted():
     rows = ("A;x;01.02.2019;01.03.2020;dead\n"
             "B;y;01.02.2019;05.05.2019;alive\n"
             "C;x;01.02.2019;;alive\n")
-    at = upload(open_app("screens/data.py"), "reg.csv", (HEADER + rows).encode())
+    at = upload(open_app("pages/data.py"), "reg.csv", (HEADER + rows).encode())
     button(at, "Validate and load").click().run()
     shown = texts(at.warning)
     assert "column 'Date of death or last contact': alive without a date of last contact" \
@@ -63,7 +63,7 @@ def test_warnings_are_listed_with_rows_and_the_file_loads_when_accepted():
 
 def test_an_event_before_time_zero_stops_the_load():
     rows = "A;x;01.02.2019;01.01.2019;dead\nB;y;01.02.2019;05.05.2019;alive\n"
-    at = upload(open_app("screens/data.py"), "reg.csv", (HEADER + rows).encode())
+    at = upload(open_app("pages/data.py"), "reg.csv", (HEADER + rows).encode())
     button(at, "Validate and load").click().run()
     shown = texts(at.error)
     assert "before the time zero 'RT start' (row 2)" in shown and "nothing was loaded" in shown
@@ -72,7 +72,7 @@ def test_an_event_before_time_zero_stops_the_load():
 
 def test_an_ambiguous_day_month_order_is_asked_before_loading():
     rows = "A;x;01/02/2019;03/04/2020;dead\nB;y;02/02/2019;05/06/2019;alive\n"
-    at = upload(open_app("screens/data.py"), "reg.csv", (HEADER.replace(";", ",") +
+    at = upload(open_app("pages/data.py"), "reg.csv", (HEADER.replace(";", ",") +
                                                         rows.replace(";", ",")).encode())
     asked = [r for r in at.radio if "written as" in as_read(r.label)]
     assert {as_read(r.label).split("'")[1] for r in asked} == {
@@ -85,7 +85,7 @@ def test_an_ambiguous_day_month_order_is_asked_before_loading():
 
 
 def test_durations_still_need_their_unit():
-    at = upload(open_app("screens/data.py"), "d.csv",
+    at = upload(open_app("pages/data.py"), "d.csv",
                 b"patient_id,OS (days),status\nA,100,dead\nB,200,alive\n")
     assert selectbox(at, "Unit of the time").value == "days"
     assert selectbox(at, "How is 'status'").value == "dead/alive"

@@ -25,10 +25,10 @@ from cohort.toxicity import grade_matrix
 from tests.apptest import open_app
 from ui.describe import cohort_words
 
-COX, TOX, DOSE = "screens/cox.py", "screens/toxicity.py", "screens/dose.py"
+COX, TOX, DOSE = "pages/cox.py", "pages/toxicity.py", "pages/dose.py"
 KAO, LEE_LIVER = "Kao sunitinib + IGRT phase 1", "Lee 2009 liver SBRT phase 1"
 LEE_MCRC = "Lee 2021 mCRC MRT group"
-HALF = 60  # screens/dose.py HALF_WIDTH_CAPTION: the dose distributions are half the page wide
+HALF = 60  # pages/dose.py HALF_WIDTH_CAPTION: the dose distributions are half the page wide
 #: A caption as long as the screens write (cohort, filters, endpoint, method).
 CAPTION = ("Oligomet demonstration cohort (synthetic), Study: Lee 2009 liver "
            "SBRT phase 1, Sex: female or male, n = 68. Endpoint: worst CTCAE grade per patient "

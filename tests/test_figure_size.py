@@ -154,7 +154,7 @@ def test_few_values_are_kept_exactly():
     ("strip", "A marker per distinct value per treated site, its area proportional to the "
               "patients with it")])
 def test_dose_screen_caption_states_the_method(kind, method):
-    at = open_app("screens/dose.py", **{"f.study": "Lee 2009 liver SBRT phase 1",
+    at = open_app("pages/dose.py", **{"f.study": "Lee 2009 liver SBRT phase 1",
                                         "dose.plot": kind})
     shown = dict(at.session_state["_shown_this_run"].figures)
     fig = shown["BED10 (Gy) by treated site"]

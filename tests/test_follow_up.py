@@ -59,7 +59,7 @@ def test_events_and_competing_events_censor_the_follow_up():
 
 
 def test_the_survival_screen_shows_the_median_follow_up():
-    at = open_app("screens/survival.py", ds="gbsg2")
+    at = open_app("pages/survival.py", ds="gbsg2")
     expected = analyse_survival(load_dataset("gbsg2").patients,
                                 SurvivalRequest("pfs_months", "pfs_event")).follow_up
     shown = next(d.value for d in at.dataframe if "under_follow_up" in d.value.columns)

@@ -119,7 +119,7 @@ def test_values_and_column_names_from_an_upload_are_shown_as_text():
 
     at = load_on_data_page(open_app(), f"{EVIL_LINK}.csv", hostile_upload())
     assert not at.exception and not at.error, [e.value for e in at.error]
-    at.switch_page("screens/survival.py").run()
+    at.switch_page("pages/survival.py").run()
     at.selectbox(key="surv.by").set_value("histology").run()
     assert not at.exception
     assert_no_live_markup(markdown_shown(at))
@@ -151,8 +151,8 @@ PARAMS = ["ds", "file", "present", "slide", "format", "f.rt_total_dose_gy", "f.h
           "toxicity.top", "cohort.by"]
 
 
-@pytest.mark.parametrize("screen", ["screens/survival.py", "screens/cox.py", "screens/dose.py",
-                                    "screens/toxicity.py", "screens/cohort.py"])
+@pytest.mark.parametrize("screen", ["pages/survival.py", "pages/cox.py", "pages/dose.py",
+                                    "pages/toxicity.py", "pages/cohort.py"])
 def test_nothing_in_a_link_raises(screen: str):
     at = open_app(screen, **{name: list(WEIRD) for name in PARAMS})
     assert not at.exception

@@ -97,7 +97,7 @@ def test_identifying_upload_columns_get_no_filter_stratum_or_link():
     at = load_on_data_page(open_app(), "registry.csv", upload_csv())
     offered = [o for box in at.multiselect if box.label == "More filters" for o in box.options]
     assert "Centre" in offered and not {"Patient name", "Mrn"} & set(offered)
-    at.switch_page("screens/survival.py").run()
+    at.switch_page("pages/survival.py").run()
     strata = at.selectbox(key="surv.by").options
     assert "Centre" in strata and not {"Patient name", "Mrn"} & set(strata)
     assert not at.exception
@@ -106,7 +106,7 @@ def test_identifying_upload_columns_get_no_filter_stratum_or_link():
 def test_a_link_naming_an_identifying_column_is_ignored():
     at = open_app(**{"ds": "veterans", "f.patient_id": "3", "survival.by": "patient_id"})
     assert "f.patient_id" in shown_notices(at)
-    at.switch_page("screens/survival.py").run()
+    at.switch_page("pages/survival.py").run()
     assert "Stratify by" in shown_notices(at)
     assert "f.patient_id" not in at.query_params and "survival.by" not in at.query_params
     assert at.selectbox(key="surv.by").value is None
@@ -116,7 +116,7 @@ def test_a_column_marked_on_the_data_page_gets_no_filter():
     from cohort.io import EVENT_CODINGS
 
     at = open_app()
-    at.switch_page("screens/data.py").run()
+    at.switch_page("pages/data.py").run()
     at.file_uploader(key="upload.patients").set_value(("registry.csv", upload_csv(), "text/csv"))
     at.run()
     detected = next(c.value for c in at.caption if "Identifying columns detected" in c.value)

@@ -9,7 +9,7 @@ from cohort.io import EVENT_CODINGS
 from cohort.templates import template_xlsx
 from tests.apptest import ROOT, as_read, load_on_data_page, metric, open_app
 
-SCREENS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "screens").glob("*.py"))
+SCREENS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.py"))
 DATASETS = [info.key for info in list_datasets()]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -37,7 +37,7 @@ def test_filter_changes_the_count_on_every_screen():
 
 def test_upload_through_the_data_page():
     at = open_app()
-    at.switch_page("screens/data.py").run()
+    at.switch_page("pages/data.py").run()
     csv = b"id,age,time_days,dead\nA,50,100,1\nB,60,200,0\nC,70,300,1\n"
     at.file_uploader(key="upload.patients").set_value(("mine.csv", csv, "text/csv")).run()
     assert not at.exception
@@ -53,7 +53,7 @@ def test_upload_through_the_data_page():
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.selectbox(key="dataset").value == "uploaded"
     assert metric(at, "Patients in cohort") == "3"
-    at.switch_page("screens/survival.py").run()
+    at.switch_page("pages/survival.py").run()
     assert not at.exception
     medians = at.dataframe[0].value  # days 100 (event), 200, 300 (event): KM median = 300 days
     assert list(medians["n"]) == [3] and list(medians["events"]) == [2]
@@ -82,3 +82,14 @@ def test_failed_upload_keeps_the_loaded_dataset():
     assert "duplicate patient_id (rows 2, 3)" in message and "negative time (row 3)" in message
     assert at.selectbox(key="dataset").value == "gbsg2"
     assert metric(at, "Patients in cohort") == "686"
+
+
+def test_switching_between_pages_in_the_pages_folder_runs_the_entry_script():
+    """app.py (sidebar, dataset, link) runs before every page of pages/, as on the server."""
+    at = open_app()
+    for page, title in [("pages/survival.py", "Survival"), ("pages/cox.py", "Cox model"),
+                        ("pages/data.py", "Data"), ("pages/cohort.py", "Cohort")]:
+        at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.title[0].value == title
+        assert metric(at, "Patients in cohort") == "4,299"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.apptest import as_read, open_app
 
-SURVIVAL = "screens/survival.py"
+SURVIVAL = "pages/survival.py"
 
 
 def test_slides_step_through_the_screens_figures_and_leave():

@@ -99,7 +99,7 @@ def test_report_tables_carry_the_screen_labels_and_percentages():
 def test_the_cox_screen_puts_labelled_tables_and_its_methods_in_the_report():
     from tests.apptest import open_app
 
-    at = open_app("screens/cox.py", ds="veterans", **{"cox.covariates": ["histology", "kps"]})
+    at = open_app("pages/cox.py", ds="veterans", **{"cox.covariates": ["histology", "kps"]})
     shown = at.session_state["_shown_this_run"]
     hr_table = next(frame for title, frame in shown.tables if title.startswith("Hazard ratios"))
     assert "Univariable HR (95% CI)" in hr_table.columns and "uni_hr_ci" not in hr_table.columns

@@ -23,7 +23,7 @@ from tests.apptest import as_read, open_app, param
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120
-COX, TOX, DOSE = "screens/cox.py", "screens/toxicity.py", "screens/dose.py"
+COX, TOX, DOSE = "pages/cox.py", "pages/toxicity.py", "pages/dose.py"
 TOX_KEY, DOSE_KEY = f"tox.{DEFAULT_DATASET}", f"dose.{DEFAULT_DATASET}"
 
 

@@ -10,7 +10,7 @@ from cohort.analysis import SurvivalRequest, analyse_survival
 from cohort.datasets import load_dataset
 from tests.apptest import as_read, open_app, param
 
-SURVIVAL = "screens/survival.py"
+SURVIVAL = "pages/survival.py"
 
 
 def markdown(at: AppTest) -> str:

@@ -11,7 +11,7 @@ from cohort.io import EVENT_CODINGS
 from cohort.schema import Cohort
 from tests.apptest import ROOT, TIMEOUT, as_read, metric, open_app
 
-COX, TOX, DOSE = "screens/cox.py", "screens/toxicity.py", "screens/dose.py"
+COX, TOX, DOSE = "pages/cox.py", "pages/toxicity.py", "pages/dose.py"
 
 
 def on_screen(dataset: str, screen: str) -> AppTest:
@@ -136,7 +136,7 @@ def test_toxicity_without_records_says_so():
 
 
 def upload(at: AppTest) -> None:
-    at.switch_page("screens/data.py").run()
+    at.switch_page("pages/data.py").run()
     patients = (b"patient_id,arm,os_months,os_event\n"
                 b"A,x,10,1\nB,x,20,0\nC,y,30,1\nD,y,40,0\n")
     tox = (b"patient_id,term,grade,phase\nA,fatigue,1,acute\nA,fatigue,3,late\n"

@@ -66,25 +66,25 @@ def test_a_file_name_in_a_link_is_shown_as_text_never_as_markdown():
 
 
 def test_landmarks_written_short_are_understood_any_positive_one_too_and_bad_ones_keep_the_default():
-    at = open_app("screens/survival.py", **{"survival.landmarks": ["6", "36"]})
+    at = open_app("pages/survival.py", **{"survival.landmarks": ["6", "36"]})
     assert at.multiselect(key="surv.landmarks.months").value == [6.0, 36.0]
-    at = open_app("screens/survival.py", **{"survival.landmarks": ["7"]})  # not offered: typed
+    at = open_app("pages/survival.py", **{"survival.landmarks": ["7"]})  # not offered: typed
     assert at.multiselect(key="surv.landmarks.months").value == [7.0]
     for bad in (["-7"], ["abc"], ["0"], ["inf"]):
-        at = open_app("screens/survival.py", **{"survival.landmarks": bad})
+        at = open_app("pages/survival.py", **{"survival.landmarks": bad})
         assert at.multiselect(key="surv.landmarks.months").value == [12.0, 24.0]
         assert any("Ignored the link's value for Landmark times" in as_read(w.value)
                    for w in at.warning)
 
 
 def test_a_link_to_an_upload_analyses_nothing_until_the_file_is_there_then_opens_its_view():
-    at = open_app("screens/survival.py", **{"ds": "uploaded", "file": "mine.csv",
+    at = open_app("pages/survival.py", **{"ds": "uploaded", "file": "mine.csv",
                                             "survival.by": "centre"})
     assert not at.dataframe and not at.get("plotly_chart")  # not the demo cohort in its place
     assert param(at, "survival.by") == ["centre"]  # the view's option waits in the link
     csv = b"patient_id,centre,os_months,os_event\nA,x,10,1\nB,x,20,0\nC,y,30,1\nD,y,40,0\n"
     load_on_data_page(at, "mine.csv", csv)
-    at.switch_page("screens/survival.py").run()
+    at.switch_page("pages/survival.py").run()
     assert not at.exception
     assert at.selectbox(key="surv.by").value == "centre"
     assert list(at.dataframe[0].value["group"]) == ["x", "y"]

@@ -58,7 +58,7 @@ def no_toxicities() -> None:
     st.info("This dataset has no toxicity records, so there is nothing to show here. "
             "To see toxicity heatmaps, upload a patients table together with a toxicities "
             "table (patient_id, term, grade 1-5, phase acute/late) on the Data page.")
-    st.page_link("screens/data.py", label="Go to the Data page", icon=":material/upload_file:")
+    st.page_link("pages/data.py", label="Go to the Data page", icon=":material/upload_file:")
 
 
 def coverage_note(patients: pl.DataFrame, toxicities: pl.DataFrame) -> None:
