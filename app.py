@@ -7,10 +7,11 @@ from pathlib import Path
 import streamlit as st
 
 from ui import collect, presentation, urlstate
-from ui.hardening import harden
+from ui.hardening import harden, run_through_entry_script
 from ui.logscrub import install_log_scrubber
 from ui.sidebar import awaited_upload, link_notices, render_sidebar, share_panel
 
+run_through_entry_script()
 # A local icon: material-icon and emoji favicons are fetched from a third-party font CDN.
 st.set_page_config(page_title="Oligomet Cohort Explorer",
                    page_icon=str(Path(__file__).parent / "ui" / "icon.png"), layout="wide")

@@ -9,10 +9,13 @@ from cohort.figures.distributions import distribution_figure
 from cohort.schema import column_label
 from cohort.tables import default_variables, table_one
 from ui.charts import show_figure
+from ui.hardening import run_through_entry_script
 from ui.session import current_view
 from ui.tables import show_table
 from ui.text import literal_markdown
 from ui.urlstate import url_selectbox
+
+run_through_entry_script()
 
 DISTRIBUTION_COLUMNS = (
     "age_years", "sex", "histology", "treated_sites", "regimen", "rt_technique",

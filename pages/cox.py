@@ -24,10 +24,13 @@ from ui import collect
 from ui.cache import session_cache
 from ui.charts import show_figure
 from ui.describe import figure_caption
+from ui.hardening import run_through_entry_script
 from ui.session import View, current_view
 from ui.tables import show_table
 from ui.text import literal_markdown
 from ui.urlstate import url_multiselect, url_selectbox
+
+run_through_entry_script()
 
 OTHER = "Other"
 METHOD = ("Cox proportional hazards, Efron ties; Wald 95% CI and p per term; "

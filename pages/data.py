@@ -40,8 +40,11 @@ from cohort.schema import (
 )
 from cohort.templates import data_dictionary, template_csv, template_xlsx
 from ui.date_endpoints import date_endpoints_form
+from ui.hardening import run_through_entry_script
 from ui.session import current_view, keep_upload, uploaded_cohort
 from ui.text import literal_markdown
+
+run_through_entry_script()
 
 FILE_TYPES = ["csv", "txt", "parquet", "xlsx"]
 KEEP = "(keep as is)"

@@ -30,10 +30,13 @@ from cohort.figures.km import cif_figure
 from cohort.schema import column_label
 from ui.charts import show_figure
 from ui.describe import cohort_words, figure_caption
+from ui.hardening import run_through_entry_script
 from ui.session import View, current_view
 from ui.tables import show_table
 from ui.text import literal_markdown
 from ui.urlstate import url_number, url_selectbox
+
+run_through_entry_script()
 
 RT_COLUMNS = ("rt_total_dose_gy", "rt_fractions")
 GROUPINGS = ("treated_sites", "rt_technique")

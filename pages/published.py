@@ -7,7 +7,10 @@ import streamlit as st
 
 from cohort.calibration import calibration_summary, calibration_table
 from cohort.datasets import demo_courses, load_dataset
+from ui.hardening import run_through_entry_script
 from ui.tables import show_table
+
+run_through_entry_script()
 
 DEMO = "oligomet-demo"
 

@@ -39,10 +39,13 @@ from cohort.units import (
 from ui import collect
 from ui.charts import show_figure
 from ui.describe import cohort_words
+from ui.hardening import run_through_entry_script
 from ui.session import current_view
 from ui.tables import show_table
 from ui.text import literal_markdown
 from ui.urlstate import url_number, url_number_multiselect, url_selectbox, url_toggle
+
+run_through_entry_script()
 
 OTHER = "Other time / event columns"
 #: A text column with more values than this is free text or an identifier, not a grouping.

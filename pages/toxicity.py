@@ -17,10 +17,13 @@ from cohort.schema import PATIENT_ID, TOXICITY_PHASES, column_label, is_outcome_
 from cohort.toxicity import GRADE_COLUMNS, GradeMatrix, grade_matrix
 from ui.charts import show_figure
 from ui.describe import figure_caption
+from ui.hardening import run_through_entry_script
 from ui.session import View, current_view
 from ui.tables import show_table
 from ui.text import literal_markdown
 from ui.urlstate import url_number, url_selectbox, url_toggle
+
+run_through_entry_script()
 
 MAX_GROUPS = 8
 MAX_INT_LEVELS = 8

@@ -417,3 +417,16 @@ def _install_http_guard() -> None:
 
     hardened_call.__hardened__ = True
     Starlette.__call__ = hardened_call
+
+
+def run_through_entry_script() -> None:
+    """Rerun through app.py a run that Streamlit's legacy ``pages/`` discovery started: until
+    some session has run app.py's ``st.navigation``, ``PagesManager.uses_pages_directory`` is
+    True (there is a ``pages/`` folder), and a link to /data ran pages/data.py alone, without
+    the sidebar, this hardening and the log scrubber (checked, Streamlit 1.67.0). Call first in
+    app.py and in every page; a no-op once navigation is set."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
