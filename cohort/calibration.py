@@ -49,6 +49,7 @@ STUDY_NAMES: dict[str, str] = {
 
 SCHEMA = {
     "study": pl.String,
+    "citation": pl.String,
     "figure": pl.String,
     "kind": pl.String,
     "published": pl.Float64,
@@ -59,6 +60,10 @@ SCHEMA = {
     "note": pl.String,
     "source": pl.String,
 }
+
+
+#: What a block of the targets says about its paper (read off the paper itself).
+PAPER_KEYS = ("source", "citation", "title", "doi")
 
 
 def load_targets(path: str | Path | None = None) -> dict:
@@ -109,8 +114,8 @@ def _precision(x: float) -> float:
 class _Rows:
     """Accumulates comparison rows for one study."""
 
-    def __init__(self, study: str, source: str) -> None:
-        self.study, self.source, self.rows = study, source, []
+    def __init__(self, study: str, source: str, citation: str) -> None:
+        self.study, self.source, self.citation, self.rows = study, source, citation, []
 
     def add(
         self,
@@ -130,6 +135,7 @@ class _Rows:
         self.rows.append(
             {
                 "study": self.study,
+                "citation": self.citation,
                 "figure": figure,
                 "kind": kind,
                 "published": float(published),
@@ -590,7 +596,7 @@ def study_rows(
 ) -> list[dict]:
     """Comparison rows (dicts, columns of ``calibration_table``) for one block of the targets."""
     name = STUDY_NAMES[key]
-    r = _Rows(name, study.get("source", ""))
+    r = _Rows(name, study.get("source", ""), study.get("citation", ""))
     p = _of(patients, name)
     if key == "kao_sunitinib_igrt":
         _kao(r, study, p, toxicities)
@@ -608,12 +614,14 @@ def study_rows(
 
 
 def study_blocks(targets: dict) -> list[tuple[str, dict]]:
-    """(key, block) for each of the six groups; the mCRC paper holds two, both keep its ``source``."""
+    """(key, block) for each of the six groups; the mCRC paper holds two, both keep its
+    ``source``, ``citation``, ``title`` and ``doi``."""
     out = []
     for key, block in targets["studies"].items():
         if key == "lee_mrt_mcrc":
+            paper = {k: block[k] for k in PAPER_KEYS if k in block}
             for sub in ("mrt_group", "systemic_only_group"):
-                out.append((f"{key}.{sub}", block[sub] | {"source": block["source"]}))
+                out.append((f"{key}.{sub}", block[sub] | paper))
         else:
             out.append((key, block))
     return out
@@ -625,8 +633,9 @@ def calibration_table(
     targets: dict | None = None,
     courses: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """One row per published figure: study, figure, kind, published, cohort, difference, tolerance,
-    ok (null when not comparable), note, source (the paper's file in ``data/calibration``)."""
+    """One row per published figure: study, citation (first author, journal, year, from the
+    paper), figure, kind, published, cohort, difference, tolerance, ok (null when not
+    comparable), note, source (the paper's file in the shared seeds folder)."""
     targets = targets or load_targets()
     rows = [
         row
@@ -643,3 +652,12 @@ def calibration_summary(table: pl.DataFrame) -> dict[str, int]:
     within = int(checked["ok"].sum())
     return {"figures": table.height, "checked": checked.height, "within": within,
             "outside": checked.height - within, "not_comparable": table.height - checked.height}
+
+
+def papers(targets: dict | None = None) -> pl.DataFrame:
+    """One row per paper of the targets: study (as in ``calibration_table``), citation,
+    title, doi and source file ('' where the paper does not print it)."""
+    targets = targets or load_targets()
+    rows = [{"study": STUDY_NAMES[key], **{k: str(block.get(k, "")) for k in PAPER_KEYS}}
+            for key, block in study_blocks(targets)]
+    return pl.DataFrame(rows, schema={"study": pl.String, **dict.fromkeys(PAPER_KEYS, pl.String)})

@@ -4,13 +4,15 @@ Efron ties, Newton-Raphson with step halving (as ``coxph.fit``), treatment-coded
 against a reference level (default: first level in sorted order, as R does for character
 columns), strata, Harrell's concordance as ``coxph`` reports it, and the proportional-hazards
 score test of ``cox.zph(fit, transform = "km")`` (survival >= 3.0: one test per covariate,
-all dummies of a factor together, plus GLOBAL). Problems become messages, not exceptions.
+all dummies of a factor together, plus GLOBAL). Problems become messages, not exceptions;
+covariates the model cannot use are listed in ``CoxResult.dropped`` with the reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass, field
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -20,6 +22,7 @@ from cohort.schema import (
     ENDPOINTS,
     PATIENT_ID,
     POST_TREATMENT_COLUMNS,
+    column_label,
     identifying_columns,
     is_outcome_column,
 )
@@ -46,13 +49,30 @@ class TestResult:
 
 
 @dataclass(frozen=True)
+class DroppedCovariate:
+    """A covariate (or, with ``level``, one level of a categorical covariate) left out of the
+    model, and why (a phrase: "the same value (male) in every row used")."""
+
+    covariate: str
+    reason: str
+    level: str | None = None
+
+    def text(self) -> str:
+        """'Sex: the same value (male) in every row used'; a level: 'Regimen = none: ...'."""
+        name = column_label(self.covariate)
+        return f"{name}{f' = {self.level}' if self.level else ''}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class CoxResult:
     """A fitted Cox model.
 
     ``terms``: one row per model term and per reference level (``is_reference``), with
-    coef (log hazard ratio), hr, lower/upper (CI of the HR), se, z, p, and n/events of the
-    level (categorical) or of the model (numeric). ``n``/``events``: rows and events used.
+    coef (log hazard ratio), hr, lower/upper (CI of the HR), se, z, p, n/events of the
+    level (categorical) or of the model (numeric), and ``per`` (numeric: the HR is per this
+    many units; null for levels). ``n``/``events``: rows and events used.
     ``left_out``: column -> rows dropped because that column was missing.
+    ``dropped``: covariates (or levels) the model could not use, with the reason.
     ``ph_test``: cox.zph-style test per covariate and a GLOBAL row.
     """
 
@@ -73,6 +93,7 @@ class CoxResult:
     strata: tuple[str, ...] = ()
     conf_level: float = 0.95
     method: str = "Efron"
+    dropped: tuple[DroppedCovariate, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +113,7 @@ class _Design:
     levels: dict[str, tuple[list[str], str]]  # categorical covariate -> (levels, reference)
     codes: dict[str, np.ndarray]  # categorical covariate -> level string per row
     covariates: list[str]  # covariates kept, in order
+    per: dict[str, float]  # numeric covariate -> units per HR (the column enters divided by it)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,19 +138,48 @@ def _complete_cases(df: pl.DataFrame, cols: list[str]) -> tuple[pl.DataFrame, di
     return df.filter(~drop), left_out
 
 
-def _levels(s: pl.Series) -> list[str]:
+def covariate_levels(s: pl.Series) -> list[str]:
     """Levels present, in R's order: enum order for ``pl.Enum``, otherwise sorted."""
-    present = set(s.cast(pl.String).unique().to_list())
+    present = set(s.drop_nulls().cast(pl.String).unique().to_list())
     if isinstance(s.dtype, pl.Enum):
         return [v for v in s.dtype.categories.to_list() if v in present]
     return sorted(present)
+
+
+def largest_level(s: pl.Series) -> str | None:
+    """The most frequent level of ``s`` (ties: the first in :func:`covariate_levels` order):
+    the reference level the Cox screen proposes. None without values."""
+    counts = dict(s.drop_nulls().cast(pl.String).value_counts().iter_rows())
+    levels = covariate_levels(s)
+    return max(levels, key=lambda v: (counts[v], -levels.index(v))) if levels else None
+
+
+def _single_value(value: object) -> str:
+    text = f"{value:.6g}" if isinstance(value, float) else str(value)
+    return f"the same value ({text}) in every row used"
+
+
+def _categorical_columns(cov: str, s: pl.Series, reference: dict[str, str],
+                         messages: list[str]) -> tuple[list[str], str, np.ndarray] | str:
+    """(levels, reference, level per row) of a categorical covariate, or why it is left out."""
+    lv = covariate_levels(s)
+    if len(lv) < 2:
+        return _single_value(lv[0] if lv else "none")
+    ref = reference.get(cov, lv[0])
+    if ref not in lv:
+        messages.append(f"Reference level '{ref}' of '{cov}' is not in the data; "
+                        f"using '{lv[0]}'.")
+        ref = lv[0]
+    return lv, ref, s.cast(pl.String).to_numpy().astype(str)
 
 
 def _build_design(
     df: pl.DataFrame,
     covariates: list[str],
     reference: dict[str, str],
+    per: dict[str, float],
     messages: list[str],
+    dropped: list[DroppedCovariate],
 ) -> _Design:
     cols: list[np.ndarray] = []
     spec: list[_Column] = []
@@ -138,17 +189,11 @@ def _build_design(
     for cov in covariates:
         s = df[cov]
         if isinstance(s.dtype, _CATEGORICAL):
-            lv = _levels(s)
-            if len(lv) < 2:
-                messages.append(f"'{cov}' has a single value ({lv[0] if lv else 'none'}) "
-                                "in the rows used and was left out of the model.")
+            found = _categorical_columns(cov, s, reference, messages)
+            if isinstance(found, str):
+                dropped.append(DroppedCovariate(cov, found))
                 continue
-            ref = reference.get(cov, lv[0])
-            if ref not in lv:
-                messages.append(f"Reference level '{ref}' of '{cov}' is not in the data; "
-                                f"using '{lv[0]}'.")
-                ref = lv[0]
-            code = s.cast(pl.String).to_numpy().astype(str)
+            lv, ref, code = found
             levels[cov], codes[cov] = (lv, ref), code
             for level in (v for v in lv if v != ref):
                 cols.append((code == level).astype(float))
@@ -156,21 +201,23 @@ def _build_design(
         elif s.dtype.is_numeric():
             v = s.cast(pl.Float64).to_numpy()
             if np.unique(v).size < 2:
-                messages.append(f"'{cov}' has a single value ({v[0] if v.size else 'none'}) "
-                                "in the rows used and was left out of the model.")
+                dropped.append(DroppedCovariate(cov, _single_value(v[0] if v.size else "none")))
                 continue
-            cols.append(v)
+            cols.append(v / per.get(cov, 1.0))
             spec.append(_Column(cov, cov, None, None))
         else:
-            messages.append(f"'{cov}' has type {s.dtype}, which cannot be a covariate; "
-                            "it was left out of the model.")
+            dropped.append(DroppedCovariate(cov, f"its type ({s.dtype}) cannot be a covariate"))
             continue
         kept.append(cov)
     x = np.column_stack(cols) if cols else np.empty((df.height, 0))
-    return _Design(x, spec, levels, codes, kept)
+    used_per = {c: per.get(c, 1.0) for c in kept if c not in levels}
+    return _Design(x, spec, levels, codes, kept, used_per)
 
 
-def _drop_collinear(design: _Design, messages: list[str]) -> _Design:
+COLLINEAR = "collinear with the other covariates (a linear combination of them)"
+
+
+def _drop_collinear(design: _Design, dropped: list[DroppedCovariate]) -> _Design:
     """Leave out columns that are linear combinations of earlier ones (R gives them NA)."""
     x = design.x - design.x.mean(axis=0)
     keep: list[int] = []
@@ -180,13 +227,14 @@ def _drop_collinear(design: _Design, messages: list[str]) -> _Design:
         if np.linalg.matrix_rank(trial / scale, tol=1e-7 * np.sqrt(len(x))) == len(keep) + 1:
             keep.append(j)
         else:
-            messages.append(f"'{design.columns[j].term}' is collinear with other covariates "
-                            "and was left out of the model.")
+            column = design.columns[j]
+            dropped.append(DroppedCovariate(column.covariate, COLLINEAR, column.level))
     if len(keep) == x.shape[1]:
         return design
     columns = [design.columns[j] for j in keep]
     kept = [c for c in design.covariates if any(col.covariate == c for col in columns)]
-    return _Design(design.x[:, keep], columns, design.levels, design.codes, kept)
+    per = {c: u for c, u in design.per.items() if c in kept}
+    return _Design(design.x[:, keep], columns, design.levels, design.codes, kept, per)
 
 
 def _strata_codes(df: pl.DataFrame, strata: list[str]) -> np.ndarray:
@@ -499,7 +547,8 @@ def _terms_table(
                 ln, le = int(m.sum()), int(events[m].sum())
             b = float(fit.beta[j])
             stats_ = _estimate(b, float(se[j]), zq, bool(infinite[j]))
-            rows.append(_row(col.term, cov, col.level, col.reference_level, ln, le, **stats_))
+            rows.append(_row(col.term, cov, col.level, col.reference_level, ln, le,
+                             per=design.per.get(cov), **stats_))
     return pl.DataFrame(rows, schema=_TERM_SCHEMA)
 
 
@@ -508,15 +557,16 @@ _TERM_SCHEMA = {
     "reference_level": pl.String, "is_reference": pl.Boolean, "estimable": pl.Boolean,
     "coef": pl.Float64, "hr": pl.Float64, "lower": pl.Float64, "upper": pl.Float64,
     "se": pl.Float64, "z": pl.Float64, "p": pl.Float64, "n": pl.Int64, "events": pl.Int64,
+    "per": pl.Float64,
 }
 
 
-def _row(term, cov, level, ref, n, events, **est) -> dict:
+def _row(term, cov, level, ref, n, events, per=None, **est) -> dict:
     is_ref = not est
     base = {"term": term, "covariate": cov, "level": level, "reference_level": ref,
             "is_reference": is_ref, "estimable": True, "coef": None, "hr": 1.0 if is_ref else None,
             "lower": None, "upper": None, "se": None, "z": None, "p": None,
-            "n": n, "events": events}
+            "n": n, "events": events, "per": per}
     base.update(est)
     return base
 
@@ -530,12 +580,13 @@ def _estimate(b: float, se: float, zq: float, infinite: bool) -> dict:
             "p": float(2 * stats.norm.sf(abs(z)))}
 
 
-def _empty_result(n, events, left_out, messages, strata, conf_level) -> CoxResult:
+def _empty_result(n, events, left_out, messages, strata, conf_level, dropped) -> CoxResult:
     terms = pl.DataFrame(schema=_TERM_SCHEMA)
     ph = pl.DataFrame(schema={"covariate": pl.String, "chisq": pl.Float64, "df": pl.Int64,
                               "p": pl.Float64})
     return CoxResult(terms, n, events, left_out, None, None, None, None, None, ph,
-                     messages, strata=tuple(strata), conf_level=conf_level)
+                     messages, strata=tuple(strata), conf_level=conf_level,
+                     dropped=tuple(dropped))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -606,6 +657,26 @@ def covariate_options(patients: pl.DataFrame, identifying: Collection[str] | Non
     return out
 
 
+ALL_MISSING = "missing in every row that has the endpoint"
+
+
+def _all_missing(df: pl.DataFrame, covariates: list[str], required: list[str]) -> list[str]:
+    """Covariates without a single value in the rows that have ``required`` (time, event,
+    strata): kept, they would leave every row out."""
+    absent = pl.Series([False] * df.height)
+    for c in required:
+        absent = absent | _missing(df[c])
+    rows = df.filter(~absent)
+    return [c for c in covariates if rows.height and bool(_missing(rows[c]).all())]
+
+
+def _check_per(per: Mapping[str, float]) -> dict[str, float]:
+    for cov, unit in per.items():
+        if not (isinstance(unit, int | float) and np.isfinite(unit) and unit > 0):
+            raise ValueError(f"the unit of '{cov}' must be a positive number, not {unit!r}")
+    return {c: float(u) for c, u in per.items()}
+
+
 def fit_cox(
     df: pl.DataFrame,
     time: str,
@@ -614,17 +685,25 @@ def fit_cox(
     reference: dict[str, str] | None = None,
     strata: str | list[str] | None = None,
     conf_level: float = 0.95,
+    per: Mapping[str, float] | None = None,
 ) -> CoxResult:
     """Fit a Cox model (Efron ties) as R's ``coxph``; event 1 = event, any other code censored.
 
     Returns a :class:`CoxResult`; coefficients are log hazard ratios per unit of each numeric
-    covariate (in its own units) or versus the reference level of a categorical one.
+    covariate (in its own units; ``per`` = {column: k}: per k units, the column entering the
+    model as column / k, as ``coxph(Surv(t, e) ~ I(age / 10))``) or versus the reference level
+    of a categorical one (default: the first level, as R).
     """
     strata_cols = _as_list(strata)
     missing_cols = [c for c in [time, event, *covariates, *strata_cols] if c not in df.columns]
     if missing_cols:
         raise ValueError(f"columns not in the data: {', '.join(missing_cols)}")
+    per = _check_per(per or {})
     messages: list[str] = []
+    covariates = list(dict.fromkeys(covariates))
+    empty = _all_missing(df, covariates, [time, event, *strata_cols])
+    dropped = [DroppedCovariate(c, ALL_MISSING) for c in empty]
+    covariates = [c for c in covariates if c not in empty]
     used_cols = list(dict.fromkeys([time, event, *covariates, *strata_cols]))
     data, left_out = _complete_cases(df, used_cols)
     if left_out:
@@ -636,17 +715,18 @@ def fit_cox(
     nev = int(d.sum())
     if nev == 0:
         messages.append("No events in the rows used: a Cox model cannot be fitted.")
-        return _empty_result(data.height, 0, left_out, messages, strata_cols, conf_level)
+        return _empty_result(data.height, 0, left_out, messages, strata_cols, conf_level,
+                             dropped)
     design = _drop_collinear(
-        _build_design(data, list(dict.fromkeys(covariates)), reference or {}, messages),
-        messages,
-    )
+        _build_design(data, covariates, reference or {}, per, messages, dropped), dropped)
     if not design.columns:
         messages.append("No usable covariates: nothing to fit.")
-        return _empty_result(data.height, nev, left_out, messages, strata_cols, conf_level)
+        return _empty_result(data.height, nev, left_out, messages, strata_cols, conf_level,
+                             dropped)
     no_events = _problem_messages(design, d, messages)
-    return _fit(design, t, d, _strata_codes(data, strata_cols), left_out, messages,
-                strata_cols, conf_level, no_events)
+    result = _fit(design, t, d, _strata_codes(data, strata_cols), left_out, messages,
+                  strata_cols, conf_level, no_events)
+    return replace(result, dropped=tuple(dropped))
 
 
 def _fit(
@@ -695,19 +775,23 @@ def univariable_screen(
     covariates: list[str],
     reference: dict[str, str] | None = None,
     conf_level: float = 0.95,
+    per: Mapping[str, float] | None = None,
 ) -> pl.DataFrame:
-    """Each covariate alone in its own Cox model (its own complete cases).
+    """Each covariate alone in its own Cox model (its own complete cases; ``per`` as in
+    :func:`fit_cox`).
 
     Returns the rows of each model's ``terms`` plus ``lr_p`` (likelihood-ratio p of the
-    covariate) and ``messages`` (the model's messages joined by a space).
+    covariate) and ``messages`` (the model's messages and why it left a covariate out).
     """
     frames = []
     for cov in covariates:
-        res = fit_cox(df, time, event, [cov], reference=reference, conf_level=conf_level)
+        res = fit_cox(df, time, event, [cov], reference=reference, conf_level=conf_level,
+                      per=per)
         lr_p = res.lr_test.p if res.lr_test else None
+        notes = [*res.messages, *(f"{d.text()}." for d in res.dropped)]
         frames.append(res.terms.with_columns(
             pl.lit(lr_p, dtype=pl.Float64).alias("lr_p"),
-            pl.lit(" ".join(res.messages), dtype=pl.String).alias("messages"),
+            pl.lit(" ".join(notes), dtype=pl.String).alias("messages"),
         ))
     if not frames:
         return pl.DataFrame(schema={**_TERM_SCHEMA, "lr_p": pl.Float64, "messages": pl.String})
@@ -721,13 +805,34 @@ def univariable_screen(
 _ESTIMATES = ("hr", "lower", "upper", "p")
 
 
+#: Decimals of a hazard ratio and its CI: at least the usual two, at most six.
+HR_MIN_DIGITS, HR_MAX_DIGITS = 2, 6
+
+
+def hr_digits(hr: float | None, lower: float | None, upper: float | None,
+              minimum: int = HR_MIN_DIGITS, maximum: int = HR_MAX_DIGITS) -> int:
+    """The fewest decimals (``minimum`` to ``maximum``) at which the HR and both CI bounds,
+    as printed, each differ from 1 (and from 0) and from one another, wherever the values
+    themselves do: 1.0043 (0.9991–1.0096) -> 3, "1.004 (0.999–1.010)", not "1.00 (1.00–1.01)"."""
+    values = [v for v in (hr, lower, upper) if v is not None and np.isfinite(v)]
+    targets = [*values, 0.0, 1.0]
+    for digits in range(minimum, maximum + 1):
+        text = [f"{v:.{digits}f}" for v in targets]
+        if all(text[i] != text[j] for i, a in enumerate(values)
+               for j, b in enumerate(targets) if j > i and a != b):
+            return digits
+    return maximum
+
+
 def format_hr_ci(hr: float | None, lower: float | None, upper: float | None,
-                 digits: int = 2) -> str:
-    """'0.85 (0.60–1.21)'; 'not estimable' without a finite CI; '' without an HR."""
+                 digits: int | None = None) -> str:
+    """'0.85 (0.60–1.21)', with :func:`hr_digits` decimals unless ``digits`` is given;
+    'not estimable' without a finite CI; '' without an HR."""
     if hr is None:
         return ""
     if lower is None or upper is None or not (np.isfinite(lower) and np.isfinite(upper)):
         return "not estimable"
+    digits = hr_digits(hr, lower, upper) if digits is None else digits
     return f"{hr:.{digits}f} ({lower:.{digits}f}–{upper:.{digits}f})"
 
 
@@ -736,6 +841,34 @@ def format_p_value(p: float | None) -> str:
     if p is None or not np.isfinite(p):
         return ""
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _name_and_unit(covariate: str) -> tuple[str, str | None]:
+    """'Age (years)' -> ('Age', 'years'); 'Metastases (n)' -> ('Metastases', None)."""
+    label = column_label(covariate)
+    named = re.fullmatch(r"(.+) \(([^()]+)\)", label)
+    if named is None:
+        return label, None
+    name, unit = named.groups()
+    return name, (None if unit == "n" else unit)
+
+
+def per_text(covariate: str, per: float) -> str:
+    """'per 10 years', 'per year', 'per 2.5 Gy'; without a unit 'per 10'."""
+    unit = _name_and_unit(covariate)[1]
+    if unit is None:
+        return f"per {per:g}"
+    if per == 1:
+        return f"per {unit[:-1] if unit.endswith('s') else unit}"
+    return f"per {per:g} {unit}"
+
+
+def covariate_label(covariate: str, per: float | None = None) -> str:
+    """The covariate as a table or figure names it: 'Age (years)'; per 10 units 'Age (per 10
+    years)'; a label without a unit 'Karnofsky score (per 10)'."""
+    if per is None or per == 1:
+        return column_label(covariate)
+    return f"{_name_and_unit(covariate)[0]} ({per_text(covariate, per)})"
 
 
 def _side_text(row: dict, prefix: str, in_model: bool) -> tuple[str, str]:
@@ -755,10 +888,11 @@ def univariable_multivariable_table(
 
     ``univariable``: :func:`univariable_screen`; ``multivariable``: ``CoxResult.terms``.
     Rows follow the univariable screen, then any multivariable-only rows. Columns:
-    covariate, level, ``uni_``/``multi_`` + hr, lower, upper, p (Wald, per term), n, events,
-    is_reference, and the text columns ``uni_hr_ci``, ``uni_p_text``, ``multi_hr_ci``,
-    ``multi_p_text`` ("reference" for a reference level, "not in model" for a covariate the
-    model left out, "not estimable" for an infinite coefficient).
+    covariate, level, per (numeric: units per HR), ``uni_``/``multi_`` + hr, lower, upper, p
+    (Wald, per term), n, events, is_reference, and the text columns ``uni_hr_ci``,
+    ``uni_p_text``, ``multi_hr_ci``, ``multi_p_text`` ("reference" for a reference level,
+    "not in model" for a covariate the model left out, "not estimable" for an infinite
+    coefficient).
     """
     keep = ["covariate", "level", *_ESTIMATES, "n", "events", "is_reference"]
 
@@ -768,8 +902,8 @@ def univariable_multivariable_table(
 
     uni, multi = side(univariable, "uni"), side(multivariable, "multi")
     order = (
-        pl.concat([uni.select("covariate", "level"), multi.select("covariate", "level")])
-        .unique(maintain_order=True).with_row_index("_order")
+        pl.concat([t.select("covariate", "level", "per") for t in (univariable, multivariable)])
+        .unique(["covariate", "level"], maintain_order=True).with_row_index("_order")
     )
     merged = (
         order.join(uni, on=["covariate", "level"], how="left", nulls_equal=True)
@@ -785,3 +919,36 @@ def univariable_multivariable_table(
     return merged.drop("_order", "uni__in", "multi__in").with_columns(
         pl.Series(k, v, dtype=pl.String) for k, v in texts.items()
     )
+
+
+#: A cell where a value does not apply (a covariate the model left out has no n or events).
+NOT_APPLICABLE = "–"
+
+
+def _count_text(column: str) -> pl.Expr:
+    return (pl.col(column).map_elements(lambda v: f"{v:,}", return_dtype=pl.String)
+            .fill_null(NOT_APPLICABLE))
+
+
+def hr_table_text(table: pl.DataFrame) -> pl.DataFrame:
+    """:func:`univariable_multivariable_table` as the screen and the report show it, all text
+    and no empty (null) cell: the covariate (its label, with the unit of its HR: "Age (per 10
+    years)") on its first row only, level ('' for a numeric covariate), HR (95% CI) and p of
+    each side, and the multivariable n and events ("–" where the model left the row out)."""
+    labels = [covariate_label(c, per) for c, per in table.select("covariate", "per").rows()]
+    first = pl.col("covariate").ne_missing(pl.col("covariate").shift(1))
+    return table.with_columns(pl.Series("_label", labels, dtype=pl.String)).select(
+        pl.when(first).then(pl.col("_label")).otherwise(pl.lit("")).alias("covariate"),
+        pl.col("level").fill_null(""),
+        "uni_hr_ci", "uni_p_text",
+        _count_text("multi_n"), _count_text("multi_events"),
+        "multi_hr_ci", "multi_p_text",
+    )
+
+
+def dropped_table(result: CoxResult) -> pl.DataFrame:
+    """The covariates (or levels) the model left out: covariate (its label), level ('' for a
+    whole covariate) and reason."""
+    rows = [(column_label(d.covariate), d.level or "", d.reason) for d in result.dropped]
+    return pl.DataFrame(rows, schema={"covariate": pl.String, "level": pl.String,
+                                      "reason": pl.String}, orient="row")

@@ -5,6 +5,7 @@ methods, data provenance, app version and date. It opens offline: plotly.js is i
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -40,6 +41,19 @@ class ReportContent:
     tables: list[tuple[str, pl.DataFrame]] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
     link: str = ""
+
+
+def patients_analysed(total: int, analysed: Sequence[int | None]) -> str:
+    """The patients a view's figures analyse, beside the filtered total (None: all of them):
+    'n = 4,299' when every figure analyses all (or there is no figure); '4,226 of 4,299
+    patients analysed' when they analyse fewer; '68–4,226 of 4,299 patients analysed' when
+    their numbers differ."""
+    counts = sorted({total if n is None else n for n in analysed})
+    if not counts or counts == [total]:
+        return f"n = {total:,}"
+    low, high = counts[0], counts[-1]
+    span = f"{low:,}" if low == high else f"{low:,}–{high:,}"
+    return f"{span} of {total:,} patients analysed"
 
 
 def _cell(value: object) -> str:

@@ -261,10 +261,20 @@ def _fmt(x: float | None, digits: int) -> str:
 
 def median_text(median: float | None, lower: float | None, upper: float | None,
                 digits: int = 1) -> str:
-    """'17.6 (10.4–38.1)'; 'not reached' without a median; 'NR' for a missing CI bound."""
-    if median is None:
+    """'17.6 (10.4–38.1)'; 'NR' for a median or CI bound not reached: 'NR (89.5–NR)' keeps
+    the lower bound a median not reached still has; 'not reached' when no bound is."""
+    if median is None and lower is None:
         return "not reached"
     return f"{_fmt(median, digits)} ({_fmt(lower, digits)}–{_fmt(upper, digits)})"
+
+
+def follow_up_text(median: float | None, q1: float | None, q3: float | None,
+                   digits: int = 1) -> str:
+    """'31.2 (IQR 18.0–47.5)'; 'NR (IQR 18.0–NR)' for a median not reached whose first
+    quartile is; 'not reached' when neither is."""
+    if median is None and q1 is None:
+        return "not reached"
+    return f"{_fmt(median, digits)} (IQR {_fmt(q1, digits)}–{_fmt(q3, digits)})"
 
 
 _CENSORED = "_censored"
@@ -294,10 +304,8 @@ def median_follow_up(
         q1=_minmin("survival", 0.75),
         q3=_minmin("survival", 0.25),
     )
-    text = [
-        "not reached" if m is None else f"{_fmt(m, digits)} (IQR {_fmt(a, digits)}–{_fmt(b, digits)})"
-        for m, a, b in zip(out["median"], out["q1"], out["q3"], strict=True)
-    ]
+    text = [follow_up_text(m, a, b, digits)
+            for m, a, b in zip(out["median"], out["q1"], out["q3"], strict=True)]
     return out.with_columns(text=pl.Series(text, dtype=pl.String))
 
 
@@ -313,7 +321,8 @@ def median_survival(
     """Median survival and its CI per group, as R's ``print(survfit(...))``.
 
     Returns ``group``, ``n`` (patients), ``events``, ``median``, ``lower``, ``upper`` (time unit of
-    the input; null when not reached) and ``median_text`` ("17.6 (10.4–38.1)", "not reached").
+    the input; null when not reached) and ``median_text`` ("17.6 (10.4–38.1)", "NR (89.5–NR)",
+    "not reached": :func:`median_text`).
     """
     km = kaplan_meier(df, time, event, by, conf_type, conf_level)
     return median_from_km(km, digits)

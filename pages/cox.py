@@ -1,7 +1,8 @@
 """Cox model: endpoint, covariates, reference levels, strata -> HR table, forest plot, tests.
 
 Every view option is in the URL: ``cox.endpoint`` (``cox.time``, ``cox.event`` for "Other"),
-``cox.covariates``, ``cox.ref.<covariate>`` and ``cox.strata``.
+``cox.covariates``, ``cox.ref.<covariate>``, ``cox.per.<covariate>`` (a numeric covariate's HR
+per that many units) and ``cox.strata``.
 """
 
 from __future__ import annotations
@@ -11,10 +12,15 @@ import streamlit as st
 
 from cohort.cox import (
     CoxResult,
+    covariate_levels,
     covariate_options,
+    dropped_table,
     fit_cox,
     format_p_value,
+    hr_table_text,
     is_categorical,
+    largest_level,
+    per_text,
     univariable_multivariable_table,
     univariable_screen,
 )
@@ -33,6 +39,8 @@ from ui.urlstate import url_multiselect, url_selectbox
 run_through_entry_script()
 
 OTHER = "Other"
+#: Units a numeric covariate's hazard ratio can be per (1: per unit of the column).
+PER_CHOICES = (1, 2, 5, 10, 20, 50, 100)
 METHOD = ("Cox proportional hazards, Efron ties; Wald 95% CI and p per term; "
           "PH test: cox.zph, KM-transformed time")
 
@@ -80,11 +88,14 @@ def choose_endpoint(patients: pl.DataFrame, endpoints: list[Endpoint], key: str
 
 @session_cache(max_entries=16, spinner="Fitting the Cox models…")
 def fit_models(rows: pl.DataFrame, time: str, event: str, covariates: tuple[str, ...],
-               reference: dict[str, str], strata: tuple[str, ...]) -> tuple[CoxResult, pl.DataFrame]:
+               reference: dict[str, str], strata: tuple[str, ...], per: dict[str, float]
+               ) -> tuple[CoxResult, pl.DataFrame]:
     """The multivariable model and each covariate alone, kept for this session (100,000 patients
     take seconds to fit; reruns for other widgets should not refit)."""
-    result = fit_cox(rows, time, event, list(covariates), reference=reference, strata=list(strata))
-    return result, univariable_screen(rows, time, event, list(covariates), reference=reference)
+    result = fit_cox(rows, time, event, list(covariates), reference=reference,
+                     strata=list(strata), per=per)
+    return result, univariable_screen(rows, time, event, list(covariates), reference=reference,
+                                      per=per)
 
 
 def post_treatment_note(patients: pl.DataFrame) -> str:
@@ -98,20 +109,42 @@ def post_treatment_note(patients: pl.DataFrame) -> str:
 
 def reference_widgets(patients: pl.DataFrame, covariates: list[str], key: str) -> dict[str, str]:
     """A reference-level selectbox per categorical covariate, offering the levels present in
-    ``patients`` (the rows the model can use; default: first in sorted order); in the URL as
-    ``cox.ref.<covariate>`` when it is not the default."""
+    ``patients`` (the rows the model can use) in the model's order; default: the largest group
+    (:func:`cohort.cox.largest_level`); in the URL as ``cox.ref.<covariate>`` when it is not
+    the default."""
     categorical = [c for c in covariates if is_categorical(patients.schema[c])]
     if not categorical:
         return {}
-    st.markdown("**Reference levels** (hazard ratios are versus this level)")
+    st.markdown("**Reference levels** (hazard ratios are versus this level; default: the "
+                "largest group)")
     slots = st.columns(min(len(categorical), 4))
     reference = {}
     for i, cov in enumerate(categorical):
-        levels = sorted(patients[cov].drop_nulls().cast(pl.String).unique().to_list())
+        levels = covariate_levels(patients[cov])
+        default = levels.index(largest_level(patients[cov])) if levels else 0
         with slots[i % len(slots)]:
-            reference[cov] = url_selectbox(column_label(cov), levels, index=0,
+            reference[cov] = url_selectbox(column_label(cov), levels, index=default,
                                            key=f"{key}.ref.{cov}", param=f"cox.ref.{cov}")
     return reference
+
+
+def per_widgets(patients: pl.DataFrame, covariates: list[str], key: str) -> dict[str, float]:
+    """Per numeric covariate, the units its hazard ratio is per (default 1: per unit of the
+    column; 10 for age: per 10 years, as R's ``coxph(~ I(age / 10))``); in the URL as
+    ``cox.per.<covariate>`` when not 1."""
+    numeric = [c for c in covariates if not is_categorical(patients.schema[c])]
+    if not numeric:
+        return {}
+    st.markdown("**Hazard ratio per** (numeric covariates: the HR compares patients this far "
+                "apart)")
+    slots = st.columns(min(len(numeric), 4))
+    per = {}
+    for i, cov in enumerate(numeric):
+        with slots[i % len(slots)]:
+            per[cov] = url_selectbox(column_label(cov), PER_CHOICES, index=0,
+                                     format_func=lambda k, c=cov: per_text(c, k),
+                                     key=f"{key}.per.{cov}", param=f"cox.per.{cov}")
+    return {c: k for c, k in per.items() if k != 1}
 
 
 def competing(event: str, endpoint: Endpoint | None, patients: pl.DataFrame) -> bool:
@@ -176,21 +209,27 @@ def show_ph_test(result: CoxResult, label: str) -> None:
 
 
 def show_hr_table(table: pl.DataFrame, label: str) -> None:
-    """HR (95% CI) and p as text on screen; the downloads have the numbers."""
-    first = pl.col("covariate").ne_missing(pl.col("covariate").shift(1))
-    shown = table.select(
-        pl.when(first).then(pl.col("covariate").map_elements(column_label, return_dtype=pl.String))
-        .otherwise(pl.lit("")).alias("covariate"),
-        pl.col("level").fill_null(""),
-        "uni_hr_ci", "uni_p_text", "multi_n", "multi_events", "multi_hr_ci", "multi_p_text")
-    show_table(shown, f"Hazard ratios, univariable and multivariable: {label}", download=table,
-               key="cox.hr", column_config={
+    """HR (95% CI) and p as text on screen (:func:`cohort.cox.hr_table_text`: no empty cell);
+    the downloads have the numbers."""
+    show_table(hr_table_text(table), f"Hazard ratios, univariable and multivariable: {label}",
+               download=table, key="cox.hr", column_config={
                    "covariate": st.column_config.TextColumn("Variable", width="medium"),
                    "level": st.column_config.TextColumn("Level", width="medium"),
                    "uni_hr_ci": "Univariable HR (95% CI)", "uni_p_text": "p (univariable)",
-                   "multi_n": "n", "multi_events": "events",
+                   "multi_n": st.column_config.TextColumn("n", alignment="right"),
+                   "multi_events": st.column_config.TextColumn("events", alignment="right"),
                    "multi_hr_ci": "Multivariable HR (95% CI)",
                    "multi_p_text": "p (multivariable)"})
+
+
+def show_dropped(result: CoxResult, label: str) -> None:
+    """The covariates (or levels) the model left out, with the reason (also in the report)."""
+    if not result.dropped:
+        return
+    st.markdown("**Left out of the model**")
+    show_table(dropped_table(result), f"Covariates left out of the model: {label}",
+               key="cox.dropped", column_config={
+                   "covariate": "Covariate", "level": "Level", "reason": "Why"})
 
 
 def forest_caption(view: View, label: str, result: CoxResult, strata: list[str],
@@ -234,7 +273,9 @@ def main() -> None:
     covariates = url_multiselect("Covariates", options, format_func=column_label,
                                  key=f"{key}.covariates", param="cox.covariates",
                                  placeholder="choose one or more covariates")
-    reference = reference_widgets(patients.drop_nulls([time, event, *covariates]), covariates, key)
+    usable = patients.drop_nulls([time, event, *covariates])
+    reference = reference_widgets(usable, covariates, key)
+    per = per_widgets(usable, covariates, key)
     strata_options = [c for c in options if c not in covariates
                       and is_categorical(patients.schema[c])]
     strata = url_multiselect("Strata (optional: a separate baseline hazard per stratum)",
@@ -248,9 +289,10 @@ def main() -> None:
         return
     used = list(dict.fromkeys([time, event, *covariates, *strata]))
     result, univariable = fit_models(patients.select(used), time, event, tuple(covariates),
-                                     reference, tuple(strata))
+                                     reference, tuple(strata), per)
     for message in result.messages:
         st.warning(literal_markdown(message))
+    show_dropped(result, label)
     if result.terms.is_empty():
         return
     show_counts(result, patients.height)
@@ -260,11 +302,12 @@ def main() -> None:
     st.caption(literal_markdown(
         "Univariable: each covariate alone, on its own complete cases, unstratified. "
         f"Multivariable: all covariates together{stratified}. n / events of the multivariable "
-        "model per level. A numeric covariate's HR is per one unit of it (e.g. per year of age)."))
+        "model per level. A numeric covariate's HR is per the units its label says (per one "
+        "unit unless chosen above, e.g. age per 10 years)."))
     show_hr_table(table, label)
     caption = forest_caption(view, label, result, strata, competing(event, endpoint, patients))
     show_figure(forest_figure(result.terms, title=f"Multivariable Cox model: {label}",
-                              caption=caption),
+                              caption=caption, dropped=[d.text() for d in result.dropped]),
                 f"Forest plot: Cox model of {lower_first(label)}", key="cox.forest", n=result.n)
     st.subheader("Model tests")
     show_table(tests_table(result), f"Cox model tests (likelihood ratio, Wald, score): {label}",

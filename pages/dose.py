@@ -134,7 +134,8 @@ def local_control(view: View, key: str) -> None:
 def bed_cox(patients: pl.DataFrame) -> None:
     st.markdown("#### Cox model of local failure on BED10 (continuous)")
     result = fit_bed_cox(patients)
-    for message in result.messages:
+    for message in [*(f"Left out of the model: {d.text()}." for d in result.dropped),
+                    *result.messages]:
         st.warning(literal_markdown(message))
     if result.terms.is_empty():
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from cohort.calibration import calibration_summary, calibration_table
+from cohort.calibration import calibration_summary, calibration_table, papers
 from cohort.datasets import demo_courses, load_dataset
 from ui.hardening import run_through_entry_script
 from ui.tables import show_table
@@ -20,6 +20,12 @@ def demo_calibration() -> pl.DataFrame:
     """The calibration table of the bundled demonstration cohort (no user data: shared cache)."""
     demo = load_dataset(DEMO)
     return calibration_table(demo.patients, demo.toxicities, courses=demo_courses())
+
+
+@st.cache_data(max_entries=1, show_spinner=False)
+def demo_papers() -> pl.DataFrame:
+    """The papers of the published figures: study, citation, title, doi (no user data)."""
+    return papers().drop("source")
 
 
 def verdict(ok: bool | None) -> str:
@@ -52,7 +58,7 @@ shown = table if chosen in (None, "All") else table.filter(pl.col("study") == ch
 if chosen_kinds:
     shown = shown.filter(pl.col("kind").is_in(chosen_kinds))
 show_table(
-    shown.with_columns(pl.col("ok").map_elements(verdict, return_dtype=pl.String)),
+    shown.with_columns(pl.col("ok").map_elements(verdict, return_dtype=pl.String)).drop("source"),
     "Published figures beside this cohort", download=shown,
     height=min(38 + 35 * shown.height, 900),
     column_config={
@@ -61,9 +67,13 @@ show_table(
         "difference": st.column_config.NumberColumn(format="%.3g"),
         "tolerance": st.column_config.NumberColumn("± tolerance", format="%.3g"),
         "ok": st.column_config.TextColumn("within", width="small"),
-        "source": st.column_config.TextColumn("paper (data/calibration/)"),
+        "citation": st.column_config.TextColumn("paper"),
     },
 )
+st.markdown("**The papers**")
+show_table(demo_papers(), "Papers of the published figures", key="published_papers",
+           column_config={"study": "Study", "citation": "Citation", "title": "Title",
+                          "doi": "DOI"})
 st.caption("Tolerances: counts exact; baseline values to the printed precision; Kaplan-Meier "
            "medians and follow-up within 10% or 1 month, whichever is larger; landmark rates "
            "within 0.05. How each figure was rebuilt, and every assumption where a paper is "

@@ -143,11 +143,14 @@ def test_level_with_no_events_is_a_message_not_a_crash():
     assert kps["estimable"] and np.isfinite(kps["se"])
 
 
-def test_single_valued_covariate_is_dropped_with_message():
+def test_single_valued_covariate_is_dropped_with_its_reason():
     vet = _data("veterans").with_columns(pl.lit("all").alias("site"), pl.lit(3.0).alias("dose"))
     res = fit_cox(vet, "time", "status", ["site", "Karnofsky_score", "dose"])
-    assert any("'site' has a single value" in m for m in res.messages)
-    assert any("'dose' has a single value" in m for m in res.messages)
+    assert res.dropped == (
+        cox.DroppedCovariate("site", "the same value (all) in every row used"),
+        cox.DroppedCovariate("dose", "the same value (3) in every row used"),
+    )
+    assert res.dropped[0].text() == "Site: the same value (all) in every row used"
     assert res.terms["covariate"].unique().to_list() == ["Karnofsky_score"]
     assert res.ph_test["covariate"].to_list() == ["Karnofsky_score", "GLOBAL"]
 
@@ -161,11 +164,37 @@ def test_low_events_per_variable_warns():
     assert not any("events per coefficient" in m for m in ok.messages)
 
 
-def test_collinear_covariate_is_dropped_with_message():
+def test_collinear_covariate_is_dropped_with_its_reason():
     vet = _data("veterans").with_columns((pl.col("Karnofsky_score") * 2).alias("kps2"))
     res = fit_cox(vet, "time", "status", ["Karnofsky_score", "kps2"])
-    assert any("'kps2' is collinear" in m for m in res.messages)
+    assert res.dropped == (cox.DroppedCovariate("kps2", cox.COLLINEAR),)
     assert res.terms["term"].to_list() == ["Karnofsky_score"]
+
+
+def test_collinear_level_is_dropped_with_its_level():
+    # 'arm' repeats Treatment's levels under other names: its dummy equals Treatment's
+    vet = _data("veterans").with_columns(
+        pl.col("Treatment").replace({"standard": "a", "test": "b"}).alias("arm"))
+    res = fit_cox(vet, "time", "status", ["Treatment", "arm"])
+    assert res.dropped == (cox.DroppedCovariate("arm", cox.COLLINEAR, "b"),)
+    assert res.dropped[0].text().startswith("Arm = b: collinear")
+
+
+def test_all_missing_covariate_is_dropped_not_every_row():
+    vet = _data("veterans").with_columns(pl.lit(None, dtype=pl.Float64).alias("gtv"))
+    res = fit_cox(vet, "time", "status", ["Karnofsky_score", "gtv"])
+    assert res.dropped == (cox.DroppedCovariate("gtv", cox.ALL_MISSING),)
+    assert res.n == vet.height and not res.left_out
+    alone = fit_cox(vet, "time", "status", ["Karnofsky_score"])
+    assert res.terms.equals(alone.terms)
+
+
+def test_list_column_cannot_be_a_covariate():
+    vet = _data("veterans").with_columns(pl.col("Celltype").map_elements(
+        lambda c: [c], return_dtype=pl.List(pl.String)).alias("sites"))
+    res = fit_cox(vet, "time", "status", ["Karnofsky_score", "sites"])
+    assert [d.covariate for d in res.dropped] == ["sites"]
+    assert "cannot be a covariate" in res.dropped[0].reason
 
 
 def test_non_convergence_is_a_message(monkeypatch):

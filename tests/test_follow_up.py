@@ -50,6 +50,14 @@ def test_a_flat_step_at_the_quartile_gives_rs_midpoint():
     assert row["text"] == "2.5 (IQR 1.5–3.5)"
 
 
+def test_a_median_follow_up_not_reached_keeps_its_first_quartile():
+    # reverse KM: one censoring (at 2, 4 at risk), S = 0.75 from then on: median not reached
+    frame = pl.DataFrame({"time": [1.0, 2.0, 3.0, 4.0, 5.0], "status": [1, 0, 1, 1, 1]})
+    row = median_follow_up(frame, "time", "status").row(0, named=True)
+    assert row["median"] is None and row["q1"] == 2.0
+    assert row["text"] == "NR (IQR 2.0–NR)"
+
+
 def test_events_and_competing_events_censor_the_follow_up():
     frame = pl.DataFrame({"time": [1.0, 2.0, 3.0, 4.0], "status": [1, 0, 2, 0]})
     row = median_follow_up(frame, "time", "status").row(0, named=True)

@@ -104,3 +104,26 @@ def test_the_cox_screen_puts_labelled_tables_and_its_methods_in_the_report():
     hr_table = next(frame for title, frame in shown.tables if title.startswith("Hazard ratios"))
     assert "Univariable HR (95% CI)" in hr_table.columns and "uni_hr_ci" not in hr_table.columns
     assert any("Efron ties" in note for note in shown.notes)
+
+
+def test_report_n_is_the_n_its_figures_analyse():
+    from cohort.report import patients_analysed
+
+    assert patients_analysed(4299, []) == "n = 4,299"
+    assert patients_analysed(4299, [None, 4299]) == "n = 4,299"
+    assert patients_analysed(4299, [4226, 4226]) == "4,226 of 4,299 patients analysed"
+    assert patients_analysed(4299, [4226, None, 68]) == "68–4,299 of 4,299 patients analysed"
+
+
+def test_the_survival_report_header_gives_the_patients_its_curve_analyses():
+    from cohort.analysis import SurvivalRequest, analyse_survival
+    from tests.apptest import open_app
+
+    at = open_app("screens/survival.py")
+    at.button(key="report_prepare").click().run()
+    html = at.session_state["report_prepared"][1].decode("utf-8")
+    analysed = analyse_survival(load_dataset("oligomet-demo").patients,
+                                SurvivalRequest("os_months", "os_event")).n
+    assert analysed == 4226
+    assert "(synthetic), 4,226 of 4,299 patients analysed<br>" in html
+    assert "n = 4,299" not in html

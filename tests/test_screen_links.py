@@ -60,9 +60,10 @@ def veterans_table(covariates: list[str], reference: dict[str, str]) -> pl.DataF
 def test_cox_link_fits_the_linked_covariates():
     at = open_app(COX, ds="veterans", **{"cox.covariates": ["histology", "kps"]})
     assert at.multiselect(key="cox.veterans.covariates").value == ["histology", "kps"]
-    assert at.selectbox(key="cox.veterans.ref.histology").value == "adeno"
+    # the default reference is the largest group: small cell (48 of 137)
+    assert at.selectbox(key="cox.veterans.ref.histology").value == "smallcell"
     shown = at.dataframe[0].value
-    expected = veterans_table(["histology", "kps"], {"histology": "adeno"})
+    expected = veterans_table(["histology", "kps"], {"histology": "smallcell"})
     assert list(shown["level"]) == expected["level"].fill_null("").to_list()
     assert list(shown["uni_hr_ci"]) == expected["uni_hr_ci"].to_list()
     assert list(shown["multi_hr_ci"]) == expected["multi_hr_ci"].to_list()
@@ -94,7 +95,7 @@ def test_cox_widgets_write_the_url():
     assert param(at, "cox.covariates") == ["histology", "age_years"]
     at.selectbox(key="cox.veterans.ref.histology").set_value("large").run()
     assert param(at, "cox.ref.histology") == ["large"]
-    at.selectbox(key="cox.veterans.ref.histology").set_value("adeno").run()
+    at.selectbox(key="cox.veterans.ref.histology").set_value("smallcell").run()
     assert "cox.ref.histology" not in at.query_params
     at.multiselect(key="cox.veterans.covariates").set_value([]).run()
     assert "cox.covariates" not in at.query_params  # back to the default: nothing chosen
@@ -109,7 +110,17 @@ def test_cox_bad_link_values_are_notices():
     assert "'unicorn'" in warned
     assert "Histology" in warned and "'nonsense'" in warned and "Endpoint" in warned
     assert at.multiselect(key="cox.veterans.covariates").value == ["histology"]
+    assert at.selectbox(key="cox.veterans.ref.histology").value == "smallcell"
+
+
+def test_cox_link_to_the_first_level_keeps_it_as_reference():
+    # links written when the first level was the default name it, and it stays the reference
+    at = open_app(COX, ds="veterans", **{"cox.covariates": ["histology"],
+                                          "cox.ref.histology": "adeno"})
     assert at.selectbox(key="cox.veterans.ref.histology").value == "adeno"
+    shown = at.dataframe[0].value
+    assert shown[shown["level"] == "adeno"].iloc[0]["multi_hr_ci"] == "reference"
+    assert param(at, "cox.ref.histology") == ["adeno"]
 
 
 # --- Toxicity -------------------------------------------------------------------------------

@@ -151,3 +151,16 @@ def test_the_report_of_a_view_in_days_says_days():
     assert '"text":"Days"' in html and "times in days (exact days, os_days)" in html
     text = re.sub(r"<script.*?</script>", "", html, flags=re.S)  # plotly.js names months
     assert "month" not in text.lower()
+
+
+def test_a_median_not_reached_shows_its_lower_bound():
+    at = open_app(SURVIVAL, ds="gbsg2", **{"survival.by": "tumour_grade"})
+    expected = analyse_survival(load_dataset("gbsg2").patients,
+                                SurvivalRequest("pfs_months", "pfs_event", by="tumour_grade"))
+    grade_1 = expected.medians.row(0, named=True)
+    assert grade_1["median"] is None and grade_1["lower"] is not None
+    medians = at.dataframe[0].value
+    assert medians.iloc[0]["median_text"] == grade_1["median_text"]
+    assert re.fullmatch(r"NR \(\d+\.\d–NR\)", grade_1["median_text"])
+    report = dict(at.session_state["_shown_this_run"].tables)["Median survival (95% CI)"]
+    assert grade_1["median_text"] in report.to_series(-1).to_list()

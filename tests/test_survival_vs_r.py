@@ -270,7 +270,18 @@ def test_numeric_groups_sorted_numerically_nulls_dropped() -> None:
 def test_median_text_format() -> None:
     assert median_text(17.6, 10.4, 38.1) == "17.6 (10.4–38.1)"
     assert median_text(17.6, 10.4, None) == "17.6 (10.4–NR)"
+    assert median_text(None, 89.5, None) == "NR (89.5–NR)"
     assert median_text(None, None, None) == "not reached"
+
+
+def test_median_not_reached_keeps_rs_lower_bound(ref: dict) -> None:
+    # R: print(survfit(Surv(time, cens) ~ tgrade, gbsg2)): grade I median NA, 0.95LCL 1990
+    e = next(m for m in ref["medians"] if m["data"] == "gbsg2" and m["by"] == "tgrade"
+             and m["conf_type"] == "log-log")
+    out = median_survival(_data("gbsg2", ref), "time", "status", by="tgrade")
+    grade_1 = out.row(0, named=True)
+    assert (grade_1["median"], grade_1["lower"]) == (e["median"][0], e["lower"][0]) == (None, 1990)
+    assert grade_1["median_text"] == "NR (1990.0–NR)"
 
 
 def test_flat_half_uses_midpoint() -> None:

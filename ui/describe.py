@@ -5,6 +5,12 @@ from __future__ import annotations
 from ui.session import View
 
 
+def cohort_label(view: View) -> str:
+    """E.g. 'Oligomet demonstration cohort (synthetic), Histology: melanoma' (no count)."""
+    filters = "" if not view.filter.conditions else f", {view.filter.describe()}"
+    return f"{view.label}{filters}"
+
+
 def cohort_words(view: View, n: int | None = None, dataset: bool = True) -> str:
     """E.g. 'Oligomet demonstration cohort (synthetic), Histology: melanoma, n = 42'; without
     ``dataset``: 'Histology: melanoma, n = 42' ('All patients, n = 4,299' when unfiltered)."""
@@ -12,8 +18,7 @@ def cohort_words(view: View, n: int | None = None, dataset: bool = True) -> str:
     if not dataset:
         filters = view.filter.describe() if view.filter.conditions else "All patients"
         return f"{filters}, n = {count:,}"
-    filters = "" if not view.filter.conditions else f", {view.filter.describe()}"
-    return f"{view.label}{filters}, n = {count:,}"
+    return f"{cohort_label(view)}, n = {count:,}"
 
 
 def figure_caption(view: View, endpoint: str, method: str, n: int) -> str:

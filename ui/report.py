@@ -7,20 +7,22 @@ from datetime import date
 
 import streamlit as st
 
-from cohort.report import ReportContent, build_report
+from cohort.report import ReportContent, build_report, patients_analysed
 from ui import collect
-from ui.describe import cohort_words
+from ui.describe import cohort_label
 from ui.session import View
 
 _PREPARED = "report_prepared"
 
 
 def report_content(view: View, screen_title: str, link: str) -> ReportContent:
-    """Everything the screen showed this run, with the cohort, filters and provenance."""
+    """Everything the screen showed this run, with the cohort, filters and provenance; the
+    cohort's n is the figures' n (and the filtered total when they analyse fewer)."""
     shown = collect.shown()
+    patients = patients_analysed(view.patients.height, shown.figure_counts)
     return ReportContent(
         title=f"{screen_title}: {view.cohort.name}",
-        cohort=cohort_words(view),
+        cohort=f"{cohort_label(view)}, {patients}",
         filters=view.filter.describe(),
         provenance=view.cohort.provenance,
         synthetic=view.cohort.synthetic,

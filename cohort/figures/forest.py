@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
 import polars as pl
 
+from cohort.cox import covariate_label, format_hr_ci, format_p_value
 from cohort.figures.style import wrap
-from cohort.schema import column_label
 
 FONT_SIZE = 16
 CAPTION_FONT_SIZE = FONT_SIZE - 2  # smaller than the axis and column labels
@@ -38,20 +39,14 @@ class _Row:
     bold: bool = False
 
 
-def _fmt_p(p: float | None) -> str:
-    if p is None or math.isnan(p):
-        return ""
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
 def _term_row(t: dict, label: str) -> _Row:
     counts = f"{t['n']} / {t['events']}"
     if t["is_reference"]:
         return _Row(label, counts, "reference", hr=1.0, is_reference=True)
     if not t.get("estimable", True) or t["lower"] is None or t["upper"] is None:
         return _Row(label, counts, "not estimable")
-    hr_text = f"{t['hr']:.2f} ({t['lower']:.2f}–{t['upper']:.2f})"
-    return _Row(label, counts, hr_text, _fmt_p(t["p"]), t["hr"], t["lower"], t["upper"])
+    hr_text = format_hr_ci(t["hr"], t["lower"], t["upper"])
+    return _Row(label, counts, hr_text, format_p_value(t["p"]), t["hr"], t["lower"], t["upper"])
 
 
 def _rows(terms: pl.DataFrame) -> list[_Row]:
@@ -59,7 +54,7 @@ def _rows(terms: pl.DataFrame) -> list[_Row]:
     rows: list[_Row] = []
     for cov in terms["covariate"].unique(maintain_order=True).to_list():
         part = terms.filter(pl.col("covariate") == cov).to_dicts()
-        name = column_label(cov)
+        name = covariate_label(cov, part[0].get("per"))
         if part[0]["level"] is None:
             rows.append(_term_row(part[0], f"<b>{name}</b>"))
             continue
@@ -113,12 +108,21 @@ def _traces(rows: list[_Row]) -> list[go.Scatter]:
     ]
 
 
+def left_out_sentence(dropped: Sequence[str]) -> str:
+    """'Left out of the model: Sex: the same value (male) in every row used; ...' ('' if none)."""
+    return f"Left out of the model: {'; '.join(dropped)}." if dropped else ""
+
+
 def forest_figure(
-    cox_terms: pl.DataFrame, title: str | None = None, caption: str | None = None
+    cox_terms: pl.DataFrame, title: str | None = None, caption: str | None = None,
+    dropped: Sequence[str] = (),
 ) -> go.Figure:
     """Forest plot of ``CoxResult.terms``: HR (squares) and CI on a log axis, HR = 1 line,
     reference levels marked "reference", and columns n / events, HR (95% CI), p. ``caption``
-    (cohort, endpoint, method) goes under the axis, wrapped to :data:`style.CAPTION_WIDTH`."""
+    (cohort, endpoint, method) goes under the axis, wrapped to :data:`style.CAPTION_WIDTH`,
+    after the covariates the model left out (``dropped``: ``DroppedCovariate.text()``), so that
+    a slide or an image of the figure says what is not in it."""
+    caption = " ".join(t for t in (left_out_sentence(dropped), caption or "") if t) or None
     rows = _rows(cox_terms)
     fig = go.Figure(_traces(rows))
     header = -1
