@@ -22,7 +22,7 @@ from cohort.datasets import DEFAULT_DATASET, load_dataset
 from cohort.export import safe_csv, safe_xlsx
 from tests.apptest import as_read, open_app, param
 
-COX = "screens/cox.py"
+COX = "pages/cox.py"
 KEY = f"cox.{DEFAULT_DATASET}"
 #: gtv_ml is recorded for the liver SBRT study only, so its rows have a single study.
 LEFT_OUT = {"cox.covariates": ["study", "gtv_ml", "age_years"]}

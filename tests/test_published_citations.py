@@ -59,7 +59,7 @@ def _journal_in(abbreviation: str, text: str) -> bool:
 
 
 def test_the_published_screen_shows_citations_not_file_names():
-    at = open_app("screens/published.py")
+    at = open_app("pages/published.py")
     figures = next(d.value for d in at.dataframe if "figure" in d.value.columns)
     assert "source" not in figures.columns
     assert set(figures["citation"]) == set(papers()["citation"])

@@ -119,7 +119,7 @@ def test_the_survival_report_header_gives_the_patients_its_curve_analyses():
     from cohort.analysis import SurvivalRequest, analyse_survival
     from tests.apptest import open_app
 
-    at = open_app("screens/survival.py")
+    at = open_app("pages/survival.py")
     at.button(key="report_prepare").click().run()
     html = at.session_state["report_prepared"][1].decode("utf-8")
     analysed = analyse_survival(load_dataset("oligomet-demo").patients,

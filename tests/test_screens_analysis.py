@@ -80,9 +80,9 @@ def test_cox_on_veterans_shows_the_hr_table():
     ok(at)
     table = at.dataframe[0].value
     large = table[table["level"] == "large"].iloc[0]
-    assert large["uni_hr_ci"] == "0.40 (0.23–0.70)"
+    assert large["uni_hr_ci"] == "0.46 (0.28–0.76)"  # against small cell, the largest group
     assert large["multi_hr_ci"].endswith(")") and large["multi_p_text"]
-    assert table[table["level"] == "adeno"].iloc[0]["multi_hr_ci"] == "reference"
+    assert table[table["level"] == "smallcell"].iloc[0]["multi_hr_ci"] == "reference"
     assert metric(at, "Patients used") == "137" and metric(at, "Events") == "128"
     assert "Efron ties" in texts(at.caption) and "cox.zph" in texts(at.caption)
     tests = at.dataframe[1].value
