@@ -7,6 +7,9 @@ per that many units) and ``cox.strata``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import polars as pl
 import streamlit as st
 
@@ -37,6 +40,8 @@ from ui.text import literal_markdown
 from ui.urlstate import url_multiselect, url_selectbox
 
 run_through_entry_script()
+
+T = TypeVar("T")
 
 OTHER = "Other"
 #: Units a numeric covariate's hazard ratio can be per (1: per unit of the column).
@@ -113,19 +118,15 @@ def reference_widgets(patients: pl.DataFrame, covariates: list[str], key: str) -
     (:func:`cohort.cox.largest_level`); in the URL as ``cox.ref.<covariate>`` when it is not
     the default."""
     categorical = [c for c in covariates if is_categorical(patients.schema[c])]
-    if not categorical:
-        return {}
-    st.markdown("**Reference levels** (hazard ratios are versus this level; default: the "
-                "largest group)")
-    slots = st.columns(min(len(categorical), 4))
-    reference = {}
-    for i, cov in enumerate(categorical):
+
+    def reference(cov: str) -> str:
         levels = covariate_levels(patients[cov])
         default = levels.index(largest_level(patients[cov])) if levels else 0
-        with slots[i % len(slots)]:
-            reference[cov] = url_selectbox(column_label(cov), levels, index=default,
-                                           key=f"{key}.ref.{cov}", param=f"cox.ref.{cov}")
-    return reference
+        return url_selectbox(column_label(cov), levels, index=default, key=f"{key}.ref.{cov}",
+                             param=f"cox.ref.{cov}")
+
+    return widget_grid(categorical, "**Reference levels** (hazard ratios are versus this "
+                       "level; default: the largest group)", reference)
 
 
 def per_widgets(patients: pl.DataFrame, covariates: list[str], key: str) -> dict[str, float]:
@@ -133,18 +134,29 @@ def per_widgets(patients: pl.DataFrame, covariates: list[str], key: str) -> dict
     column; 10 for age: per 10 years, as R's ``coxph(~ I(age / 10))``); in the URL as
     ``cox.per.<covariate>`` when not 1."""
     numeric = [c for c in covariates if not is_categorical(patients.schema[c])]
-    if not numeric:
+
+    def per(cov: str) -> float:
+        return url_selectbox(column_label(cov), PER_CHOICES, index=0,
+                             format_func=lambda k: per_text(cov, k), key=f"{key}.per.{cov}",
+                             param=f"cox.per.{cov}")
+
+    chosen = widget_grid(numeric, "**Hazard ratio per** (numeric covariates: the HR compares "
+                         "patients this far apart)", per)
+    return {c: k for c, k in chosen.items() if k != 1}
+
+
+def widget_grid(covariates: list[str], heading: str, widget: Callable[[str], T]) -> dict[str, T]:
+    """Under ``heading``, one ``widget`` per covariate, four to a row: covariate -> its value
+    ({} and nothing drawn without covariates)."""
+    if not covariates:
         return {}
-    st.markdown("**Hazard ratio per** (numeric covariates: the HR compares patients this far "
-                "apart)")
-    slots = st.columns(min(len(numeric), 4))
-    per = {}
-    for i, cov in enumerate(numeric):
+    st.markdown(heading)
+    slots = st.columns(min(len(covariates), 4))
+    values = {}
+    for i, cov in enumerate(covariates):
         with slots[i % len(slots)]:
-            per[cov] = url_selectbox(column_label(cov), PER_CHOICES, index=0,
-                                     format_func=lambda k, c=cov: per_text(c, k),
-                                     key=f"{key}.per.{cov}", param=f"cox.per.{cov}")
-    return {c: k for c, k in per.items() if k != 1}
+            values[cov] = widget(cov)
+    return values
 
 
 def competing(event: str, endpoint: Endpoint | None, patients: pl.DataFrame) -> bool:
