@@ -121,8 +121,17 @@ def suggested_reading(upload: Upload, table_key: tuple, table: pl.DataFrame) -> 
     key = (upload.digest, "suggestion", *table_key)
     store = _parsed_uploads()
     if key not in store:
-        system = workbook_date_system(upload.data) if is_excel(upload.data) else 1900
-        store[key] = suggest_reading(table, system)
+        store[key] = suggest_reading(table, upload_date_system(upload))
+    return store[key]
+
+
+def upload_date_system(upload: Upload) -> int:
+    """The Excel date system of the upload (1900 for anything but a 1904 workbook), read once
+    and kept with the parsed upload."""
+    key = (upload.digest, "date system")
+    store = _parsed_uploads()
+    if key not in store:
+        store[key] = workbook_date_system(upload.data) if is_excel(upload.data) else 1900
     return store[key]
 
 
@@ -293,10 +302,9 @@ def reading_widgets(patients: Upload, table: pl.DataFrame, table_key: tuple, key
     date_columns = found_date_columns(patients, table_key, table, missing, mapping)
     if date_columns:
         st.markdown("**3. Endpoints from dates**")
-        system = suggestion.dates.date_system if suggestion.dates else (
-            workbook_date_system(patients.data) if is_excel(patients.data) else 1900)
         dates, status_codings, todo = date_endpoints_form(
-            table, date_columns, suggestion.dates, missing, system, key, coding_widget)
+            table, date_columns, suggestion.dates, missing, upload_date_system(patients), key,
+            coding_widget)
         codings |= status_codings
     st.markdown("**Identifying columns**")
     marked = identifying_widget(patients, table_key, table, mapping, key)

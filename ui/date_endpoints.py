@@ -56,9 +56,11 @@ def _custom_rule(date_columns: list[str], key: str) -> EndpointRule | None:
 
 
 def _orders(table: pl.DataFrame, columns: list[str], suggested: DateEndpoints | None,
-            missing: frozenset[str], key: str) -> dict[str, str]:
-    """The day/month order of each used date column; asked where the values leave it open."""
+            missing: frozenset[str], key: str) -> tuple[dict[str, str], list[str]]:
+    """The day/month order of each used date column, asked where the values leave it open;
+    and the columns whose order is still to be stated."""
     orders = dict(suggested.orders) if suggested else {}
+    unstated = []
     for column in columns:
         possible = date_orders(without_missing_codes(table[column], missing))
         if len(possible) == 1:
@@ -72,7 +74,8 @@ def _orders(table: pl.DataFrame, columns: list[str], suggested: DateEndpoints | 
                 orders[column] = chosen
             else:
                 orders.pop(column, None)
-    return orders
+                unstated.append(column)
+    return orders, unstated
 
 
 def date_endpoints_form(table: pl.DataFrame, date_columns: list[str],
@@ -126,13 +129,11 @@ def date_endpoints_form(table: pl.DataFrame, date_columns: list[str],
                                        f"{key}.dates.vital.coding", suggested_coding)
     used = [c for c in dict.fromkeys([zero, death, last, progression, local, next_line,
                                       *(custom.events if custom else ())]) if c and c != DEATH]
-    orders = _orders(table, used, suggested, missing, key)
+    orders, unstated = _orders(table, used, suggested, missing, key)
     if date_system == 1904:
         st.caption("Excel serial numbers are read in the workbook's 1904 date system.")
     todo = [f"the coding of '{vital}'" for c, v in codings.items() if v is None]
-    todo += [f"the day/month order of '{c}'" for c in used
-             if len(date_orders(without_missing_codes(table[c], missing))) > 1
-             and c not in orders]
+    todo += [f"the day/month order of '{c}'" for c in unstated]
     if death is None and last is None:
         todo.append("a date of death or of last contact")
     spec = DateEndpoints(time_zero=zero, rules=chosen_rules, death=death, vital_status=vital,
