@@ -43,7 +43,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                   "dureedesurvie", "survival", "followup", "followuptime", "nachbeobachtung",
                   "suivi"),
     "os_event": ("osevent", "osstatus", "status", "dead", "death", "vitalstatus", "died",
-                 "vitalstatus", "verstorben", "statutvital", "deces"),
+                 "verstorben", "statutvital", "deces"),
     "pfs_months": ("pfs", "pfstime", "rfs", "rfstime", "dfs", "dfstime"),
     "pfs_event": ("pfsevent", "pfsstatus", "progression", "rfsevent", "rfsstatus", "dfsevent"),
     "lc_months": ("lc", "lctime", "localcontroltime", "localcontrol"),

@@ -13,6 +13,8 @@ import numpy as np
 import polars as pl
 import xlsxwriter
 
+from cohort.datasets import _sksurv_frame
+
 #: Excel's day 0 of serial dates, by date system (1900: valid from serial 61, 1900-03-01).
 EXCEL_EPOCHS = {1900: dt.date(1899, 12, 30), 1904: dt.date(1904, 1, 1)}
 FORMATS = ("xlsx-text", "csv-iso", "xlsx-cells", "xlsx-cells-1904", "xlsx-serial",
@@ -20,13 +22,11 @@ FORMATS = ("xlsx-text", "csv-iso", "xlsx-cells", "xlsx-cells-1904", "xlsx-serial
 
 
 def _trial(loader_name: str) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    """A bundled scikit-survival trial: covariates, event (bool) and time (whole days)."""
     import sksurv.datasets
 
-    covariates, outcome = getattr(sksurv.datasets, loader_name)()
-    categorical = covariates.select_dtypes("category").columns
-    frame = pl.from_pandas(covariates.astype(dict.fromkeys(categorical, str)))
-    event_name, time_name = outcome.dtype.names
-    return frame, outcome[event_name].astype(bool), outcome[time_name].astype(int)
+    frame, event, days = _sksurv_frame(getattr(sksurv.datasets, loader_name))
+    return frame, event.to_numpy().astype(bool), days.to_numpy().astype(int)
 
 
 def _start_dates(n: int, seed: int) -> list[dt.date]:
