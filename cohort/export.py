@@ -19,13 +19,17 @@ def neutralise(value: str | None) -> str | None:
 
 
 def safe_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with every text cell and header neutralised; list columns joined with "; ".
+    """``frame`` with every text cell and header neutralised; list columns joined with "; ";
+    NaN (a value that could not be computed) missing, so it reads as a blank cell.
 
     Numbers stay numbers: a negative number is data, not a formula, in a numeric column.
     """
     exprs = []
     for name, dtype in frame.schema.items():
         col = pl.col(name)
+        if dtype.is_float():
+            exprs.append(col.fill_nan(None))
+            continue
         if isinstance(dtype, pl.List):
             col = col.cast(pl.List(pl.String)).list.join("; ")
         elif dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
@@ -47,8 +51,10 @@ def safe_csv(frame: pl.DataFrame) -> bytes:
 
 #: Every text cell stays text: never turned into a hyperlink (http://, mailto:, external:), a
 #: formula or a number by the writer.
+#: An infinite number (a hazard ratio of a level without events) is written as Excel's error
+#: value (xlsxwriter's '=1/0', shown as #DIV/0!) rather than refused.
 TEXT_ONLY_WORKBOOK = {"strings_to_urls": False, "strings_to_formulas": False,
-                      "strings_to_numbers": False}
+                      "strings_to_numbers": False, "nan_inf_to_errors": True}
 
 
 def text_only_workbook(buffer: io.BytesIO) -> xlsxwriter.Workbook:

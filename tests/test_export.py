@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 
+import openpyxl
 import polars as pl
 import pytest
 
-from cohort.export import neutralise, safe_csv, safe_frame
+from cohort.export import neutralise, safe_csv, safe_frame, safe_xlsx
 
 
 @pytest.mark.parametrize("text", ["=1+1", "+41", "-2+3", "@SUM(A1)", "=HYPERLINK(\"x\")",
@@ -45,3 +46,11 @@ def test_categorical_and_enum_columns():
     frame = pl.DataFrame({"c": ["+x", "y"]}, schema={"c": pl.Categorical})
     frame = frame.with_columns(pl.Series("e", ["-z", "w"], dtype=pl.Enum(["-z", "w"])))
     assert safe_frame(frame).rows() == [("'+x", "'-z"), ("y", "w")]
+
+
+def test_numbers_that_could_not_be_computed_do_not_stop_a_download():
+    """A Cox level without events has an infinite HR: the files are still written, NaN blank."""
+    frame = pl.DataFrame({"hr": [1.5, float("inf"), float("nan")], "level": ["a", "b", "c"]})
+    assert safe_csv(frame).decode().splitlines() == ["hr,level", "1.5,a", "inf,b", ",c"]
+    book = openpyxl.load_workbook(io.BytesIO(safe_xlsx(frame)))
+    assert [c.value for c in book.active["A"]] == ["hr", 1.5, "=1/0", None]  # shows #DIV/0!
