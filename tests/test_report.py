@@ -93,7 +93,7 @@ def test_report_tables_carry_the_screen_labels_and_percentages():
                                                                           format="percent"),
                             "group": "group"})
     assert shown.columns == ["months", "AJ", "1 − KM", "group"]
-    assert shown.row(0) == (12.0, "27.85%", None, "A")
+    assert shown.row(0) == ("12", "27.85%", None, "A")  # "%g", as on screen
 
 
 def test_the_cox_screen_puts_labelled_tables_and_its_methods_in_the_report():
@@ -127,3 +127,16 @@ def test_the_survival_report_header_gives_the_patients_its_curve_analyses():
     assert analysed == 4226
     assert "(synthetic), 4,226 of 4,299 patients analysed<br>" in html
     assert "n = 4,299" not in html
+
+
+def test_report_tables_format_numbers_as_the_screen_does():
+    """The report prints the RMST horizon and values as on screen ('%g', '%.2f'), not 16 digits."""
+    import streamlit as st
+
+    from ui.tables import as_read
+
+    frame = pl.DataFrame({"tau": [81.18275154004107, None], "rmst": [40.123456, 2.0]})
+    shown = as_read(frame, {"tau": st.column_config.NumberColumn("up to, months", format="%g"),
+                            "rmst": st.column_config.NumberColumn("RMST", format="%.2f")})
+    assert shown.rows() == [("81.1828", "40.12"), (None, "2.00")]
+    assert shown.columns == ["up to, months", "RMST"]

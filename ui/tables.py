@@ -23,11 +23,16 @@ def download_files(frame: pl.DataFrame, sheet: str) -> tuple[bytes, bytes]:
 
 def as_read(frame: pl.DataFrame, column_config: dict) -> pl.DataFrame:
     """``frame`` as the screen shows it, for the report: columns under their on-screen labels
-    and fractions shown as percentages written out."""
-    percent = [c for c, cfg in column_config.items() if c in frame.columns and isinstance(cfg, dict)
-               and (cfg.get("type_config") or {}).get("format") == "percent"]
+    and numbers written as the screen formats them (percentages, printf formats like "%.2f")."""
+    formats = {c: (cfg.get("type_config") or {}).get("format")
+               for c, cfg in column_config.items() if c in frame.columns and isinstance(cfg, dict)}
+    percent = [c for c, f in formats.items() if f == "percent"]
+    printf = {c: f for c, f in formats.items() if isinstance(f, str) and f.startswith("%")}
     shown = frame.with_columns(
-        pl.format("{}%", (pl.col(c) * 100).round(2)).alias(c) for c in percent)
+        *(pl.format("{}%", (pl.col(c) * 100).round(2)).alias(c) for c in percent),
+        *(pl.col(c).map_elements(lambda v, f=f: f % v, return_dtype=pl.String, skip_nulls=True)
+          for c, f in printf.items()),
+    )
     labels = {c: cfg if isinstance(cfg, str) else cfg.get("label")
               for c, cfg in column_config.items()
               if c in frame.columns and isinstance(cfg, str | dict)}
