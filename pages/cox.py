@@ -225,13 +225,20 @@ def show_hr_table(table: pl.DataFrame, label: str) -> None:
     the downloads have the numbers."""
     show_table(hr_table_text(table), f"Hazard ratios, univariable and multivariable: {label}",
                download=table, key="cox.hr", column_config={
-                   "covariate": st.column_config.TextColumn("Variable", width="medium"),
-                   "level": st.column_config.TextColumn("Level", width="medium"),
-                   "uni_hr_ci": "Univariable HR (95% CI)", "uni_p_text": "p (univariable)",
-                   "multi_n": st.column_config.TextColumn("n", alignment="right"),
-                   "multi_events": st.column_config.TextColumn("events", alignment="right"),
-                   "multi_hr_ci": "Multivariable HR (95% CI)",
-                   "multi_p_text": "p (multivariable)"})
+                   "covariate": text_column("Variable", 120),
+                   "level": text_column("Level", 160),
+                   "uni_hr_ci": text_column("Univariable HR (95% CI)", 158),
+                   "uni_p_text": text_column("p", 58, help="p, univariable (Wald)"),
+                   "multi_n": text_column("n", 48, "right", "patients in the multivariable model"),
+                   "multi_events": text_column("events", 54, "right"),
+                   "multi_hr_ci": text_column("Multivariable HR (95% CI)", 166),
+                   "multi_p_text": text_column("p", 58, help="p, multivariable (Wald)")})
+
+
+def text_column(label: str, width: int, alignment: str = "left", help: str | None = None):
+    """A text column ``width`` px wide: the HR table's eight columns fit the page unscrolled,
+    every header whole."""
+    return st.column_config.TextColumn(label, width=width, alignment=alignment, help=help)
 
 
 def show_dropped(result: CoxResult, label: str) -> None:
