@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui import collect, presentation, urlstate
+from ui.auth import require_sign_in
 from ui.hardening import harden, run_through_entry_script
 from ui.logscrub import install_log_scrubber
 from ui.sidebar import awaited_upload, link_notices, render_sidebar, share_panel
@@ -43,6 +44,7 @@ def main() -> None:
     keep this session's cohort alive after the session has ended."""
     harden()
     install_log_scrubber()
+    require_sign_in()
     urlstate.start_run()
     collect.reset()
     navigation = st.navigation(PAGES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import presentation, urlstate
+from ui.auth import signed_in_panel
 from ui.charts import FIGURE_FORMATS, FORMAT_KEY
 from ui.filters import filter_widgets
 from ui.report import report_button
@@ -66,6 +67,7 @@ def render_sidebar() -> View:
         presentation.toggle()
         url_selectbox("Figure camera button saves", list(FIGURE_FORMATS), key=FORMAT_KEY,
                       param="format", format_func=FIGURE_FORMATS.get)
+        signed_in_panel()
     view = build_view(dataset, cohort_filter)
     with count_slot:
         st.metric("Patients in cohort", f"{view.patients.height:,}",

@@ -50,10 +50,12 @@ def wait_healthy(url: str, process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def running_server(command: list[str], env: dict[str, str] | None = None) -> Iterator[str]:
+def running_server(command: list[str], env: dict[str, str] | None = None,
+                   port: int | None = None) -> Iterator[str]:
     """A Streamlit server started by ``command`` (its options follow; the port, address and
-    headless options are added) on a free loopback port; its URL once healthy, stopped after."""
-    port = free_port()
+    headless options are added) on ``port`` (default: a free loopback port); its URL once
+    healthy, stopped after."""
+    port = port or free_port()
     options = ["--server.headless", "true", "--server.port", str(port),
                "--server.address", "127.0.0.1"]
     process = subprocess.Popen([*command, *options], cwd=ROOT, env=env,
