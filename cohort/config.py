@@ -356,7 +356,8 @@ def _reading(table: Mapping, fields: _Fields) -> ReadOptions | None:
         fields.problem("reading.time_unit", f"one of {', '.join(MONTHS_PER_UNIT)}")
     if unit is None and any(t.endswith("_months") for t in mapping.values()):
         fields.problem("reading.time_unit", "required: a duration column is mapped")
-    codings = _codings(fields.table(table, "event_codings", "reading."), fields)
+    codings = {_event_column(column, mapping): coding for column, coding in
+               _codings(fields.table(table, "event_codings", "reading."), fields).items()}
     decimal = fields.text(table, "decimal", prefix="reading.")
     if decimal not in (None, ".", ","):
         fields.problem("reading.decimal", 'must be "." or ","')
@@ -388,6 +389,13 @@ def _mapping(table: Mapping, canonical: Mapping, prefix: str, fields: _Fields
         else:
             mapping[source] = target
     return mapping
+
+
+def _event_column(column: str, mapping: Mapping[str, str]) -> str:
+    """The key ``ReadOptions.event_codings`` wants: the canonical event column a source column
+    is mapped to (the coding may be given under either name), else the column itself."""
+    target = mapping.get(column, "")
+    return target if target.endswith("_event") and target in PATIENT_COLUMNS else column
 
 
 def _codings(table: Mapping, fields: _Fields) -> dict[str, str]:

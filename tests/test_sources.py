@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from cohort.config import ConfigError, config_path, load_config, read_config
 from cohort.datasets import list_datasets
-from cohort.io import CohortValidationError, read_table, validate_cohort
+from cohort.io import CohortValidationError, read_cohort, read_table, suggest_options, validate_cohort
 from cohort.sources import SourceError, fingerprint, load_configured
 from tests.apptest import ROOT, TIMEOUT, as_read, metric, open_app
 from tests.registry_exports import gbsg2_dates, veterans_dates
@@ -342,3 +342,18 @@ def test_without_a_configuration_only_the_bundled_datasets_are_offered(monkeypat
     monkeypatch.delenv("OLIGOMET_CONFIG", raising=False)
     at = open_app()
     assert sidebar_titles(at) == [info.title for info in list_datasets()]
+
+
+def test_the_documented_example_loads_as_the_data_page_suggests_for_its_file():
+    example = ROOT / "docs" / "hosting" / "oligomet.toml"
+    config = load_config(example)
+    assert config.problems == () and list(config.datasets) == ["clinic-demo", "sbrt-registry"]
+    assert example.read_text().strip() in (ROOT / "README.md").read_text()
+    data = (ROOT / "docs" / "hosting" / "clinic_registry.csv").read_bytes()
+    suggested = suggest_options(data, "clinic_registry.csv")
+    assert_same_cohort(load_configured(config.datasets["clinic-demo"]),
+                       read_cohort(data, "clinic_registry.csv", suggested))
+    registry = config.datasets["sbrt-registry"]
+    assert (registry.min_cell, registry.access.groups) == (11, {"tumorboard"})
+    with pytest.raises(SourceError, match=r"no \[connections.registry\]"):
+        load_configured(registry)
