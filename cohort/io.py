@@ -685,13 +685,20 @@ def _provenance(patients_label: str, options: ReadOptions, problems: list[Proble
     text = f"Uploaded file {patients_label}"
     if toxicities_label:
         text += f" with toxicities from {toxicities_label}"
+    return "; ".join([text, *reading_notes(options, problems)])
+
+
+def reading_notes(options: ReadOptions, problems: list[Problem]) -> list[str]:
+    """What a cohort's provenance says of its reading: the endpoints derived from dates and
+    the warnings accepted."""
+    notes = []
     if options.dates is not None:
         keys = ", ".join(rule.key.upper() for rule in options.dates.rules)
-        text += (f"; {keys} derived from dates, in whole days from '{options.dates.time_zero}'"
-                 " (the dates themselves are not kept)")
+        notes.append(f"{keys} derived from dates, in whole days from "
+                     f"'{options.dates.time_zero}' (the dates themselves are not kept)")
     if problems:
-        text += f"; loaded with {len(problems)} warning(s) accepted"
-    return text
+        notes.append(f"loaded with {len(problems)} warning(s) accepted")
+    return notes
 
 
 # --------------------------------------------------------------------------- suggestions

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Python packages, Debian's chromium) and runs every test.
+# Installs what the tests need (Python packages, Debian's chromium and postgresql) and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +8,11 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 if [ ! -x /usr/bin/chromium ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+# tests/pg.py starts a real PostgreSQL server (as the postgres user) for the configured sources.
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 fi
 python3 -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 
