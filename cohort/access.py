@@ -1,13 +1,15 @@
 """Who may see a configured dataset: allowed e-mail addresses, e-mail domains and OIDC groups.
 
-A dataset's ``access`` table in the server's TOML (see README, "Hosting with your registry")::
+A dataset's ``access`` in the server's TOML (read by :mod:`cohort.config`; README, "Hosting with
+your registry")::
 
     access = { emails = ["a.lee@hospital.org"], domains = ["hospital.org"], groups = ["radonc"] }
 
 or ``access = "public"``. A dataset without ``access`` is public only while sign-in is off: once
 sign-in is on, a configured dataset nobody is listed for is shown to nobody (a forgotten access
-table must not publish a registry). Addresses and domains compare case-insensitively; a user's
-groups come from the OIDC claim named by ``groups_claim`` (default ``"groups"``).
+table must not publish a registry); a dataset with a list is shown to nobody while sign-in is off
+(no one can be identified). Addresses and domains compare in lower case, group names exactly; a
+user's groups come from the OIDC claim named by ``[sign_in] groups_claim`` (default "groups").
 """
 
 from __future__ import annotations
@@ -17,10 +19,6 @@ from dataclasses import dataclass
 
 PUBLIC = "public"
 DEFAULT_GROUPS_CLAIM = "groups"
-
-
-class AccessConfigError(ValueError):
-    """An ``access`` value that is not a public marker or a table of lists of strings."""
 
 
 @dataclass(frozen=True)
@@ -71,34 +69,12 @@ PUBLIC_ACCESS = Access(public=True)
 NOBODY = Access()
 
 
-def _strings(value: object, field: str, where: str, *, lower: bool = True) -> frozenset[str]:
-    """The strings of one access list (one string counts as a list of one)."""
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise AccessConfigError(f"{where}: access.{field} must be a list of strings")
-    return frozenset((v.strip().lower() if lower else v.strip()) for v in value if v.strip())
-
-
-def parse_access(value: object, where: str, *, sign_in: bool) -> Access:
-    """The :class:`Access` of a dataset's ``access`` value (``where`` names it in errors, e.g.
-    "oligomet.toml, [datasets.registry]"). Absent (None): public without sign-in, nobody with it.
-    Addresses and domains are compared in lower case, group names exactly."""
-    if value is None:
+def resolved(access: Access | None, *, sign_in: bool) -> Access:
+    """The rule that applies to a dataset whose ``access`` is ``access`` (None: not given):
+    not given is public while sign-in is off, nobody once it is on."""
+    if access is None:
         return PUBLIC_ACCESS if not sign_in else NOBODY
-    if value == PUBLIC:
-        return PUBLIC_ACCESS
-    if not isinstance(value, Mapping):
-        raise AccessConfigError(f"{where}: access must be \"public\" or a table with emails, "
-                                f"domains and/or groups")
-    unknown = sorted(set(value) - {"emails", "domains", "groups"})
-    if unknown:
-        raise AccessConfigError(f"{where}: unknown access field(s) {', '.join(unknown)} "
-                                f"(known: emails, domains, groups)")
-    domains = _strings(value.get("domains", []), "domains", where)
-    return Access(emails=_strings(value.get("emails", []), "emails", where),
-                  domains=frozenset(d.lstrip("@") for d in domains),
-                  groups=_strings(value.get("groups", []), "groups", where, lower=False))
+    return access
 
 
 def user_from_claims(claims: Mapping[str, object],

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cohort.access import DEFAULT_GROUPS_CLAIM, PUBLIC, PUBLIC_ACCESS, Access
 from cohort.endpoints import DEATH, DateEndpoints, EndpointRule, standard_rules
 from cohort.io import EVENT_CODINGS, MONTHS_PER_UNIT, ReadOptions
 from cohort.schema import PATIENT_COLUMNS, TOXICITY_COLUMNS
@@ -75,19 +76,6 @@ class Source:
 
 
 @dataclass(frozen=True)
-class Access:
-    """Who may see a dataset (kept for sign-in; empty: everyone who reaches the server)."""
-
-    emails: frozenset[str] = frozenset()
-    domains: frozenset[str] = frozenset()
-    groups: frozenset[str] = frozenset()
-
-    @property
-    def restricted(self) -> bool:
-        return bool(self.emails or self.domains or self.groups)
-
-
-@dataclass(frozen=True)
 class DatasetConfig:
     """One configured dataset: what users see (title, provenance), where its tables come from,
     how they are read, and the settings kept for access control and small-cell suppression."""
@@ -99,7 +87,7 @@ class DatasetConfig:
     options: ReadOptions
     toxicities: Source | None = None
     toxicity_mapping: Mapping[str, str] | None = None
-    access: Access = Access()
+    access: Access | None = None  # None: not given (cohort.access.resolved decides)
     min_cell: int | None = None
     accept_warnings: bool = False
     synthetic: bool = False
@@ -125,6 +113,7 @@ class Config:
     path: Path
     datasets: dict[str, DatasetConfig] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
+    groups_claim: str = DEFAULT_GROUPS_CLAIM
 
 
 def config_path(environ: Mapping[str, str] = os.environ) -> Path | None:
@@ -143,8 +132,9 @@ def load_config(path: Path, reserved: Collection[str] = ()) -> Config:
         return Config(Path(path), problems=(f"{path}: cannot be read ({type(error).__name__})",))
     except tomllib.TOMLDecodeError as error:
         return Config(Path(path), problems=(f"{path}: not valid TOML ({error})",))
-    problems = [f"{path}: unknown top-level field '{name}' (known: datasets)"
-                for name in document if name != "datasets"]
+    problems = [f"{path}: unknown top-level field '{name}' (known: datasets, sign_in)"
+                for name in document if name not in ("datasets", "sign_in")]
+    groups_claim = _groups_claim(document.get("sign_in", {}), Path(path), problems)
     tables = document.get("datasets", {})
     if not isinstance(tables, dict) or not tables:
         problems.append(f"{path}: no [datasets.<key>] table")
@@ -156,7 +146,19 @@ def load_config(path: Path, reserved: Collection[str] = ()) -> Config:
         problems += fields.problems
         if dataset is not None and not fields.problems:
             datasets[key] = dataset
-    return Config(Path(path), datasets, tuple(problems))
+    return Config(Path(path), datasets, tuple(problems), groups_claim)
+
+
+def _groups_claim(table: object, path: Path, problems: list[str]) -> str:
+    """``[sign_in] groups_claim``: the OIDC claim listing a user's groups."""
+    if not isinstance(table, dict) or set(table) - {"groups_claim"}:
+        problems.append(f"{path}: [sign_in] takes one field, groups_claim")
+        return DEFAULT_GROUPS_CLAIM
+    claim = table.get("groups_claim", DEFAULT_GROUPS_CLAIM)
+    if not isinstance(claim, str) or not claim.strip():
+        problems.append(f"{path}: [sign_in] groups_claim: must be a non-empty string")
+        return DEFAULT_GROUPS_CLAIM
+    return claim.strip()
 
 
 def read_config(path: Path, reserved: Collection[str] = ()) -> dict[str, DatasetConfig]:
@@ -258,7 +260,7 @@ def _dataset(key: str, table: Any, fields: _Fields, reserved: Collection[str]
                            "toxicity_mapping.", fields)
     if tox_mapping and toxicities is None:
         fields.problem("toxicity_mapping", "given without a toxicities source")
-    access = _access(fields.table(table, "access"), fields)
+    access = _access(table.get("access"), fields)
     min_cell = fields.whole(table, "min_cell", 0)
     check_seconds = fields.whole(table, "check_seconds", 1)
     if None in (title, provenance, patients, options):
@@ -467,10 +469,18 @@ def _custom_rules(entries: Any, standard: tuple[EndpointRule, ...], fields: _Fie
     return rules
 
 
-def _access(table: Mapping, fields: _Fields) -> Access:
-    fields.known(table, "access.", ("emails", "domains", "groups"))
-    emails = fields.texts(table, "emails", "access.")
-    domains = fields.texts(table, "domains", "access.")
+def _access(value: object, fields: _Fields) -> Access | None:
+    """``access = "public"`` or a table of emails, domains and groups; None when absent."""
+    if value is None:
+        return None
+    if value == PUBLIC:
+        return PUBLIC_ACCESS
+    if not isinstance(value, dict):
+        fields.problem("access", f'must be "{PUBLIC}" or a table of emails, domains, groups')
+        return None
+    fields.known(value, "access.", ("emails", "domains", "groups"))
+    emails = fields.texts(value, "emails", "access.")
+    domains = fields.texts(value, "domains", "access.")
     for email in emails:
         if not re.fullmatch(r"[^@\s]+@[^@\s]+", email):
             fields.problem("access.emails", f"'{email}' is not an e-mail address")
@@ -478,5 +488,6 @@ def _access(table: Mapping, fields: _Fields) -> Access:
         if "@" in domain or not re.fullmatch(r"[A-Za-z0-9.-]+\.[A-Za-z]{2,}", domain):
             fields.problem("access.domains", f"'{domain}' is not a domain (such as "
                                              "radonc.example.org)")
-    return Access(frozenset(e.lower() for e in emails), frozenset(d.lower() for d in domains),
-                  frozenset(fields.texts(table, "groups", "access.")))
+    return Access(emails=frozenset(e.lower() for e in emails),
+                  domains=frozenset(d.lower() for d in domains),
+                  groups=frozenset(fields.texts(value, "groups", "access.")))

@@ -20,12 +20,14 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
+from cohort.access import resolved
 from cohort.config import Config, DatasetConfig, config_path, load_config
 from cohort.datasets import list_datasets, load_dataset
 from cohort.filters import CohortFilter
 from cohort.io import CohortValidationError
 from cohort.schema import PATIENT_ID, Cohort
 from cohort.sources import SourceError, dataset_fingerprint, failure_summaries, load_configured
+from ui.auth import current_user, sign_in_configured
 
 UPLOADED = "uploaded"
 DATASET_KEY = "dataset"
@@ -80,6 +82,14 @@ def server_config(path: str, modified: tuple[int, int] | None) -> Config:
     config = load_config(Path(path), reserved)
     for problem in config.problems:
         LOG.error("configuration: %s (that dataset is not offered)", problem)
+    sign_in = sign_in_configured()
+    for key, dataset in config.datasets.items():
+        access = resolved(dataset.access, sign_in=sign_in)
+        if not access.public and not sign_in:
+            LOG.warning("dataset %s has an access list but sign-in is off ([auth] in the "
+                        "secrets): it is offered to nobody", key)
+        elif sign_in:
+            LOG.info("dataset %s: offered to %s", key, access.describe())
     return config
 
 
@@ -177,10 +187,35 @@ def configured_results() -> dict[str, Cohort | Unavailable]:
             for key, dataset in config.datasets.items()}
 
 
+def allowed_keys() -> set[str]:
+    """The configured datasets this session's user may see (cohort.access; sign-in from
+    ui.auth): without sign-in, those with no access list or ``access = "public"``."""
+    found = current_config()
+    if found is None:
+        return set()
+    config = found[1]
+    user, sign_in = current_user(config.groups_claim), sign_in_configured()
+    return {key for key, dataset in config.datasets.items()
+            if resolved(dataset.access, sign_in=sign_in).allows(user)}
+
+
 def configured_cohorts() -> dict[str, Cohort]:
-    """The configured datasets offered: those whose source read and validated."""
+    """The configured datasets offered to this session: those whose source read and validated
+    and that its user may see."""
+    allowed = allowed_keys()
     return {key: result for key, result in configured_results().items()
-            if isinstance(result, Cohort)}
+            if isinstance(result, Cohort) and key in allowed}
+
+
+def withheld(key: str) -> str | None:
+    """Why a configured dataset ``key`` is not offered to this session ('access': its user may
+    not see it, 'unavailable': its source failed); None when it is offered or not configured."""
+    results = configured_results()
+    if key not in results:
+        return None
+    if key not in allowed_keys():
+        return "access"
+    return "unavailable" if isinstance(results[key], Unavailable) else None
 
 
 def dataset_options() -> dict[str, str]:

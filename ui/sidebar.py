@@ -18,11 +18,14 @@ from ui.session import (
     dataset_options,
     select_pending_dataset,
     uploaded_cohort,
+    withheld,
 )
 from ui.text import literal_markdown
 from ui.urlstate import (
     DATASET_PARAM,
     FILE_PARAM,
+    drop_pending,
+    notice,
     pending,
     record,
     share_url,
@@ -40,7 +43,27 @@ def awaited_upload() -> str | None:
     return None
 
 
+WITHHELD_NOTICES = {
+    "access": "You do not have access to the dataset {key!r} this link opens. Ask the person "
+              "who sent it, or the app's administrators, for access.",
+    "unavailable": "The dataset {key!r} this link opens is not available on this server at the "
+                   "moment (its source could not be read). Try again later or tell the app's "
+                   "administrators.",
+}
+
+
+def _withheld_link() -> None:
+    """A link to a configured dataset this session may not see (or that failed to load): say
+    so, and open none of the link's view (its filters belong to that dataset)."""
+    wanted = pending(DATASET_PARAM)
+    reason = withheld(wanted[0]) if wanted and len(wanted) == 1 else None
+    if reason is not None:
+        notice(WITHHELD_NOTICES[reason].format(key=wanted[0][:60]))
+        drop_pending()
+
+
 def _dataset_widget(options: dict[str, str]) -> str:
+    _withheld_link()
     if awaited_upload():
         return st.selectbox("Dataset", list(options), format_func=options.get, key=DATASET_KEY)
     dataset = url_selectbox("Dataset", list(options), format_func=options.get,

@@ -68,6 +68,12 @@ def take(param: str) -> list[str] | None:
     return st.session_state.get(_PENDING, {}).pop(param, None)
 
 
+def drop_pending() -> None:
+    """Forget every URL value not yet used (a link whose dataset this session cannot open)."""
+    if st.session_state.get(_PENDING) is not None:
+        st.session_state[_PENDING] = {}
+
+
 def notice(message: str) -> None:
     """Record a message about a URL value that was ignored."""
     st.session_state.setdefault(_NOTICES, []).append(message)
