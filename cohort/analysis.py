@@ -364,6 +364,9 @@ def method_text(result: SurvivalResult) -> str:
             "reverse Kaplan-Meier, with IQR; " + time_words(result))
     if result.logrank is not None:
         text += "; log-rank test"
+    if result.reference is not None:
+        text += (f"; hazard ratios against {result.reference} by Cox proportional hazards "
+                 "(Efron ties, Wald CI)")
     if result.cut is not None:
         text += f"; {result.stratum_label} split at {_number(result.cut)}"
     if result.pooled:
