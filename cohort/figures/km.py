@@ -56,14 +56,16 @@ PANEL_GAP_PX = 92  # x tick labels, axis title and the risk table's heading betw
 LINE_PX = 21  # one line of the risk table (tick font)
 CHAR_PX = 9.0  # width of a character of the tick font, generously (Arial 16 px)
 KEY_PX = 34  # the line sample between a risk-table name and the plot
+KEY_GAP_PX = 20  # between the line sample and the plot (room for a 4-digit count at time 0)
 LABEL_CHARS = 22  # characters per line of a group name in the risk table
 MIN_LEFT_PX = 110  # the curve panel's y axis: its title and its percent ticks
-PLOT_WIDTH_PX = 700  # the plot area's width assumed when placing boxes and labels (narrowest)
+PLOT_WIDTH_PX = 540  # the plot area's width assumed when placing boxes and labels (1280-px screen)
 BOX_CHARS = 36  # characters per line in the statistics box
 BOX_FONT_SIZE = FONT_SIZE - 3
 MEDIAN_FONT_SIZE = TICK_FONT_SIZE - 2
 MEDIAN_LEVEL = 0.07  # height of one median label level, in survival probability
 CAPTION_LINE_PX = 20
+CAPTION_INDENT_PX = 10  # the caption starts at the figure's left edge, not the plot's
 
 
 def _tick_steps(unit: str | None) -> list[float]:
@@ -351,7 +353,7 @@ def _stats_box(fig: go.Figure, lines: list[str], corner: _Corner) -> None:
     fig.add_annotation(text="<br>".join(lines), xref="x domain", yref="y domain", x=corner.x,
                        y=corner.y, xanchor=corner.xanchor, yanchor=corner.yanchor,
                        showarrow=False, align="left", font={"size": BOX_FONT_SIZE},
-                       bgcolor="rgba(255,255,255,0.9)", bordercolor="#BFBFBF", borderwidth=1,
+                       bgcolor="rgba(255,255,255,0.8)", bordercolor="#BFBFBF", borderwidth=1,
                        borderpad=6)
 
 
@@ -408,13 +410,14 @@ def _draw_table(fig: go.Figure, rows: list[_Row], ticks: list[float]) -> None:
             )
         if row.key is not None:
             fig.add_shape(type="line", xref="paper", xsizemode="pixel", xanchor=0,
-                          x0=-KEY_PX - 8, x1=-8, yref="y2", y0=y, y1=y, opacity=1,
+                          x0=-KEY_PX - KEY_GAP_PX, x1=-KEY_GAP_PX, yref="y2", y0=y, y1=y,
+                          opacity=1,
                           line={"color": row.key.color, "width": 3, "dash": row.key.dash})
     fig.update_yaxes(
         row=2, col=1, range=[-0.1, total + 0.1], showgrid=False, zeroline=False,
         showline=False, ticks="", tickvals=centres,
         ticktext=["<br>".join(_colored(line, r.color) for line in r.label) for r in rows],
-        tickfont={"size": TICK_FONT_SIZE}, ticklabelstandoff=KEY_PX + 16,
+        tickfont={"size": TICK_FONT_SIZE}, ticklabelstandoff=KEY_PX + KEY_GAP_PX + 8,
     )
     fig.update_xaxes(row=2, col=1, showline=False, ticks="", showticklabels=False,
                      showgrid=False)
@@ -481,12 +484,13 @@ def _figure(table: pl.DataFrame, est: str, start: float, content: _Content, *, s
     text = _caption_text(caption, content.test, content.method)
     caption_px = CAPTION_LINE_PX * (text.count("<br>") + 1) + 24 if text else 20
     top = 70 if title else 24
+    left = round(max(MIN_LEFT_PX, _label_px(rows) + KEY_PX + KEY_GAP_PX + 20))
     fig.update_layout(**base_layout(title, text, height=round(top + plot_px + caption_px)))
     fig.update_layout(
         showlegend=False,
         title={"y": 1.0, "yref": "container", "yanchor": "top", "pad": {"t": 12}},
         margin={"t": top, "b": caption_px,
-                "l": round(max(MIN_LEFT_PX, _label_px(rows) + KEY_PX + 28))},
+                "l": left},
     )
     heading = ("Number at risk, cumulative events and censored" if content.kmunicate
                else "Number at risk")
@@ -495,6 +499,7 @@ def _figure(table: pl.DataFrame, est: str, start: float, content: _Content, *, s
                        font={"size": FONT_SIZE - 2})
     if text:
         fig.add_annotation(text=text, xref="paper", yref="paper", x=0, y=0, yshift=-12,
+                           xshift=-(left - CAPTION_INDENT_PX),
                            xanchor="left", yanchor="top", showarrow=False,
                            font={"size": FONT_SIZE - 3}, align="left")
     return fig
