@@ -21,13 +21,16 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from cohort.competing import GrayTestResult, cumulative_incidence, gray_test
+from cohort.cox import covariate_levels
 from cohort.schema import column_label, is_numeric
 from cohort.survival import (
     ConfType,
     LogrankResult,
     event_counts,
+    hazard_ratios,
     km_from_counts,
     landmarks_from_km,
+    largest_group,
     logrank_from_counts,
     median_follow_up,
     median_from_km,
@@ -69,6 +72,8 @@ class SurvivalRequest:
     conf_type: ConfType = "log-log"
     conf_level: float = 0.95
     unit: str = DEFAULT_UNIT
+    #: The group the hazard ratios are against (None, or not a group: the largest group).
+    reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,15 @@ class SurvivalResult:
     gray: GrayTestResult | None = None
     small_groups: list[str] = field(default_factory=list)
     pooled: tuple[str, ...] = ()
+    #: Cox HR of each group against the reference (:func:`cohort.survival.hazard_ratios`).
+    hazard_ratios: pl.DataFrame | None = None
+
+    @property
+    def reference(self) -> str | None:
+        """The group the hazard ratios are against (None without them)."""
+        if self.hazard_ratios is None or self.hazard_ratios.is_empty():
+            return None
+        return self.hazard_ratios.filter(pl.col("is_reference"))["group"].item()
 
     @property
     def groups(self) -> list[str]:
@@ -181,13 +195,10 @@ def _default_tau(km: pl.DataFrame) -> float | None:
     return float(km.group_by("group").agg(pl.col("time").max())["time"].min())
 
 
-def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest) -> SurvivalResult:
-    """Kaplan-Meier, medians, median follow-up (reverse Kaplan-Meier), landmarks, RMST,
-    log-rank and (when the event column has code 2) cumulative incidence with Gray's test, for
-    ``request`` on ``patients``, every time in the request's unit. One aggregation over the
-    rows serves the curve, its summaries and the log-rank test."""
-    unit = analysed_unit(request.time, request.unit)
-    source = time_source(patients, request.time, request.unit)
+def _analysed(patients: pl.DataFrame, request: SurvivalRequest
+              ) -> tuple[pl.DataFrame, dict[str, int], Strata]:
+    """The rows analysed (time in the request's unit as :data:`TIME`, the group as
+    :data:`STRATUM`), the rows left out per column, and the strata."""
     frame = patients.with_columns(time_in_unit(patients, request.time, request.unit).alias(TIME))
     frame, left_out = _drop_missing(frame, [TIME, request.event])
     if TIME in left_out:
@@ -198,6 +209,28 @@ def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest) -> Surviv
         frame, missing_stratum = _drop_missing(strata.frame, [STRATUM])
         if missing_stratum:
             left_out[request.by] = missing_stratum[STRATUM]
+    return frame, left_out, strata
+
+
+def reference_options(patients: pl.DataFrame, request: SurvivalRequest
+                      ) -> tuple[list[str], str | None]:
+    """The groups ``request`` analyses on ``patients``, in order, and the largest of them: the
+    hazard ratios' reference unless another is chosen (no groups without a stratum)."""
+    if not request.by:
+        return [], None
+    frame, _, _ = _analysed(patients, request)
+    return covariate_levels(frame[STRATUM]), largest_group(frame, STRATUM)
+
+
+def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest) -> SurvivalResult:
+    """Kaplan-Meier, medians, median follow-up (reverse Kaplan-Meier), landmarks, RMST,
+    log-rank, Cox hazard ratios against the reference group and (when the event column has
+    code 2) cumulative incidence with Gray's test, for ``request`` on ``patients``, every time
+    in the request's unit. One aggregation over the rows serves the curve, its summaries and
+    the log-rank test."""
+    unit = analysed_unit(request.time, request.unit)
+    source = time_source(patients, request.time, request.unit)
+    frame, left_out, strata = _analysed(patients, request)
     cut = strata.cut
     by = STRATUM if request.by else None
     counts = event_counts(frame, TIME, request.event, by)
@@ -232,6 +265,8 @@ def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest) -> Surviv
         gray=gray,
         small_groups=medians.filter(pl.col("n") < SMALL_GROUP)["group"].to_list(),
         pooled=strata.pooled,
+        hazard_ratios=hazard_ratios(frame, TIME, request.event, STRATUM, request.reference,
+                                    request.conf_level) if len(groups) > 1 else None,
     )
 
 
@@ -329,6 +364,9 @@ def method_text(result: SurvivalResult) -> str:
             "reverse Kaplan-Meier, with IQR; " + time_words(result))
     if result.logrank is not None:
         text += "; log-rank test"
+    if result.reference is not None:
+        text += (f"; hazard ratios against {result.reference} by Cox proportional hazards "
+                 "(Efron ties, Wald CI)")
     if result.cut is not None:
         text += f"; {result.stratum_label} split at {_number(result.cut)}"
     if result.pooled:

@@ -27,6 +27,8 @@ import numpy as np
 import polars as pl
 from scipy.special import chdtrc
 
+from cohort.cox import covariate_levels, fit_cox, format_hr_ci, largest_level
+
 ConfType = Literal["log-log", "log", "plain"]
 CONF_TYPES: tuple[str, ...] = ("log-log", "log", "plain")
 ALL = "All"
@@ -36,7 +38,9 @@ __all__ = [
     "ConfType",
     "LogrankResult",
     "TrendResult",
+    "counts_at",
     "event_counts",
+    "hazard_ratios",
     "kaplan_meier",
     "km_from_counts",
     "landmarks_from_km",
@@ -241,6 +245,71 @@ def landmarks_from_km(km: pl.DataFrame, times: list[float] | tuple[float, ...]) 
         .sort("_o", "time")
         .select("group", "time", *est, "n_risk")
     )
+
+
+def counts_at(km: pl.DataFrame, times: list[float] | tuple[float, ...]) -> pl.DataFrame:
+    """The KMunicate numbers (Morris et al. 2019) of a :func:`kaplan_meier` (or cumulative
+    incidence) table at each of ``times``: group, time, ``at_risk`` (patients with time >= t,
+    R's ``n.risk``), ``events`` and ``censored`` (cumulative, before t), so that at_risk +
+    events + censored is the group's number of patients at every t."""
+    steps = km.select(
+        "group", "time", "n_risk",
+        events=pl.col("n_event").cum_sum().over("group"),
+        censored=pl.col("n_censor").cum_sum().over("group"),
+    ).sort("time")
+    grid = _groups(km).select("group").with_row_index("_o").join(
+        pl.DataFrame({"time": sorted(float(t) for t in times)}, schema={"time": pl.Float64}),
+        how="cross").sort("time")
+    at_risk = grid.join_asof(steps.select("group", "time", "n_risk"), on="time", by="group",
+                             strategy="forward", check_sortedness=False)
+    before = grid.join_asof(steps.select("group", "time", "events", "censored"), on="time",
+                            by="group", strategy="backward", allow_exact_matches=False,
+                            check_sortedness=False)
+    return (at_risk.join(before.select("group", "time", "events", "censored"),
+                         on=["group", "time"])
+            .sort("_o", "time")
+            .select("group", "time",
+                    at_risk=pl.col("n_risk").fill_null(0).cast(pl.Int64),
+                    events=pl.col("events").fill_null(0).cast(pl.Int64),
+                    censored=pl.col("censored").fill_null(0).cast(pl.Int64)))
+
+
+def largest_group(df: pl.DataFrame, by: str) -> str | None:
+    """The group of ``by`` with the most rows (ties: the first in level order), as text."""
+    return largest_level(df[by])
+
+
+HR_SCHEMA = {"group": pl.String, "n": pl.Int64, "events": pl.Int64, "is_reference": pl.Boolean,
+             "hr": pl.Float64, "lower": pl.Float64, "upper": pl.Float64, "p": pl.Float64,
+             "text": pl.String}
+
+
+def hazard_ratios(df: pl.DataFrame, time: str, event: str, by: str,
+                  reference: str | None = None, conf_level: float = 0.95) -> pl.DataFrame:
+    """Cox hazard ratio of each group of ``by`` against ``reference`` (default, or when it is
+    not a group: the largest group), Efron ties and Wald CI as R's
+    ``coxph(Surv(time, event == 1) ~ by)`` (:func:`cohort.cox.fit_cox`; codes other than 1 are
+    censored: a competing event gives the cause-specific HR).
+
+    Returns one row per group in level order: group, n, events, is_reference, hr, lower, upper,
+    p (Wald) and ``text`` ('1.34 (0.90–2.01)', 'reference', 'not estimable'); no rows when the
+    model cannot be fitted (one group, no events)."""
+    used = df.drop_nulls([time, event, by])
+    groups = used[by].cast(pl.String).unique().to_list()
+    if reference not in groups:
+        reference = largest_group(used, by)
+    fit = fit_cox(used, time, event, [by], reference={by: reference}, conf_level=conf_level)
+    terms = fit.terms.filter(pl.col("covariate") == by)
+    if terms.height < 2:
+        return pl.DataFrame(schema=HR_SCHEMA)
+    rows = [{"group": t["level"], "n": t["n"], "events": t["events"],
+             "is_reference": t["is_reference"], "hr": t["hr"], "lower": t["lower"],
+             "upper": t["upper"], "p": t["p"],
+             "text": "reference" if t["is_reference"] else format_hr_ci(t["hr"], t["lower"],
+                                                                         t["upper"])}
+            for t in terms.iter_rows(named=True)]
+    order = {g: i for i, g in enumerate(covariate_levels(used[by]))}
+    return pl.DataFrame(sorted(rows, key=lambda r: order[r["group"]]), schema=HR_SCHEMA)
 
 
 def _minmin(col: str, level: float = 0.5) -> pl.Expr:

@@ -4,6 +4,7 @@ stratified by any column, with medians, landmark rates, RMST and log-rank under 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 
 import polars as pl
 import streamlit as st
@@ -19,6 +20,7 @@ from cohort.analysis import (
     landmark_table,
     method_text,
     pooled_label,
+    reference_options,
     rmst_title,
     suggested_cut,
 )
@@ -173,7 +175,27 @@ def choose_request(patients: pl.DataFrame, endpoint: Endpoint, identifying: Coll
         time=endpoint.time, event=endpoint.event, endpoint=endpoint.label, by=by, cut=cut,
         landmarks=tuple(landmarks), tau=tau or None, conf_type=conf_type, unit=unit,
     )
+    left, right, _ = st.columns([2, 1, 3])
+    with left:
+        request = replace(request, reference=choose_reference(patients, request))
+    with right:
+        toggles["kmunicate"] = url_toggle(
+            "KMunicate table", key="surv.kmunicate", param="survival.kmunicate",
+            help="Under the plot, per group: at risk, cumulative events and censored at each "
+                 "time tick (Morris et al., BMJ Open 2019)")
     return request, toggles | {"x_max": x_max or None}
+
+
+def choose_reference(patients: pl.DataFrame, request: SurvivalRequest) -> str | None:
+    """The group the hazard ratios are against (link ``survival.reference``; default the
+    largest group); None without strata."""
+    groups, largest = reference_options(patients, request)
+    if len(groups) < 2:
+        return None
+    return url_selectbox("Hazard ratios against", groups, index=groups.index(largest),
+                         key=f"surv.reference.{request.by}", param="survival.reference",
+                         help="Cox proportional hazards (Efron ties) of each group against "
+                              "this one; default: the largest group")
 
 
 def show_tables(result: SurvivalResult) -> None:
@@ -206,8 +228,19 @@ def show_tables(result: SurvivalResult) -> None:
                 "tau": st.column_config.NumberColumn(f"up to, {words}", format="%g"),
                 "rmst": st.column_config.NumberColumn(f"RMST, {words}", format="%.2f"),
                 "se": st.column_config.NumberColumn(f"SE, {words}", format="%.2f")})
+        if result.hazard_ratios is not None and result.hazard_ratios.height:
+            show_hazard_ratios(result)
         if result.logrank is not None:
             show_logrank(result)
+
+
+def show_hazard_ratios(result: SurvivalResult) -> None:
+    """The figure's hazard ratios as a table, with n, events and the Wald p."""
+    title = f"Hazard ratios vs {result.reference} (Cox, Efron ties)"
+    st.markdown(literal_markdown(f"**{title}**"))
+    show_table(result.hazard_ratios.select("group", "n", "events", "text", "p"), title,
+               download=result.hazard_ratios.drop("text"), column_config={
+                   "text": "HR (95% CI)", "p": st.column_config.NumberColumn(format="%.4g")})
 
 
 def show_logrank(result: SurvivalResult) -> None:
@@ -272,7 +305,8 @@ def show_result(view, endpoint: Endpoint, request: SurvivalRequest, result: Surv
         st.subheader("Kaplan-Meier, competing events censored")
     title = endpoint.label + (f" by {result.stratum_label}" if result.stratum_label else "")
     figure = km_figure(result.km, median_table=result.medians, logrank=result.logrank,
-                       title=title, caption=caption, conf_type=request.conf_type,
+                       hazard_ratios=result.hazard_ratios, title=title, caption=caption,
+                       conf_type=request.conf_type,
                        time_label=axis_title(result.unit), **options)
     show_figure(figure, f"Kaplan-Meier: {title}", n=result.n)
     show_tables(result)

@@ -82,7 +82,7 @@ def test_a_link_in_days_shows_days_everywhere_with_the_cohort_functions_numbers(
     assert "median, days (IQR)" in shown_table(at, "Median follow-up").columns
     assert "RMST, days" in shown_table(at, "Restricted mean survival time up to 999 days").columns
     figure = at.session_state["_shown_this_run"].figures[0][1]
-    assert figure.layout.xaxis2.title.text == "Days"
+    assert figure.layout.xaxis.title.text == "Days"
     assert any("times in days (exact days, os_days)" in as_read(c.value) for c in at.caption)
     assert at.number_input(key="surv.tau.days").label.startswith("RMST up to \\(days")
 

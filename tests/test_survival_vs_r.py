@@ -296,18 +296,20 @@ def test_conf_type_validated() -> None:
 
 
 def test_km_figure_builds(ref: dict) -> None:
-    from cohort.figures.km import km_figure, nice_step, risk_table
+    from cohort.figures.km import km_figure, nice_ticks, risk_table
     from cohort.figures.style import PALETTE
 
     df = _data("veterans", ref)
     km = kaplan_meier(df, "time", "status", by="Treatment")
     fig = km_figure(km, median_table=median_survival(df, "time", "status", by="Treatment"),
                     logrank=logrank(df, "time", "status", by="Treatment"), time_label="Days")
-    names = {t.name for t in fig.data if t.showlegend is not False and t.name}
+    names = {t.name for t in fig.data if t.mode == "lines" and t.hoverinfo != "skip"
+             and "median" not in (t.hovertemplate or "")}
     assert names == {"standard (n=69)", "test (n=68)"}
     curves = [t for t in fig.data if t.name == "standard (n=69)"]
     assert curves[0].line.shape == "hv" and curves[0].line.color == PALETTE[0]
     risk = risk_table(km, [0.0, 100.0, 10_000.0])
     assert risk.filter(pl.col("group") == "test")["n_risk"].to_list() == [68, 21, 0]  # count(time >= 100)
-    assert "Log-rank p = " in fig.layout.annotations[-1].text
-    assert nice_step(60, "Months") == 12 and nice_step(30, "Months") == 6
+    assert any((a.text or "").startswith("Log-rank p = ") for a in fig.layout.annotations)
+    assert nice_ticks(60, "months") == [0, 12, 24, 36, 48, 60]
+    assert nice_ticks(30, "months") == [0, 6, 12, 18, 24, 30]

@@ -238,7 +238,7 @@ def test_exports_figures_and_methods_say_the_unit():
     assert "converted from months (os_months; 1 month = 30.4375 days, 1 year = 365.25 days)" \
         in method_text(years)
     figure = km_figure(result.km, time_label=axis_title(result.unit))
-    assert figure.layout.xaxis2.title.text == "Days"
+    assert figure.layout.xaxis.title.text == "Days"
 
 
 def test_an_unknown_unit_is_refused_and_a_column_without_unit_is_analysed_as_it_is():

@@ -6,17 +6,24 @@ import math
 
 import plotly.graph_objects as go
 
-#: Okabe-Ito colour-blind-safe palette, ordered for curves on white (yellow last: low contrast).
+#: Okabe-Ito colour-blind-safe palette, ordered so that neighbours differ most (CIEDE2000 ΔE00
+#: of consecutive colours >= 20, tests/test_km_journal.py): no yellow (faint on white), sky blue
+#: and orange (closest to blue and vermillion) late, Okabe-Ito's grey last.
 PALETTE: tuple[str, ...] = (
     "#0072B2",  # blue
     "#D55E00",  # vermillion
     "#009E73",  # bluish green
-    "#E69F00",  # orange
-    "#56B4E9",  # sky blue
     "#CC79A7",  # reddish purple
     "#000000",  # black
-    "#F0E442",  # yellow
+    "#56B4E9",  # sky blue
+    "#E69F00",  # orange
+    "#999999",  # grey
 )
+#: Dash patterns of the curves when a figure has more than :data:`SOLID_UP_TO` groups, so each
+#: curve stays distinguishable printed in grey.
+DASHES: tuple[str, ...] = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot",
+                           "12px,3px,3px,3px,3px,3px", "2px,6px")
+SOLID_UP_TO = 4
 FONT_FAMILY = "Arial, Helvetica, sans-serif"
 FONT_SIZE = 18  # readable when projected
 TICK_FONT_SIZE = 16
@@ -27,6 +34,12 @@ MEDIAN_LINE_COLOR = "#7F7F7F"
 def color_for(i: int) -> str:
     """The i-th palette colour (cycles)."""
     return PALETTE[i % len(PALETTE)]
+
+
+def dash_for(i: int, n_groups: int) -> str:
+    """The dash pattern of the i-th of ``n_groups`` curves: solid up to
+    :data:`SOLID_UP_TO` groups, else one pattern per group (cycles)."""
+    return "solid" if n_groups <= SOLID_UP_TO else DASHES[i % len(DASHES)]
 
 
 def rgba(hex_color: str, alpha: float) -> str:
