@@ -41,7 +41,7 @@ from cohort.schema import (
 from cohort.templates import data_dictionary, template_csv, template_xlsx
 from ui.date_endpoints import date_endpoints_form
 from ui.hardening import run_through_entry_script
-from ui.session import current_view, keep_upload, uploaded_cohort
+from ui.session import configured_cohorts, current_view, keep_upload, uploaded_cohort
 from ui.text import literal_markdown
 
 run_through_entry_script()
@@ -405,6 +405,12 @@ st.title("Data")
 st.subheader("Bundled datasets")
 for info in list_datasets():
     st.markdown(f"**{info.title}**{' — synthetic' if info.synthetic else ''}  \n{info.provenance}")
+server_datasets = configured_cohorts()
+if server_datasets:
+    st.subheader("This server's datasets")
+    for configured in server_datasets.values():
+        st.markdown(f"**{literal_markdown(configured.name)}**  \n"
+                    f"{literal_markdown(configured.provenance)}")
 uploaded = uploaded_cohort()
 if uploaded is not None:
     tox = f" and {uploaded.toxicities.height:,} toxicity rows" if uploaded.toxicities is not None else ""

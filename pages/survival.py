@@ -175,7 +175,7 @@ def choose_request(patients: pl.DataFrame, endpoint: Endpoint, identifying: Coll
         time=endpoint.time, event=endpoint.event, endpoint=endpoint.label, by=by, cut=cut,
         landmarks=tuple(landmarks), tau=tau or None, conf_type=conf_type, unit=unit,
     )
-    left, right, _ = st.columns([2, 1, 3])
+    left, right = st.columns([2, 2], vertical_alignment="bottom")
     with left:
         request = replace(request, reference=choose_reference(patients, request))
     with right:
@@ -237,7 +237,7 @@ def show_tables(result: SurvivalResult) -> None:
 def show_hazard_ratios(result: SurvivalResult) -> None:
     """The figure's hazard ratios as a table, with n, events and the Wald p."""
     title = f"Hazard ratios vs {result.reference} (Cox, Efron ties)"
-    st.markdown(literal_markdown(f"**{title}**"))
+    st.markdown(f"**{literal_markdown(title)}**")
     show_table(result.hazard_ratios.select("group", "n", "events", "text", "p"), title,
                download=result.hazard_ratios.drop("text"), column_config={
                    "text": "HR (95% CI)", "p": st.column_config.NumberColumn(format="%.4g")})

@@ -74,3 +74,12 @@ def test_a_listed_dataset_is_offered_to_nobody_while_sign_in_is_off(registry):
     at = app_as(None, sign_in=False, ds="va")
     assert "Registry va" not in offered(at)
     assert metric(at, "Patients in cohort") != "137"
+
+
+@pytest.mark.parametrize(("user", "listed"), [(ALICE, True), (BOB, False)])
+def test_the_data_page_lists_the_server_datasets_its_user_may_see(registry, user, listed):
+    at = app_as(user)
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    text = " ".join(as_read(m.value) for m in at.markdown)
+    assert ("Registry va" in text) is listed
