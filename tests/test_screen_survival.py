@@ -73,7 +73,7 @@ def test_a_link_in_days_shows_days_everywhere_with_the_cohort_functions_numbers(
         "os_months", "os_event", landmarks=(365.0,), unit="days"))
     landmarks = shown_table(at, "Landmark rates")
     assert landmarks.columns == ["group", "days", "survival (95% CI)", "at risk"]
-    assert landmarks["days"].to_list() == [365.0]
+    assert landmarks["days"].to_list() == ["365"]  # as the screen formats it
     days = load_dataset("veterans").patients["os_days"]
     assert landmarks["at risk"].to_list() == [int((days >= 365).sum())] == \
         expected.landmarks["n_risk"].to_list()
@@ -104,7 +104,7 @@ def test_switching_the_unit_updates_the_link_and_never_reinterprets_times():
     assert at.multiselect(key="surv.landmarks.weeks").value == [52.0, 104.0]
     assert at.number_input(key="surv.tau.weeks").value == 0.0
     assert "survival.landmarks" not in at.query_params and "survival.tau" not in at.query_params
-    assert shown_table(at, "Landmark rates")["weeks"].to_list() == [52.0, 104.0]
+    assert shown_table(at, "Landmark rates")["weeks"].to_list() == ["52", "104"]
     at.selectbox(key="surv.unit").set_value("months").run()
     assert "survival.unit" not in at.query_params
 
