@@ -175,9 +175,15 @@ def grade_matrix(
 def denominator_words(matrix: GradeMatrix) -> str:
     """"233 patients assessed for toxicity" (or "... with a toxicity record" when the data do not
     say who was assessed): the denominator as figures and tables state it."""
+    return f"{matrix.denominator:,} {assessed_noun(matrix)}"
+
+
+def assessed_noun(matrix: GradeMatrix) -> str:
+    """"patients assessed for toxicity", or "patients with a toxicity record" when the data do
+    not say who was assessed."""
     if matrix.assessed_by == ASSESSED_BY_COLUMN:
-        return f"{matrix.denominator:,} patients assessed for toxicity"
-    return f"{matrix.denominator:,} patients with a toxicity record"
+        return "patients assessed for toxicity"
+    return "patients with a toxicity record"
 
 
 def unassessed_words(matrix: GradeMatrix) -> str:

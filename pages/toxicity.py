@@ -18,6 +18,7 @@ from cohort.toxicity import (
     ASSESSED,
     GRADE_COLUMNS,
     GradeMatrix,
+    assessed_noun,
     assessed_patients,
     denominator_words,
     grade_matrix,
@@ -140,8 +141,8 @@ def heatmap_captions(view: View, matrix: GradeMatrix, shown: int, by: str | None
         matrix.denominator)
     group = column_label(by).lower() if by else ""
     by_group = figure_caption(
-        view, endpoint, f"{counted}; any grade and grade ≥3, % of each {group} group's share of "
-        f"the {denominator_words(matrix)} (n in the column header; missing {group} = "
+        view, endpoint, f"{counted}; any grade and grade ≥3, % of each {group} group's "
+        f"{assessed_noun(matrix)} (n in the column header; missing {group} = "
         f"'missing'){left_out(matrix)}{top}", matrix.denominator)
     return grade, by_group
 
@@ -212,8 +213,8 @@ def main() -> None:
         group = column_label(by).lower()
         st.subheader(literal_markdown(f"By {group}"))
         st.caption(literal_markdown(
-            f"Percent of each group's share of the {of} (n in the column header); patients "
-            f"with a missing {group} form the group 'missing'."))
+            f"Percent of each group's {assessed_noun(matrix)} (n in the column header; "
+            f"{of} in all); patients with a missing {group} form the group 'missing'."))
         figure = group_heatmap(matrix, max_terms=top, caption=group_caption)
         show_figure(_highlight(figure, highlight),
                     f"Toxicity by {group}: any grade and grade ≥3 ({words})", key="tox.group",

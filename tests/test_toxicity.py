@@ -164,10 +164,12 @@ def test_empty_cohort():
 
 
 def cell_texts(fig) -> dict[tuple[str, str], str]:
-    """(row label, column label) -> the text drawn in that heatmap cell."""
+    """(row label, column label) -> the text drawn in that heatmap cell, line breaks read as
+    spaces."""
     labels = fig.data[1]
     assert labels.mode == "text"
-    return {(y, x): t for x, y, t in zip(labels.x, labels.y, labels.text, strict=True)}
+    return {(y, x): t.replace("<br>", " ")
+            for x, y, t in zip(labels.x, labels.y, labels.text, strict=True)}
 
 
 def test_heatmaps_cell_text_order_denominator_and_highlight():
@@ -175,12 +177,12 @@ def test_heatmaps_cell_text_order_denominator_and_highlight():
     fig = grade_heatmap(m, title="All phases")
     assert list(fig.data[0].y) == ["fatigue", "nausea", "pneumonitis"]
     assert cell_texts(fig)[("fatigue", "Any grade")] == "3 (60.0%)"
-    assert "of 5 patients assessed for toxicity" in fig.layout.title.text
+    assert "% of the 5 patients assessed for toxicity" in fig.layout.title.text
     assert len(fig.layout.shapes) == 4  # grade 3, 4, 5 and >=3 framed
     gfig = group_heatmap(m)
     assert cell_texts(gfig)[("fatigue", "A (n=2)<br>any")] == "2 (100.0%)"
     assert len(gfig.layout.shapes) == 3  # one ">=3" column per group
-    assert "5 patients assessed for toxicity" in gfig.layout.title.text
+    assert "% of each group's patients assessed for toxicity (5 in all)" in gfig.layout.title.text
 
 
 def test_heatmap_text_is_the_table_text():
@@ -198,6 +200,21 @@ def test_heatmap_text_is_the_table_text():
     for row in groups.iter_rows(named=True):
         assert gcells[(row["term"], f"{row['group']}<br>any")] == row["n_any"]
         assert gcells[(row["term"], f"{row['group']}<br><b>≥3</b>")] == row["n_grade_3plus"]
+
+
+def test_many_groups_break_cell_text_and_name_each_group_once():
+    arms = PATIENTS.with_columns(arm=pl.Series(["A long arm name", "B", "C", "D", "E"]))
+    m = grade_matrix(TOX, arms.with_columns(toxicity_assessed=pl.lit(True)), by="arm")
+    fig = group_heatmap(m)
+    assert len(fig.data[0].x) == 10
+    assert all("<br>(" in t for t in fig.data[1].text)  # "n<br>(x%)": fits 10 columns
+    assert cell_texts(fig)[("fatigue", "A long arm name (n=1)<br>any")] == "1 (100.0%)"
+    headers = [a.text for a in fig.layout.annotations]
+    assert headers == ["A long arm name<br>(n=1)", "B (n=1)", "C (n=1)", "D (n=1)", "E (n=1)"]
+    assert list(fig.layout.xaxis.ticktext) == ["any", "<b>≥3</b>"] * 5
+    few = group_heatmap(grade_matrix(TOX, ASSESSED, by="arm"))
+    assert not any("<br>" in t for t in few.data[1].text)
+    assert fig.layout.height > few.layout.height  # taller rows for two lines, taller header
 
 
 def test_cell_text_readable_on_a_slide():

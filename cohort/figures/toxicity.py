@@ -9,10 +9,10 @@ import polars as pl
 from cohort.figures.style import wrap
 from cohort.toxicity import (
     ANY,
-    ASSESSED_BY_COLUMN,
     GRADE_COLUMNS,
     HIGH,
     GradeMatrix,
+    assessed_noun,
     denominator_words,
     shown_by_grade,
     shown_by_group,
@@ -22,7 +22,11 @@ FONT_SIZE = 15
 CELL_FONT_SIZE = FONT_SIZE  # cell text as large as the term and grade labels
 CAPTION_FONT_SIZE = FONT_SIZE - 1  # smaller than the term and grade labels
 CAPTION_LINE_PX = 20
-ROW_PX = 34
+ROW_PX, TWO_LINE_ROW_PX = 34, 50
+#: Columns whose one-line "n (x%)" fits a 1280-px screen; more columns write "n<br>(x%)".
+MAX_ONE_LINE_COLUMNS = 7
+GROUP_LABEL_WIDTH = 16  # characters per line of a group's name over its two columns
+HEADER_LINE_PX = 20
 #: ColorBrewer "Blues": sequential and colour-blind safe.
 COLOURSCALE = "Blues"
 DARK_TEXT, LIGHT_TEXT = "#1A1A1A", "#FFFFFF"
@@ -52,17 +56,24 @@ def text_colour(value: float | None, zmax: float) -> str:
     return LIGHT_TEXT if on_white > on_dark else DARK_TEXT
 
 
+def two_lines(x: list[str]) -> bool:
+    """Whether cells write "n<br>(x%)": more columns than a one-line text fits on a laptop."""
+    return len(x) > MAX_ONE_LINE_COLUMNS
+
+
 def _cells(x: list[str], y: list[str], z: list[list[float | None]], text: list[list[str]],
-           zmax: float, colour_title: str) -> list[go.BaseTraceType]:
-    """A heatmap coloured by ``z`` and, over it, each cell's text in the colour that reads
-    best on that cell (a heatmap's own text has one colour for all cells)."""
+           zmax: float) -> list[go.BaseTraceType]:
+    """A heatmap coloured by ``z`` (no colour bar: every cell states its number) and, over it,
+    each cell's text in the colour that reads best on that cell (a heatmap's own text has one
+    colour for all cells); the text breaks before its percent when the columns are many."""
     heatmap = go.Heatmap(
         x=x, y=y, z=z, customdata=text, colorscale=COLOURSCALE, zmin=0, zmax=zmax,
-        xgap=2, ygap=2, colorbar={"title": {"text": colour_title, "side": "right"},
-                                  "ticksuffix": "%"},
+        xgap=2, ygap=2, showscale=False,
         hovertemplate="%{y}<br>%{x}: %{customdata}<extra></extra>",
     )
-    cells = [(xi, yi, t, text_colour(v, zmax)) for yi, row_z, row_t in zip(y, z, text, strict=True)
+    broken = two_lines(x)
+    cells = [(xi, yi, t.replace(" (", "<br>(", 1) if broken else t, text_colour(v, zmax))
+             for yi, row_z, row_t in zip(y, z, text, strict=True)
              for xi, v, t in zip(x, row_z, row_t, strict=True)]
     xs, ys, texts, colours = (list(column) for column in zip(*cells, strict=True)) if cells \
         else ([], [], [], [])
@@ -84,15 +95,15 @@ def _highlight(fig: go.Figure, columns: list[int], n_rows: int) -> None:
 
 
 def _layout(fig: go.Figure, title: str | None, n_rows: int, subtitle: str,
-            caption: str | None = None) -> go.Figure:
+            caption: str | None = None, row_px: int = ROW_PX, header_px: int = 0) -> go.Figure:
     text = f"{title}<br><sup>{subtitle}</sup>" if title else f"<sup>{subtitle}</sup>"
     note = wrap(caption) if caption else None
     caption_px = CAPTION_LINE_PX * (note.count("<br>") + 1) + 20 if note else 0
     fig.update_layout(
         template="plotly_white", paper_bgcolor="white", plot_bgcolor="white",
         font={"size": FONT_SIZE}, title={"text": text, "font": {"size": FONT_SIZE + 3}},
-        height=max(280, ROW_PX * n_rows + 210) + caption_px, showlegend=False,
-        margin={"l": 10, "r": 10, "t": 140, "b": 10 + caption_px},
+        height=max(280, row_px * n_rows + 210) + caption_px + header_px, showlegend=False,
+        margin={"l": 10, "r": 10, "t": 140 + header_px, "b": 10 + caption_px},
     )
     if note:
         fig.add_annotation(text=note, xref="paper", yref="paper", x=0, y=0, yshift=-12,
@@ -104,9 +115,8 @@ def _layout(fig: go.Figure, title: str | None, n_rows: int, subtitle: str,
     return fig
 
 
-def _colour_title(matrix: GradeMatrix) -> str:
-    return ("% of assessed patients" if matrix.assessed_by == ASSESSED_BY_COLUMN
-            else "% of patients with a record")
+def _row_px(x: list[str]) -> int:
+    return TWO_LINE_ROW_PX if two_lines(x) else ROW_PX
 
 
 def grade_heatmap(
@@ -123,12 +133,22 @@ def grade_heatmap(
     shown = shown_by_grade(matrix).head(table.height)
     cols = [*GRADE_COLUMNS, ANY, HIGH]
     pct = [list(r) for r in table.select(f"pct_{c}" for c in cols).rows()]
-    fig = go.Figure(_cells(_labels(cols), table["term"].to_list(), pct,
-                           [list(r) for r in shown.select(cols).rows()], _zmax(pct),
-                           _colour_title(matrix)))
+    x = _labels(cols)
+    fig = go.Figure(_cells(x, table["term"].to_list(), pct,
+                           [list(r) for r in shown.select(cols).rows()], _zmax(pct)))
     _highlight(fig, [2, 3, 4, 6], table.height)
-    subtitle = f"Patients by worst CTCAE grade per term, of {denominator_words(matrix)}"
-    return _layout(fig, title, table.height, subtitle, caption)
+    subtitle = f"Patients by worst CTCAE grade per term, % of the {denominator_words(matrix)}"
+    return _layout(fig, title, table.height, subtitle, caption, _row_px(x))
+
+
+def _group_headers(fig: go.Figure, names: list[str]) -> int:
+    """Each group's name, wrapped, once over its two columns; returns the px they need."""
+    wrapped = [wrap(name, GROUP_LABEL_WIDTH) for name in names]
+    for i, name in enumerate(wrapped):
+        fig.add_annotation(text=name, xref="x", yref="paper", x=2 * i + 0.5, y=1, yshift=30,
+                           xanchor="center", yanchor="bottom", showarrow=False,
+                           font={"size": FONT_SIZE})
+    return HEADER_LINE_PX * max((n.count("<br>") + 1 for n in wrapped), default=0)
 
 
 def group_heatmap(
@@ -144,19 +164,23 @@ def group_heatmap(
     terms = terms[:max_terms] if max_terms else terms
     table = by_group.filter(pl.col("term").is_in(terms))
     groups = table.select("group", "group_n").unique(maintain_order=True).sort("group").rows()
-    x, z_cols, t_cols, high = [], [], [], []
+    x, ticks, z_cols, t_cols, high = [], [], [], [], []
     for g, size in groups:
         part = table.filter(pl.col("group") == g)
         for metric, label in (("any", "any"), ("grade_3plus", "<b>≥3</b>")):
             if metric == "grade_3plus":
                 high.append(len(x))
             x.append(f"{g} (n={size})<br>{label}")
+            ticks.append(label)
             z_cols.append(part[f"pct_{metric}"].to_list())
             t_cols.append(part[f"text_{metric}"].to_list())
     z = [list(r) for r in zip(*z_cols, strict=True)] if z_cols else []
     text = [list(r) for r in zip(*t_cols, strict=True)] if t_cols else []
-    fig = go.Figure(_cells(x, terms, z, text, _zmax(z), _colour_title(matrix)))
+    fig = go.Figure(_cells(x, terms, z, text, _zmax(z)))
     _highlight(fig, high, len(terms))
-    subtitle = (f"Patients with the toxicity, % of each group's share of the "
-                f"{denominator_words(matrix)}")
-    return _layout(fig, title, len(terms), subtitle, caption)
+    header_px = _group_headers(fig, [f"{g} (n={size})" for g, size in groups])
+    subtitle = (f"Patients with the toxicity, % of each group's {assessed_noun(matrix)} "
+                f"({matrix.denominator:,} in all)")
+    fig = _layout(fig, title, len(terms), subtitle, caption, _row_px(x), header_px)
+    fig.update_xaxes(tickmode="array", tickvals=x, ticktext=ticks)
+    return fig
