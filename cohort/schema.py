@@ -29,6 +29,7 @@ PATIENT_COLUMNS: dict[str, pl.DataType] = {
     "drug_dose_mg": pl.Float64(),
     "dose_level": pl.Int64(),
     "dlt": pl.Boolean(),
+    "toxicity_assessed": pl.Boolean(),
     "line_of_therapy": pl.Int64(),
     "best_response": pl.String(),
     "os_months": pl.Float64(),
@@ -151,6 +152,9 @@ COLUMN_DESCRIPTIONS: dict[str, str] = {
     "drug_dose_mg": "Drug dose in a dose-escalation study, mg.",
     "dose_level": "Dose level in a dose-escalation study.",
     "dlt": "Dose-limiting toxicity (yes/no).",
+    "toxicity_assessed": "Assessed for toxicity (yes/no), with or without a recorded toxicity: "
+                         "the toxicity rates' denominator. Without this column, patients with a "
+                         "toxicity record are the denominator.",
     "line_of_therapy": "Line of systemic therapy.",
     "best_response": "CR / PR / SD / PD / NE.",
     "os_months": "Time to death or last follow-up (unit stated on upload).",
@@ -175,7 +179,8 @@ COLUMN_LABELS: dict[str, str] = {
     "rt_total_dose_gy": "Total dose (Gy)", "rt_fractions": "Fractions",
     "dose_per_fraction_gy": "Dose per fraction (Gy)", "bed10_gy": "BED10 (Gy)",
     "eqd2_gy": "EQD2 (Gy)", "regimen": "Systemic regimen", "drug_dose_mg": "Drug dose (mg)",
-    "dose_level": "Dose level", "dlt": "Dose-limiting toxicity", "line_of_therapy": "Line of therapy",
+    "dose_level": "Dose level", "dlt": "Dose-limiting toxicity",
+    "toxicity_assessed": "Assessed for toxicity", "line_of_therapy": "Line of therapy",
     "best_response": "Best response", "kps": "Karnofsky score",
     "os_months": "OS time (months)", "os_event": "OS event", "pfs_months": "PFS time (months)",
     "pfs_event": "PFS event", "lc_months": "LC time (months)", "lc_event": "LC event",

@@ -30,6 +30,7 @@ def example_patients() -> pl.DataFrame:
         "drug_dose_mg": [None, 800.0, None],
         "dose_level": [None, None, None],
         "dlt": [False, False, None],
+        "toxicity_assessed": [True, True, True],
         "line_of_therapy": [2, 1, None],
         "best_response": ["PR", "SD", "CR"],
         "os_months": [24.3, 18.1, 9.6],

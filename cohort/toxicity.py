@@ -1,7 +1,9 @@
 """Toxicity grade matrices: worst CTCAE grade per patient and term, by grade and by subgroup.
 
-Denominators are the patients of the (filtered) cohort: a patient without any toxicity row
-counts in the denominator, a toxicity row whose patient is not in the cohort is ignored.
+Denominators are the patients of the (filtered) cohort assessed for toxicity: those with a
+``toxicity_assessed`` value of true or with a toxicity record (without that column: those with a
+record). A patient never assessed is not a patient without toxicity, so is in no denominator; a
+toxicity row whose patient is not in the cohort is ignored.
 """
 
 from __future__ import annotations
@@ -16,6 +18,21 @@ ANY = "any_grade"
 HIGH = "grade_3plus"
 ALL_GROUP = "All patients"
 MISSING_GROUP = "missing"
+#: Optional boolean patient column: assessed for toxicity, with or without a recorded toxicity.
+ASSESSED = "toxicity_assessed"
+ASSESSED_BY_COLUMN, ASSESSED_BY_RECORD = "column", "record"
+
+
+def count_percent(n: int, denominator: int) -> str:
+    """"3 (1.3%)": ``n`` and its percent of ``denominator`` to one decimal, halves rounded up
+    (exact integer arithmetic), "<0.1%" for a count below 0.05% (a count never reads as none);
+    just the count when the denominator is 0. Heatmap cells and tables both write this."""
+    if denominator <= 0:
+        return str(n)
+    tenths = (2000 * n + denominator) // (2 * denominator)
+    if n and not tenths:
+        return f"{n} (<0.1%)"
+    return f"{n} ({tenths // 10}.{tenths % 10}%)"
 
 
 @dataclass(frozen=True)
@@ -27,7 +44,9 @@ class GradeMatrix:
     and ``pct_<column>`` = percent (0-100) of ``denominator``.
     ``by_group``: one row per term x group: ``group_n`` (patients in the group), ``n_any``,
     ``pct_any``, ``n_grade_3plus``, ``pct_grade_3plus``; same term order.
-    ``denominator``: patients in the cohort.
+    ``denominator``: patients of the cohort assessed for toxicity; ``cohort_n``: patients in
+    the cohort; ``assessed_by``: :data:`ASSESSED_BY_COLUMN` (a ``toxicity_assessed`` column)
+    or :data:`ASSESSED_BY_RECORD` (patients with a toxicity record).
     """
 
     by_grade: pl.DataFrame
@@ -35,6 +54,8 @@ class GradeMatrix:
     denominator: int
     phase: str | None = None
     by: str | None = None
+    cohort_n: int | None = None
+    assessed_by: str = ASSESSED_BY_RECORD
 
     @property
     def terms(self) -> list[str]:
@@ -114,6 +135,16 @@ def _by_group(worst: pl.DataFrame, groups: pl.DataFrame, terms: list[str]) -> pl
     )
 
 
+def assessed_patients(patients: pl.DataFrame, toxicities: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``patients`` assessed for toxicity: ``toxicity_assessed`` true, or a
+    toxicity record (in any phase); without that column, a toxicity record."""
+    recorded = pl.col("patient_id").cast(pl.String).is_in(
+        toxicities["patient_id"].cast(pl.String).implode())
+    if ASSESSED in patients.columns:
+        return patients.filter(recorded | pl.col(ASSESSED).cast(pl.Boolean).fill_null(False))
+    return patients.filter(recorded)
+
+
 def grade_matrix(
     toxicities: pl.DataFrame,
     patients: pl.DataFrame,
@@ -122,18 +153,72 @@ def grade_matrix(
 ) -> GradeMatrix:
     """Patients by worst grade per term, overall and per group of ``patients[by]``.
 
-    Only toxicity rows of patients in ``patients`` (the filtered cohort) count; every patient
-    in ``patients`` counts in the denominators. Returns a :class:`GradeMatrix`.
+    Only toxicity rows of patients in ``patients`` (the filtered cohort) count; the denominators
+    are its patients assessed for toxicity (:func:`assessed_patients`). Returns a
+    :class:`GradeMatrix`.
     """
-    cohort = patients.select("patient_id", *([by] if by else [])).unique(
-        "patient_id", keep="first", maintain_order=True
-    )
-    ids = cohort["patient_id"].cast(pl.String)
+    cohort = patients.select(
+        "patient_id", *([by] if by else []), *([ASSESSED] if ASSESSED in patients.columns else [])
+    ).unique("patient_id", keep="first", maintain_order=True)
+    assessed = assessed_patients(cohort, toxicities).with_columns(
+        pl.col("patient_id").cast(pl.String))
     tox = toxicities.with_columns(pl.col("patient_id").cast(pl.String)).filter(
-        pl.col("patient_id").is_in(ids.implode())
+        pl.col("patient_id").is_in(assessed["patient_id"].implode())
     )
     worst = worst_grade(tox, phase)
-    by_grade = _by_grade(worst, cohort.height)
-    groups = _group_labels(cohort.with_columns(pl.col("patient_id").cast(pl.String)), by)
-    by_group = _by_group(worst, groups, by_grade["term"].to_list())
-    return GradeMatrix(by_grade, by_group, cohort.height, phase, by)
+    by_grade = _by_grade(worst, assessed.height)
+    by_group = _by_group(worst, _group_labels(assessed, by), by_grade["term"].to_list())
+    basis = ASSESSED_BY_COLUMN if ASSESSED in patients.columns else ASSESSED_BY_RECORD
+    return GradeMatrix(by_grade, by_group, assessed.height, phase, by, cohort.height, basis)
+
+
+def denominator_words(matrix: GradeMatrix) -> str:
+    """"233 patients assessed for toxicity" (or "... with a toxicity record" when the data do not
+    say who was assessed): the denominator as figures and tables state it."""
+    return f"{matrix.denominator:,} {assessed_noun(matrix)}"
+
+
+def assessed_noun(matrix: GradeMatrix) -> str:
+    """"patients assessed for toxicity", or "patients with a toxicity record" when the data do
+    not say who was assessed."""
+    if matrix.assessed_by == ASSESSED_BY_COLUMN:
+        return "patients assessed for toxicity"
+    return "patients with a toxicity record"
+
+
+def unassessed_words(matrix: GradeMatrix) -> str:
+    """"4,066 of the 4,299 patients in the cohort not assessed (not in the denominator)", or ""
+    when every patient was assessed."""
+    cohort_n = matrix.cohort_n if matrix.cohort_n is not None else matrix.denominator
+    left_out = cohort_n - matrix.denominator
+    if left_out <= 0:
+        return ""
+    why = ("not assessed" if matrix.assessed_by == ASSESSED_BY_COLUMN
+           else "without a toxicity record")
+    return (f"{left_out:,} of the {cohort_n:,} patients in the cohort {why} (not in the "
+            "denominator)")
+
+
+def _texts(counts: list[int], denominators: list[int]) -> list[str]:
+    return [count_percent(n, d) for n, d in zip(counts, denominators, strict=True)]
+
+
+def shown_by_grade(matrix: GradeMatrix) -> pl.DataFrame:
+    """``by_grade`` as on screen: term and one "n (x%)" text column per grade
+    (:func:`count_percent` of the denominator), the heatmap's cell texts."""
+    table, d = matrix.by_grade, matrix.denominator
+    return table.select("term").with_columns(
+        pl.Series(c, _texts(table[c].to_list(), [d] * table.height), dtype=pl.String)
+        for c in (*GRADE_COLUMNS, ANY, HIGH))
+
+
+def shown_by_group(matrix: GradeMatrix) -> pl.DataFrame:
+    """``by_group`` as on screen: term, "group (n=k)", any grade and grade >= 3 as "n (x%)" of
+    the group's assessed patients, the group heatmap's cell texts."""
+    table = matrix.by_group
+    sizes = table["group_n"].to_list()
+    return table.select(
+        "term", pl.format("{} (n={})", "group", "group_n").alias("group"),
+        pl.Series("n_any", _texts(table["n_any"].to_list(), sizes), dtype=pl.String),
+        pl.Series("n_grade_3plus", _texts(table["n_grade_3plus"].to_list(), sizes),
+                  dtype=pl.String))

@@ -77,6 +77,7 @@ PATIENT_SCHEMA: dict[str, pl.DataType] = {
     "failure_pattern": pl.String(),
     "further_progression": pl.String(),
     "alive_without_disease": pl.Boolean(),
+    "toxicity_assessed": pl.Boolean(),
     "os_months": pl.Float64(),
     "os_event": pl.Int64(),
     "pfs_months": pl.Float64(),
@@ -1124,6 +1125,12 @@ BUILDERS = {
 }
 
 
+def reports_toxicity(block: dict) -> bool:
+    """Whether the study's paper reports toxicity for its patients (a target naming toxicity):
+    its patients were assessed for toxicity, with or without a recorded event."""
+    return any("toxicity" in name for name in block)
+
+
 def _frames(rows: list[dict], tox: list[dict], courses: list[dict]) -> tuple[pl.DataFrame, ...]:
     return (
         pl.DataFrame(rows, schema=PATIENT_SCHEMA, orient="row"),
@@ -1140,6 +1147,7 @@ def build_study(index: int, key: str, block: dict, verbose: bool = False) -> tup
         rows, tox, courses = builder(rng, block, prefix)
         for r in rows:
             r["study"] = STUDY_NAMES[key]
+            r["toxicity_assessed"] = reports_toxicity(block)
         p, t, c = _frames(rows, tox, courses)
         res = study_rows(key, block, p, t, c)
         bad = [r for r in res if r["ok"] is False]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from cohort.figures.distributions import distribution_figure
+from cohort.figures.distributions import distribution_figure, patients_with_value
 from cohort.schema import column_label
 from cohort.tables import default_variables, table_one
 from ui.charts import show_figure
@@ -19,7 +19,8 @@ run_through_entry_script()
 
 DISTRIBUTION_COLUMNS = (
     "age_years", "sex", "histology", "treated_sites", "regimen", "rt_technique",
-    "rt_total_dose_gy", "rt_fractions", "bed10_gy", "oligo_state", "ecog", "study",
+    "rt_total_dose_gy", "rt_fractions", "bed10_gy", "oligo_state", "ecog", "n_metastases",
+    "dose_level", "study",
 )
 MAX_GROUPS = 12
 
@@ -64,7 +65,8 @@ def describe(patients: pl.DataFrame) -> None:
     for start in range(0, len(shown), 2):
         for slot, column in zip(st.columns(2), shown[start:start + 2], strict=False):
             with slot:
-                show_figure(distribution_figure(patients[column], column), column_label(column))
+                show_figure(distribution_figure(patients[column], column), column_label(column),
+                            n=patients_with_value(patients[column]))
 
 
 if patients.is_empty():

@@ -14,7 +14,18 @@ import streamlit as st
 
 from cohort.figures.toxicity import grade_heatmap, group_heatmap
 from cohort.schema import PATIENT_ID, TOXICITY_PHASES, column_label, is_outcome_column
-from cohort.toxicity import GRADE_COLUMNS, GradeMatrix, grade_matrix
+from cohort.toxicity import (
+    ASSESSED,
+    GRADE_COLUMNS,
+    GradeMatrix,
+    assessed_noun,
+    assessed_patients,
+    denominator_words,
+    grade_matrix,
+    shown_by_grade,
+    shown_by_group,
+    unassessed_words,
+)
 from ui.charts import show_figure
 from ui.describe import figure_caption
 from ui.hardening import run_through_entry_script
@@ -35,11 +46,12 @@ PHASE_ENDPOINTS = {None: "all phases (acute and late)", "acute": "acute phase",
 
 
 def group_options(patients: pl.DataFrame, identifying: Collection[str]) -> list[str]:
-    """Categorical patient columns (text, boolean, few integers; not outcomes, not the id or
-    ``identifying`` columns) to group by."""
+    """Categorical patient columns (text, boolean, few integers; not outcomes, not the id,
+    ``toxicity_assessed`` or ``identifying`` columns) to group by."""
     out = []
     for name, dtype in patients.schema.items():
-        hidden = name in (PATIENT_ID, *identifying) or is_outcome_column(name, patients.columns)
+        hidden = (name in (PATIENT_ID, ASSESSED, *identifying)
+                  or is_outcome_column(name, patients.columns))
         if hidden or isinstance(dtype, pl.List):
             continue
         n = patients[name].drop_nulls().n_unique()
@@ -65,17 +77,16 @@ def no_toxicities() -> None:
 
 
 def coverage_note(patients: pl.DataFrame, toxicities: pl.DataFrame) -> None:
-    """Say so when toxicity records come from only some of the studies in the cohort."""
+    """Say so when only some of the studies in the cohort assessed toxicity."""
     if "study" not in patients.columns:
         return
-    recorded = set(patients.filter(pl.col(PATIENT_ID).is_in(toxicities[PATIENT_ID].implode()))
-                   ["study"].drop_nulls().to_list())
+    assessed = set(assessed_patients(patients, toxicities)["study"].drop_nulls().to_list())
     studies = set(patients["study"].drop_nulls().to_list())
-    if recorded and recorded < studies:
+    if assessed and assessed < studies:
         st.info(literal_markdown(
-            f"Toxicity records come from {len(recorded)} of the {len(studies)} studies in the "
-            f"filtered cohort ({', '.join(sorted(recorded))}); patients of the other studies "
-            "count in the denominator. Filter by study in the sidebar for per-study rates."))
+            f"Toxicity was assessed in {len(assessed)} of the {len(studies)} studies in the "
+            f"filtered cohort ({', '.join(sorted(assessed))}); patients of the other studies "
+            "are not in the denominator."))
 
 
 def _highlight(fig: go.Figure, on: bool) -> go.Figure:
@@ -89,30 +100,14 @@ _NAMES = {**{c: f"Grade {c[-1]}" for c in GRADE_COLUMNS}, "any_grade": "Any grad
           "grade_3plus": "Grade ≥3", "any": "Any grade"}
 
 
-def _n_pct(n: str, pct: str) -> pl.Expr:
-    """'3 (2.0%)' from a count and a percent column."""
-    return pl.format("{} ({}%)", pl.col(n), pl.col(pct).round(1)).alias(n)
-
-
-def shown_by_grade(table: pl.DataFrame) -> pl.DataFrame:
-    """``by_grade`` as on screen: one "n (x%)" column per grade."""
-    cols = [*GRADE_COLUMNS, "any_grade", "grade_3plus"]
-    return table.select("term", *(_n_pct(c, f"pct_{c}") for c in cols))
-
-
-def shown_by_group(table: pl.DataFrame) -> pl.DataFrame:
-    """``by_group`` as on screen: group (n), any grade and grade >= 3 as "n (x%)"."""
-    return table.select(
-        "term", pl.format("{} (n={})", "group", "group_n").alias("group"),
-        _n_pct("n_any", "pct_any"), _n_pct("n_grade_3plus", "pct_grade_3plus"))
-
-
-def show_grade_table(shown: pl.DataFrame, table: pl.DataFrame, title: str, key: str) -> None:
+def show_grade_table(shown: pl.DataFrame, table: pl.DataFrame, title: str, key: str,
+                     denominator: int) -> None:
     """The table as "n (x%)" on screen; the downloads have counts and percents as separate
-    numeric columns."""
+    numeric columns, and the denominator (``assessed_patients``) on every row."""
     labels = {"term": "Term", "group": "Group", "n_any": "Any grade",
               "n_grade_3plus": "Grade ≥3", **_NAMES}
-    show_table(shown, title, download=table, key=key,
+    download = table.with_columns(pl.lit(denominator, pl.Int64).alias("assessed_patients"))
+    show_table(shown, title, download=download, key=key,
                column_config={c: labels[c] for c in shown.columns})
 
 
@@ -126,6 +121,12 @@ def ctcae_versions(toxicities: pl.DataFrame, phase: str | None) -> str:
     return f"CTCAE {' and '.join(versions)}" if versions else ""
 
 
+def left_out(matrix: GradeMatrix) -> str:
+    """'; 4,066 of the 4,299 patients ... not assessed (not in the denominator)' or ''."""
+    words = unassessed_words(matrix)
+    return f"; {words}" if words else ""
+
+
 def heatmap_captions(view: View, matrix: GradeMatrix, shown: int, by: str | None
                      ) -> tuple[str, str]:
     """Captions of the grade and the group heatmap: cohort, filters, phase, how counted."""
@@ -136,12 +137,13 @@ def heatmap_captions(view: View, matrix: GradeMatrix, shown: int, by: str | None
     terms = matrix.by_grade.height
     top = f"; the {shown} most frequent of {terms} terms" if shown < terms else ""
     grade = figure_caption(
-        view, endpoint, f"{counted}; % of all {matrix.denominator:,} patients (patients without "
-        f"a toxicity record count in the denominator){top}", matrix.denominator)
+        view, endpoint, f"{counted}; % of the {denominator_words(matrix)}{left_out(matrix)}{top}",
+        matrix.denominator)
     group = column_label(by).lower() if by else ""
     by_group = figure_caption(
-        view, endpoint, f"{counted}; any grade and grade ≥3, % of each {group} group's patients "
-        f"(n in the column header; missing {group} = 'missing'){top}", matrix.denominator)
+        view, endpoint, f"{counted}; any grade and grade ≥3, % of each {group} group's "
+        f"{assessed_noun(matrix)} (n in the column header; missing {group} = "
+        f"'missing'){left_out(matrix)}{top}", matrix.denominator)
     return grade, by_group
 
 
@@ -186,34 +188,40 @@ def main() -> None:
                                param="toxicity.highlight")
     matrix = grade_matrix(view.toxicities, patients, by=by, phase=phase)
     st.caption(f"Worst CTCAE grade per patient and term ({PHASE_LABELS[phase].lower()}). "
-               f"Percent of {matrix.denominator:,} patients in the filtered cohort; patients "
-               "without a toxicity record count in the denominator.")
+               f"Percent of the {denominator_words(matrix)}{left_out(matrix)}.")
     coverage_note(patients, view.toxicities)
+    if matrix.denominator == 0:
+        st.info(f"None of the {patients.height:,} patients in the filtered cohort was assessed "
+                "for toxicity.")
+        return
     if matrix.by_grade.is_empty():
         st.info(f"No toxicity recorded ({PHASE_LABELS[phase].lower()}) for the "
-                f"{matrix.denominator:,} patients in the filtered cohort.")
+                f"{denominator_words(matrix)}.")
         return
     words = PHASE_WORDS[phase]
     top = choose_terms(matrix.by_grade.height, f"{key}.terms")
     grade_caption, group_caption = heatmap_captions(view, matrix, top, by)
     st.subheader("By worst grade")
-    figure = grade_heatmap(matrix.by_grade, denominator=matrix.denominator, max_terms=top,
-                           caption=grade_caption)
+    of = denominator_words(matrix)
+    figure = grade_heatmap(matrix, max_terms=top, caption=grade_caption)
     show_figure(_highlight(figure, highlight), f"Toxicity by worst CTCAE grade ({words})",
-                key="tox.grade")
-    show_grade_table(shown_by_grade(matrix.by_grade), matrix.by_grade,
-                     f"Patients by worst CTCAE grade per term ({words})", "tox.grade")
+                key="tox.grade", n=matrix.denominator)
+    show_grade_table(shown_by_grade(matrix), matrix.by_grade,
+                     f"Patients by worst CTCAE grade per term ({words}), of {of}", "tox.grade",
+                     matrix.denominator)
     if by is not None:
         group = column_label(by).lower()
         st.subheader(literal_markdown(f"By {group}"))
-        st.caption(literal_markdown("Percent of each group's patients (n in the column header); "
-                                    f"patients with a missing {group} form the group 'missing'."))
-        figure = group_heatmap(matrix.by_group, max_terms=top, caption=group_caption)
+        st.caption(literal_markdown(
+            f"Percent of each group's {assessed_noun(matrix)} (n in the column header; "
+            f"{of} in all); patients with a missing {group} form the group 'missing'."))
+        figure = group_heatmap(matrix, max_terms=top, caption=group_caption)
         show_figure(_highlight(figure, highlight),
-                    f"Toxicity by {group}: any grade and grade ≥3 ({words})", key="tox.group")
-        show_grade_table(shown_by_group(matrix.by_group), matrix.by_group,
+                    f"Toxicity by {group}: any grade and grade ≥3 ({words})", key="tox.group",
+                    n=matrix.denominator)
+        show_grade_table(shown_by_group(matrix), matrix.by_group,
                          f"Patients with toxicity by {group} per term, any grade and grade ≥3 "
-                         f"({words})", "tox.group")
+                         f"({words}), of {of}", "tox.group", matrix.denominator)
 
 
 main()

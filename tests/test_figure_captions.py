@@ -33,8 +33,7 @@ HALF = 60  # pages/dose.py HALF_WIDTH_CAPTION: the dose distributions are half t
 CAPTION = ("Oligomet demonstration cohort (synthetic), Study: Lee 2009 liver "
            "SBRT phase 1, Sex: female or male, n = 68. Endpoint: worst CTCAE grade per patient "
            "and term, acute phase. CTCAE v3.0; each patient counted once per term, at the worst "
-           "grade; % of all 68 patients (patients without a toxicity record count in the "
-           "denominator)")
+           "grade; % of the 68 patients assessed for toxicity")
 
 
 @pytest.fixture(scope="module")
@@ -85,11 +84,10 @@ def test_forest_caption(demo):
 
 def test_toxicity_heatmap_captions(demo):
     matrix = grade_matrix(demo.toxicities, study(demo, LEE_LIVER), by="sex", phase="acute")
-    fig = grade_heatmap(matrix.by_grade, denominator=matrix.denominator, max_terms=10,
-                        caption=CAPTION)
+    fig = grade_heatmap(matrix, max_terms=10, caption=CAPTION)
     check_caption(fig, CAPTION)
-    assert fig.layout.height > grade_heatmap(matrix.by_grade, max_terms=10).layout.height
-    check_caption(group_heatmap(matrix.by_group, max_terms=10, caption=CAPTION), CAPTION)
+    assert fig.layout.height > grade_heatmap(matrix, max_terms=10).layout.height
+    check_caption(group_heatmap(matrix, max_terms=10, caption=CAPTION), CAPTION)
 
 
 @pytest.mark.parametrize("kind", ["box", "strip"])

@@ -156,18 +156,20 @@ def test_toxicity_on_an_uploaded_cohort():
     upload(at)
     at.switch_page(TOX).run()
     ok(at)
-    assert "Percent of 4 patients in the filtered cohort" in texts(at.caption)
+    # No toxicity_assessed column: the denominator is A, B and C (D has no record).
+    assert ("Percent of the 3 patients with a toxicity record; 1 of the 4 patients in the cohort "
+            "without a toxicity record (not in the denominator)") in texts(at.caption)
     fatigue = at.dataframe[0].value.set_index("term").loc["fatigue"]
-    assert (fatigue["grade_2"], fatigue["grade_3"]) == ("1 (25.0%)", "1 (25.0%)")
-    assert fatigue["any_grade"] == "2 (50.0%)"
-    assert at.dataframe[0].value.set_index("term").loc["@nausea", "grade_2"] == "1 (25.0%)"
+    assert (fatigue["grade_2"], fatigue["grade_3"]) == ("1 (33.3%)", "1 (33.3%)")
+    assert fatigue["any_grade"] == "2 (66.7%)"
+    assert at.dataframe[0].value.set_index("term").loc["@nausea", "grade_2"] == "1 (33.3%)"
     at.selectbox(key="tox.uploaded.phase").set_value("acute").run()
     fatigue = at.dataframe[0].value.set_index("term").loc["fatigue"]
-    assert (fatigue["grade_1"], fatigue["grade_3"]) == ("1 (25.0%)", "0 (0.0%)")
+    assert (fatigue["grade_1"], fatigue["grade_3"]) == ("1 (33.3%)", "0 (0.0%)")
     at.selectbox(key="tox.uploaded.by").set_value("regimen").run()  # "arm" maps to regimen
     ok(at)
     by_group = at.dataframe[1].value
-    assert set(by_group["group"]) == {"x (n=2)", "y (n=2)"}
+    assert set(by_group["group"]) == {"x (n=2)", "y (n=1)"}
     assert by_group[(by_group["term"] == "fatigue") & (by_group["group"] == "x (n=2)")
                     ].iloc[0]["n_any"] == "1 (50.0%)"
     downloads = [b.proto.label for b in at.get("download_button")
@@ -183,7 +185,7 @@ def test_toxicity_phase_without_records():
     at.selectbox(key="tox.uploaded.by").set_value("sex").run()
     at.toggle(key="tox.uploaded.highlight").set_value(False).run()
     ok(at)
-    assert "Percent of 60 patients" in texts(at.caption)
+    assert "Percent of the 4 patients with a toxicity record; 56 of the 60" in texts(at.caption)
 
 
 # --- Dose -----------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 For each demonstration study with a toxicity table in ``data/calibration/published_targets.yaml``
 the study's patients of the bundled demo (``oligomet-demo``) go through
 :func:`cohort.toxicity.grade_matrix`, the function the Toxicity screen shows, and every published
-count must equal the matrix's count exactly, over a denominator of the study's patients.
+count must equal the matrix's count exactly, over a denominator of the study's patients: every
+one was assessed for toxicity (``toxicity_assessed``), with or without a recorded event.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from cohort.calibration import STUDY_NAMES, load_targets
+from cohort.calibration import STUDY_NAMES, load_targets, study_blocks
 from cohort.datasets import load_dataset
 from cohort.toxicity import GradeMatrix, grade_matrix
 
@@ -55,6 +56,17 @@ def published_terms_present(result: GradeMatrix, expected: dict[tuple[str, str],
 def check(result: GradeMatrix, expected: dict[tuple[str, str], int]) -> None:
     published_terms_present(result, expected)
     assert not mismatches(result, expected), mismatches(result, expected)
+
+
+def test_denominators_are_the_assessed_patients(demo):
+    """All patients of the five studies reporting toxicity are assessed, the registry is not;
+    without the column only patients with a record would be (Kao: 16 of 21, too few)."""
+    every = grade_matrix(demo.toxicities, demo.patients)
+    assessed = sum(block["n_patients"] for key, block in study_blocks(load_targets())
+                   if key != "lee_mrt_mcrc.systemic_only_group")
+    assert (every.denominator, every.cohort_n) == (assessed, demo.patients.height) == (233, 4299)
+    kao = demo.patients.filter(pl.col("study") == STUDY_NAMES["kao_sunitinib_igrt"])
+    assert grade_matrix(demo.toxicities, kao.drop("toxicity_assessed")).denominator == 16
 
 
 def test_kao_grade_3plus_patients_per_term_and_grade(demo):
