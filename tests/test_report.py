@@ -1,4 +1,4 @@
-"""The HTML report, the projection style and the Excel export: pure functions in cohort/."""
+"""The HTML report and the Excel export: pure functions in cohort/."""
 
 from __future__ import annotations
 
@@ -11,14 +11,7 @@ from cohort import __version__
 from cohort.datasets import load_dataset
 from cohort.export import safe_xlsx
 from cohort.figures.km import km_figure
-from cohort.figures.style import (
-    PROJECTION_MAX_HEIGHT,
-    PROJECTION_SCALE,
-    TITLE_PX,
-    for_projection,
-    projection_scale,
-    wrap,
-)
+from cohort.figures.style import wrap
 from cohort.report import ReportContent, build_report, table_html
 from cohort.survival import kaplan_meier
 
@@ -47,25 +40,6 @@ def test_long_tables_are_cut_with_a_note():
     frame = pl.DataFrame({"x": list(range(12))})
     html = table_html(frame, limit=10)
     assert html.count("<tr>") == 11 and "First 10 of 12 rows" in html
-
-
-def test_projection_enlarges_fonts_and_lines_and_drops_the_title():
-    projected = for_projection(KM)
-    assert projected.layout.font.size > KM.layout.font.size
-    assert projected.layout.xaxis.tickfont.size > KM.layout.xaxis.tickfont.size
-    assert projected.layout.title.text is None
-    scale = projection_scale(KM.layout.height - TITLE_PX)
-    assert 1.0 <= scale <= PROJECTION_SCALE
-    assert projected.layout.height == round((KM.layout.height - TITLE_PX) * scale)
-    assert projected.layout.height <= max(PROJECTION_MAX_HEIGHT, KM.layout.height)
-    for side in "lrb":  # margins grow with the fonts, so legend and risk table keep their room
-        assert getattr(projected.layout.margin, side) == round(getattr(KM.layout.margin, side)
-                                                                * scale)
-    assert projected.layout.font.size == round(KM.layout.font.size * scale, 1)
-    widths = [t.line.width for t in projected.data if t.mode == "lines" and t.line.width]
-    assert widths and min(widths) >= 1.5 * min(
-        t.line.width for t in KM.data if t.mode == "lines" and t.line.width)
-    assert KM.layout.title.text == "OS"  # the original is untouched
 
 
 def test_excel_export_neutralises_formulas():

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 
-import plotly.graph_objects as go
-
 #: Okabe-Ito colour-blind-safe palette, ordered so that neighbours differ most (CIEDE2000 ΔE00
 #: of consecutive colours >= 20, tests/test_km_journal.py): no yellow (faint on white), sky blue
 #: and orange (closest to blue and vermillion) late, Okabe-Ito's grey last.
@@ -103,55 +101,3 @@ def base_layout(title: str | None, caption: str | None, height: int) -> dict:
                    "x": 1.0, "font": {"size": FONT_SIZE}},
         "hovermode": "closest",
     }
-
-
-PROJECTION_SCALE = 1.35
-#: Tallest slide figure, px: it fits a 1080-pixel-high screen under the slide's heading.
-PROJECTION_MAX_HEIGHT = 860
-DEFAULT_HEIGHT = 450  # plotly's, for a figure that sets none
-TITLE_PX = 40  # what a figure's own title adds to its top margin
-
-
-def _scaled(size: float | None, scale: float) -> float | None:
-    return None if size is None else round(size * scale, 1)
-
-
-def projection_scale(height: float, scale: float = PROJECTION_SCALE) -> float:
-    """The enlargement of a figure ``height`` px high: ``scale``, lowered (not below 1) so that
-    it stays within :data:`PROJECTION_MAX_HEIGHT`."""
-    return max(1.0, min(scale, PROJECTION_MAX_HEIGHT / height))
-
-
-def for_projection(figure: go.Figure, scale: float = PROJECTION_SCALE) -> go.Figure:
-    """A copy of ``figure`` for a projector, without its own title (the slide states it).
-    Fonts, lines, margins and height are all enlarged by one factor, so the layout (legend
-    rows, number-at-risk rows, caption) stays exactly as drawn on the screen, only larger."""
-    fig = go.Figure(figure)
-    layout = fig.layout
-    margin = {side: getattr(layout.margin, side) for side in "lrtb"}
-    title_px = TITLE_PX if layout.title and layout.title.text else 0
-    height = (layout.height or DEFAULT_HEIGHT) - title_px
-    scale = projection_scale(height, scale)
-    fig.update_layout(
-        font_size=_scaled(layout.font.size or FONT_SIZE, scale), title=None,
-        height=round(height * scale),
-        margin={side: round(((value or 0) - (title_px if side == "t" else 0)) * scale)
-                for side, value in margin.items() if value is not None},
-    )
-    for name in [k for k in layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))]:
-        axis = layout[name]
-        axis.tickfont.size = _scaled(axis.tickfont.size or TICK_FONT_SIZE, scale)
-        if axis.title and axis.title.font:
-            axis.title.font.size = _scaled(axis.title.font.size, scale)
-    for annotation in layout.annotations or ():
-        annotation.font.size = _scaled(annotation.font.size or FONT_SIZE, scale)
-    if layout.legend and layout.legend.font:
-        layout.legend.font.size = _scaled(layout.legend.font.size or FONT_SIZE, scale)
-    for trace in fig.data:
-        line = getattr(trace, "line", None)
-        if line is not None and getattr(line, "width", None):
-            line.width = line.width * 1.5
-        textfont = getattr(trace, "textfont", None)
-        if textfont is not None and textfont.size:
-            textfont.size = _scaled(textfont.size, scale)
-    return fig
