@@ -2,13 +2,19 @@
 
 Denominators are the patients of the (filtered) cohort: a patient without any toxicity row
 counts in the denominator, a toxicity row whose patient is not in the cohort is ignored.
+
+:func:`suppressed` applies a small-cell threshold (:mod:`cohort.suppression`) to a matrix: its
+counts become text ("<11", "withheld"), hidden counts lose their percentage (a null percent:
+a blank heatmap cell), and groups under the threshold are left out of ``by_group``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
+
+from cohort.suppression import Line, count_text, patient_count, protect
 
 GRADES = (1, 2, 3, 4, 5)
 GRADE_COLUMNS = tuple(f"grade_{g}" for g in GRADES)
@@ -35,6 +41,12 @@ class GradeMatrix:
     denominator: int
     phase: str | None = None
     by: str | None = None
+    min_cell: int | None = None
+
+    @property
+    def denominator_text(self) -> str:
+        """The denominator as shown ('<11' under the threshold)."""
+        return patient_count(self.denominator, self.min_cell)
 
     @property
     def terms(self) -> list[str]:
@@ -137,3 +149,84 @@ def grade_matrix(
     groups = _group_labels(cohort.with_columns(pl.col("patient_id").cast(pl.String)), by)
     by_group = _by_group(worst, groups, by_grade["term"].to_list())
     return GradeMatrix(by_grade, by_group, cohort.height, phase, by)
+
+
+COUNTED = (*GRADE_COLUMNS, ANY, HIGH)
+GROUP_COUNTS = ("n_any", "n_grade_3plus")
+_DENOMINATOR = ("denominator",)
+
+
+def _matrix_cells(matrix: GradeMatrix) -> tuple[dict, list[Line]]:
+    """Every count of ``matrix`` by key, with those it implies (patients without a term), and
+    the lines of counts that add up (grades to any grade, groups to the overall count,
+    patients with and without a term to the denominator)."""
+    values: dict = {_DENOMINATOR: matrix.denominator}
+    lines: list[Line] = []
+    for row in matrix.by_grade.iter_rows(named=True):
+        term = row["term"]
+        values |= {("grade", term, c): row[c] for c in COUNTED}
+        values[("without", term)] = matrix.denominator - row[ANY]
+        lines += [Line(tuple(("grade", term, c) for c in GRADE_COLUMNS), ("grade", term, ANY)),
+                  Line(tuple(("grade", term, c) for c in GRADE_COLUMNS[2:]), ("grade", term, HIGH)),
+                  Line((("grade", term, ANY), ("without", term)), _DENOMINATOR)]
+    sizes = dict(matrix.by_group.select("group", "group_n").unique().iter_rows())
+    values |= {("size", g): n for g, n in sizes.items()}
+    lines.append(Line(tuple(("size", g) for g in sizes), _DENOMINATOR))
+    for row in matrix.by_group.iter_rows(named=True):
+        term, group = row["term"], row["group"]
+        values |= {("group", term, group, c): row[c] for c in GROUP_COUNTS}
+        values[("group without", term, group)] = row["group_n"] - row["n_any"]
+        lines.append(Line((("group", term, group, "n_any"), ("group without", term, group)),
+                          ("size", group)))
+    for term in matrix.terms:
+        for column, overall in zip(GROUP_COUNTS, (ANY, HIGH), strict=True):
+            lines.append(Line(tuple(("group", term, g, column) for g in sizes),
+                              ("grade", term, overall)))
+    return values, lines
+
+
+def _texts(values: list[int], keys: list, hidden: set, min_cell: int) -> pl.Series:
+    return pl.Series([count_text(v, min_cell, k in hidden) for v, k in zip(values, keys,
+                                                                          strict=True)],
+                     dtype=pl.String)
+
+
+def _suppressed_table(table: pl.DataFrame, columns: dict[str, str], key, hidden: set,
+                      min_cell: int) -> pl.DataFrame:
+    """``table`` with each count column (``columns``: count -> its percent column) as text and
+    the percent of each hidden count null; ``key(row, column)`` names a cell."""
+    rows = list(table.iter_rows(named=True))
+    updates = []
+    for count, pct in columns.items():
+        keys = [key(row, count) for row in rows]
+        updates += [_texts(table[count].to_list(), keys, hidden, min_cell).alias(count),
+                    pl.Series([None if k in hidden else row[pct] for k, row in
+                               zip(keys, rows, strict=True)], dtype=pl.Float64).alias(pct)]
+    return table.with_columns(updates) if rows else table.with_columns(
+        pl.col(c).cast(pl.String) for c in columns)
+
+
+def suppressed(matrix: GradeMatrix, min_cell: int | None) -> GradeMatrix:
+    """``matrix`` as a dataset with ``min_cell`` may show it (see the module's docstring);
+    unchanged without a threshold."""
+    if not min_cell:
+        return matrix
+    values, lines = _matrix_cells(matrix)
+    hidden = protect(values, lines, min_cell)
+    by_grade = _suppressed_table(matrix.by_grade, {c: f"pct_{c}" for c in COUNTED},
+                                 lambda row, c: ("grade", row["term"], c), hidden, min_cell)
+    shown_groups = matrix.by_group.filter(~pl.col("group_n").is_between(1, min_cell - 1))
+    by_group = _suppressed_table(
+        shown_groups, {"n_any": "pct_any", "n_grade_3plus": "pct_grade_3plus"},
+        lambda row, c: ("group", row["term"], row["group"], c), hidden, min_cell)
+    by_group = by_group.with_columns(group_n=pl.Series(
+        [count_text(n, min_cell, ("size", g) in hidden)
+         for n, g in zip(shown_groups["group_n"], shown_groups["group"], strict=True)],
+        dtype=pl.String))
+    return replace(matrix, by_grade=by_grade, by_group=by_group, min_cell=min_cell)
+
+
+def hidden_groups(matrix: GradeMatrix, original: GradeMatrix) -> list[str]:
+    """The groups of ``original`` that the suppressed ``matrix`` leaves out."""
+    kept = set(matrix.by_group["group"].to_list())
+    return [g for g in original.by_group["group"].unique(maintain_order=True) if g not in kept]

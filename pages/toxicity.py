@@ -14,7 +14,7 @@ import streamlit as st
 
 from cohort.figures.toxicity import grade_heatmap, group_heatmap
 from cohort.schema import PATIENT_ID, TOXICITY_PHASES, column_label, is_outcome_column
-from cohort.toxicity import GRADE_COLUMNS, GradeMatrix, grade_matrix
+from cohort.toxicity import GRADE_COLUMNS, GradeMatrix, grade_matrix, hidden_groups, suppressed
 from ui.charts import show_figure
 from ui.describe import figure_caption
 from ui.hardening import run_through_entry_script
@@ -91,7 +91,8 @@ _NAMES = {**{c: f"Grade {c[-1]}" for c in GRADE_COLUMNS}, "any_grade": "Any grad
 
 def _n_pct(n: str, pct: str) -> pl.Expr:
     """'3 (2.0%)' from a count and a percent column."""
-    return pl.format("{} ({}%)", pl.col(n), pl.col(pct).round(1)).alias(n)
+    formatted = pl.format("{} ({}%)", pl.col(n), pl.col(pct).round(1))
+    return pl.when(pl.col(pct).is_null()).then(pl.col(n).cast(pl.String)).otherwise(formatted).alias(n)
 
 
 def shown_by_grade(table: pl.DataFrame) -> pl.DataFrame:
@@ -136,7 +137,7 @@ def heatmap_captions(view: View, matrix: GradeMatrix, shown: int, by: str | None
     terms = matrix.by_grade.height
     top = f"; the {shown} most frequent of {terms} terms" if shown < terms else ""
     grade = figure_caption(
-        view, endpoint, f"{counted}; % of all {matrix.denominator:,} patients (patients without "
+        view, endpoint, f"{counted}; % of all {matrix.denominator_text} patients (patients without "
         f"a toxicity record count in the denominator){top}", matrix.denominator)
     group = column_label(by).lower() if by else ""
     by_group = figure_caption(
@@ -184,20 +185,25 @@ def main() -> None:
     with right:
         highlight = url_toggle("Frame grade ≥3", value=True, key=f"{key}.highlight",
                                param="toxicity.highlight")
-    matrix = grade_matrix(view.toxicities, patients, by=by, phase=phase)
+    counted = grade_matrix(view.toxicities, patients, by=by, phase=phase)
+    matrix = suppressed(counted, view.min_cell)
+    for group in hidden_groups(matrix, counted):
+        st.info(literal_markdown(f"Group '{group}' is not shown: fewer than {view.min_cell} "
+                                 "patients (small-cell suppression)."),
+                icon=":material/visibility_off:")
     st.caption(f"Worst CTCAE grade per patient and term ({PHASE_LABELS[phase].lower()}). "
-               f"Percent of {matrix.denominator:,} patients in the filtered cohort; patients "
+               f"Percent of {matrix.denominator_text} patients in the filtered cohort; patients "
                "without a toxicity record count in the denominator.")
     coverage_note(patients, view.toxicities)
     if matrix.by_grade.is_empty():
         st.info(f"No toxicity recorded ({PHASE_LABELS[phase].lower()}) for the "
-                f"{matrix.denominator:,} patients in the filtered cohort.")
+                f"{matrix.denominator_text} patients in the filtered cohort.")
         return
     words = PHASE_WORDS[phase]
     top = choose_terms(matrix.by_grade.height, f"{key}.terms")
     grade_caption, group_caption = heatmap_captions(view, matrix, top, by)
     st.subheader("By worst grade")
-    figure = grade_heatmap(matrix.by_grade, denominator=matrix.denominator, max_terms=top,
+    figure = grade_heatmap(matrix.by_grade, denominator=matrix.denominator_text, max_terms=top,
                            caption=grade_caption)
     show_figure(_highlight(figure, highlight), f"Toxicity by worst CTCAE grade ({words})",
                 key="tox.grade")

@@ -73,7 +73,7 @@ def _layout(fig: go.Figure, title: str | None, n_rows: int, subtitle: str,
 def grade_heatmap(
     by_grade: pl.DataFrame,
     title: str | None = None,
-    denominator: int | None = None,
+    denominator: int | str | None = None,
     max_terms: int | None = None,
     caption: str | None = None,
 ) -> go.Figure:
