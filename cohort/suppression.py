@@ -178,12 +178,20 @@ def attrition_text(attrition: pl.DataFrame, min_cell: int | None) -> pl.DataFram
                                   excluded=pl.Series(excluded_text, dtype=pl.String))
 
 
-def in_dataset_words(kept: int, total: int, min_cell: int | None) -> str:
-    """'of 500 in the dataset'; under ``min_cell``, 'dataset size not shown' when the
+def in_total_words(kept: int, total: int, min_cell: int | None,
+                   where: str = "in the dataset") -> str:
+    """'of 500 in the dataset' (``where``); under ``min_cell``, 'total not shown' when the
     difference from ``kept`` would be a hidden count (rule 4)."""
-    if min_cell and is_small(total - kept, min_cell):
-        return f"dataset size not shown: it differs from the cohort by fewer than {min_cell}"
-    return f"of {patient_count(total, min_cell)} in the dataset"
+    if is_small(total - kept, min_cell):
+        return f"total not shown: it differs by fewer than {min_cell}"
+    return f"of {patient_count(total, min_cell)} {where}"
+
+
+def used_words(kept: int, total: int, min_cell: int | None) -> str:
+    """'495 of 500 patients', or '495 patients' when the difference would be hidden."""
+    if is_small(total - kept, min_cell):
+        return f"{patient_count(kept, min_cell)} patients"
+    return f"{patient_count(kept, min_cell)} of {patient_count(total, min_cell)} patients"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cohort.suppression import in_dataset_words, patient_count
+from cohort.suppression import in_total_words, patient_count
 from ui import presentation, urlstate
 from ui.auth import signed_in_panel
 from ui.charts import FIGURE_FORMATS, FORMAT_KEY
@@ -95,7 +95,7 @@ def render_sidebar() -> View:
     view = build_view(dataset, cohort_filter)
     with count_slot:
         st.metric("Patients in cohort", patient_count(view.patients.height, view.min_cell),
-                  help=in_dataset_words(view.patients.height, cohort.n_patients, view.min_cell))
+                  help=in_total_words(view.patients.height, cohort.n_patients, view.min_cell))
         if cohort.synthetic:
             st.caption("⚠️ Synthetic demonstration data, not patient records.")
         if cohort_filter.conditions:
