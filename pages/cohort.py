@@ -70,7 +70,8 @@ def describe(patients: pl.DataFrame) -> None:
     for start in range(0, len(shown), 2):
         for slot, column in zip(st.columns(2), shown[start:start + 2], strict=False):
             with slot:
-                show_figure(distribution_figure(patients[column], column), column_label(column))
+                show_figure(distribution_figure(patients[column], column, view.min_cell),
+                            column_label(column))
 
 
 if patients.is_empty():

@@ -1,4 +1,8 @@
-"""Distribution charts of cohort variables: histograms for numbers, bars for categories."""
+"""Distribution charts of cohort variables: histograms for numbers, bars for categories.
+
+With a small-cell threshold (``min_cell``, :mod:`cohort.suppression`) a bar of 1 to min_cell - 1
+patients is not drawn (no height, text or hover gives its count away), the subtitle says so,
+and its n and missing counts are suppressed."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from cohort.schema import column_label
+from cohort.suppression import is_small, suppressed_count
 
 BAR_COLOUR = "#0072B2"  # Okabe-Ito blue
 MAX_BARS = 15
@@ -17,8 +22,21 @@ TARGET_BINS = 30
 NICE_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
 
 
-def _layout(figure: go.Figure, title: str, n: int, missing: int) -> go.Figure:
-    note = f"n = {n}" + (f", missing {missing}" if missing else "")
+def _note(n: int, missing: int, min_cell: int | None, left_out: int) -> str:
+    """'n = 42, missing 3', suppressed; n left out when the missing count is hidden (the
+    cohort's size would give it away); and how many bars are not drawn."""
+    shown_missing = f"missing {suppressed_count(missing, min_cell)}" if missing else ""
+    parts = [shown_missing] if is_small(missing, min_cell) else [
+        f"n = {suppressed_count(n, min_cell)}", shown_missing]
+    if left_out:
+        parts.append(f"{left_out} bar{'s' if left_out > 1 else ''} of fewer than {min_cell} "
+                     "patients not drawn")
+    return ", ".join(p for p in parts if p)
+
+
+def _layout(figure: go.Figure, title: str, n: int, missing: int, min_cell: int | None = None,
+            left_out: int = 0) -> go.Figure:
+    note = _note(n, missing, min_cell, left_out)
     figure.update_layout(
         title={"text": f"{title}<br><sup>{note}</sup>", "font": {"size": FONT_SIZE + 3}},
         template="plotly_white", font={"size": FONT_SIZE}, height=320,
@@ -28,15 +46,20 @@ def _layout(figure: go.Figure, title: str, n: int, missing: int) -> go.Figure:
     return figure
 
 
-def _histogram_bars(values: np.ndarray, integer: bool) -> go.Bar:
+def _histogram_bars(values: np.ndarray, integer: bool, min_cell: int | None = None
+                    ) -> tuple[go.Bar, int]:
     """Bars of patients per bin, binned here so the figure's size does not grow with the
-    number of patients."""
+    number of patients, without the bins of 1 to min_cell - 1 patients; and how many bins
+    were left out."""
     if not len(values):
-        return go.Bar(x=[], y=[], marker_color=BAR_COLOUR)
+        return go.Bar(x=[], y=[], marker_color=BAR_COLOUR), 0
     counts, lefts, width = histogram(values, integer)
+    small = (counts > 0) & (counts < min_cell) if min_cell else np.zeros(len(counts), bool)
+    counts, lefts = counts[~small], lefts[~small]
     labels = [f"{left:g} to <{left + width:g}" for left in lefts]
     return go.Bar(x=lefts + width / 2, y=counts, width=width, marker_color=BAR_COLOUR,
-                  customdata=labels, hovertemplate="%{customdata}: %{y} patients<extra></extra>")
+                  customdata=labels, hovertemplate="%{customdata}: %{y} patients<extra></extra>"
+                  ), int(small.sum())
 
 
 def category_counts(values: pl.Series) -> pl.DataFrame:
@@ -69,17 +92,24 @@ def histogram(values: np.ndarray, integer: bool) -> tuple[np.ndarray, np.ndarray
     return counts, first + width * np.arange(len(counts)), width
 
 
-def distribution_figure(values: pl.Series, column: str) -> go.Figure:
-    """Histogram (numeric) or horizontal bar chart (categorical, top 15) of one column."""
+def distribution_figure(values: pl.Series, column: str, min_cell: int | None = None
+                        ) -> go.Figure:
+    """Histogram (numeric) or horizontal bar chart (categorical, top 15) of one column;
+    ``min_cell``: bars under it not drawn."""
     title = column_label(column)
     if values.dtype.is_numeric() and values.dtype != pl.Boolean:
         finite = values.drop_nulls()
         if finite.dtype.is_float():
             finite = finite.filter(finite.is_finite())
-        figure = go.Figure(_histogram_bars(finite.to_numpy(), finite.dtype.is_integer()))
+        bars, left_out = _histogram_bars(finite.to_numpy(), finite.dtype.is_integer(), min_cell)
+        figure = go.Figure(bars)
         figure.update_xaxes(title_text=title)
-        return _layout(figure, title, finite.len(), values.len() - finite.len())
-    counts = category_counts(values).head(MAX_BARS).reverse()
+        return _layout(figure, title, finite.len(), values.len() - finite.len(), min_cell,
+                       left_out)
+    counts = category_counts(values)
+    small = counts.filter(pl.col("patients") < min_cell) if min_cell else counts.clear()
+    counts = counts.filter(~pl.col("value").is_in(small["value"].implode()))
+    counts = counts.head(MAX_BARS).reverse()
     figure = go.Figure(go.Bar(
         x=counts["patients"].to_list(), y=counts["value"].to_list(), orientation="h",
         marker_color=BAR_COLOUR, text=counts["patients"].to_list(), textposition="auto",
@@ -87,6 +117,6 @@ def distribution_figure(values: pl.Series, column: str) -> go.Figure:
     figure.update_xaxes(title_text="Patients")
     figure.update_yaxes(title_text=None, automargin=True)
     missing = int(values.is_null().sum())
-    figure = _layout(figure, title, values.len() - missing, missing)
+    figure = _layout(figure, title, values.len() - missing, missing, min_cell, small.height)
     figure.update_yaxes(title_text=None)
     return figure
