@@ -428,6 +428,9 @@ def hidden_groups_text(result: SurvivalResult) -> str:
     """Why some groups are missing from the figure and tables ('' when none are)."""
     if not result.hidden_groups:
         return ""
+    if result.km.is_empty():
+        return (f"Fewer than {result.min_cell} patients in every group: no curve or table is "
+                "shown (small-cell suppression). Widen the filters.")
     names = ", ".join(f"'{g}'" for g in result.hidden_groups)
     return (f"Not drawn nor tabulated: {names} (fewer than {result.min_cell} patients; "
             "small-cell suppression). The log-rank test and hazard ratios include them.")

@@ -308,7 +308,8 @@ def show_result(view, endpoint: Endpoint, request: SurvivalRequest, result: Surv
         st.subheader("Kaplan-Meier, competing events censored")
     title = endpoint.label + (f" by {result.stratum_label}" if result.stratum_label else "")
     if result.min_cell:
-        caption += f". {km_caption_words(result.min_cell).capitalize()}"
+        words = km_caption_words(result.min_cell)
+        caption += f". {words[0].upper()}{words[1:]}"
     figure = km_figure(result.km, median_table=result.medians, logrank=result.logrank,
                        hazard_ratios=result.hazard_ratios, title=title, caption=caption,
                        conf_type=request.conf_type,
@@ -334,6 +335,9 @@ def main() -> None:
     if result.n == 0:
         st.warning(f"No patient in this cohort has {endpoint.label.lower()} data. Choose "
                    "another endpoint or widen the filters.")
+        return
+    if result.km.is_empty():
+        st.info(literal_markdown(hidden_groups_text(result)), icon=":material/visibility_off:")
         return
     show_result(view, endpoint, request, result, options)
 
