@@ -4,15 +4,19 @@ hand computation, and a configured dataset with min_cell = 11 opened in the app:
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 from statistics import NormalDist
 
+import numpy as np
 import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import ui.tables
 from cohort.datasets import load_dataset
+from cohort.dose import suppressed_dlt_table
 from cohort.figures.distributions import distribution_figure
 from cohort.report import ReportContent, build_report
 from cohort.suppression import (
@@ -190,16 +194,25 @@ def _figure_texts(figure) -> list[str]:
 SMALL_N = re.compile(r"\(?\bn\s*=\s*([1-9]|10)\b(?![\d.,])")
 
 
+def _values(array) -> list:
+    """A figure's array as a list (plotly stores numeric arrays as base64 'bdata' dicts)."""
+    if isinstance(array, dict) and "bdata" in array:
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+    return list(array) if array is not None else []
+
+
 def _small_in_figure(figure) -> list[str]:
     bad = [t for t in _figure_texts(figure) if SMALL_N.search(t)]
     for trace in figure.data:
         if trace.type == "scatter" and trace.mode == "text":  # risk tables
-            bad += [t for t in trace.text if not _count_ok(t)]
+            bad += [t for t in _values(trace.text) if not _count_ok(t)]
         if trace.type == "heatmap":
             bad += [t for row in trace.text for t in row if not _count_ok(t.split(" (")[0])]
+        if trace.type == "scatter" and "n = %{marker.size}" in (trace.hovertemplate or ""):
+            bad += [str(n) for n in _values(trace.marker.size) if not _count_ok(int(n))]
         if trace.type == "bar":
             heights = trace.x if trace.orientation == "h" else trace.y
-            bad += [str(h) for h in heights if not _count_ok(h)]
+            bad += [str(h) for h in _values(heights) if not _count_ok(h)]
     return bad
 
 
@@ -230,6 +243,28 @@ def registry(monkeypatch, tmp_path):
         'event_codings = { os_event = "0/1", pfs_event = "0/1" } }\n')
     monkeypatch.setenv("OLIGOMET_CONFIG", str(tmp_path / "oligomet.toml"))
     return chosen
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> list[tuple[bytes, bytes]]:
+    """The CSV and .xlsx bytes of every table's download buttons, as the app wrote them."""
+    written: list[tuple[bytes, bytes]] = []
+    original = ui.tables.download_files
+
+    def recording(frame: pl.DataFrame, sheet: str) -> tuple[bytes, bytes]:
+        files = original(frame, sheet)
+        written.append(files)
+        return files
+
+    monkeypatch.setattr(ui.tables, "download_files", recording)
+    return written
+
+
+def _check_downloads(written: list[tuple[bytes, bytes]]) -> None:
+    assert written
+    for csv, xlsx in written:
+        assert not _small_counts(pl.read_csv(csv, infer_schema=False))
+        assert not _small_counts(pl.read_excel(xlsx, infer_schema_length=0))
 
 
 def _open(screen: str, **params: str) -> AppTest:
@@ -268,7 +303,7 @@ def _check_screen(at: AppTest) -> str:
     return report
 
 
-def test_a_subgroup_of_seven_shows_no_count_under_eleven(registry):
+def test_a_subgroup_of_seven_shows_no_count_under_eleven(registry, downloads):
     at = _open("pages/cohort.py", **{"f.histology": "lung carcinoma", "cohort.by": "sex"})
     assert metric(at, "Patients in cohort") == "<11"
     _check_screen(at)
@@ -276,9 +311,11 @@ def test_a_subgroup_of_seven_shows_no_count_under_eleven(registry):
     assert attrition["n"].to_list() == ["51", "<11"]
     for screen in ("pages/survival.py", "pages/toxicity.py"):
         _check_screen(_open(screen, **{"f.histology": "lung carcinoma"}))
+    _check_downloads(downloads)
 
 
-def test_a_stratified_curve_draws_no_group_under_eleven_and_rounds_its_counts(registry):
+def test_a_stratified_curve_draws_no_group_under_eleven_and_rounds_its_counts(registry,
+                                                                              downloads):
     at = _open("pages/survival.py", **{"survival.endpoint": "PFS", "survival.by": "histology",
                                         "survival.kmunicate": "true"})
     _check_screen(at)
@@ -289,11 +326,25 @@ def test_a_stratified_curve_draws_no_group_under_eleven_and_rounds_its_counts(re
     assert "OpenSAFELY" in figure.layout.annotations[-1].text
     risk = [int(t) for tr in figure.data if tr.mode == "text" for t in tr.text]
     assert risk and all(n % M == 0 for n in risk)
+    _check_downloads(downloads)
     notes = " ".join(as_read(str(i.value)) for i in at.info)
     assert "'lung carcinoma', 'other carcinoma'" in notes and "fewer than 11" in notes
 
 
-def test_cox_and_toxicity_by_group_show_no_count_under_eleven(registry):
+def test_cox_dose_and_toxicity_by_group_show_no_count_under_eleven(registry, downloads):
     _check_screen(_open("pages/toxicity.py", **{"toxicity.by": "histology"}))
-    _check_screen(_open("pages/cox.py"))
+    cox = _open("pages/cox.py", **{"cox.endpoint": "PFS", "cox.covariates": ["histology", "sex"]})
+    assert _shown(cox).figures, "the forest plot is drawn"
+    _check_screen(cox)
+    _check_screen(_open("pages/dose.py", **{"dose.by": "histology"}))
+    _check_downloads(downloads)
+
+
+def test_dose_levels_under_eleven_are_left_out_and_hidden_dlt_counts_lose_their_rate():
+    table = pl.DataFrame({"dose_level": [1, 2, 3], "n": [6, 14, 12], "dlt": [1, 3, 11],
+                          "rate": [1 / 6, 3 / 14, 11 / 12], "lower": [0.0, 0.05, 0.6],
+                          "upper": [0.6, 0.5, 0.99]})
+    shown = suppressed_dlt_table(table, M)
+    assert shown.select("dose_level", "n", "dlt").rows() == [(2, "14", "<11"), (3, "12", "withheld")]
+    assert shown["rate"].is_null().all()
 

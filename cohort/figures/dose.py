@@ -17,6 +17,7 @@ from cohort.figures.style import (
     wrap,
 )
 from cohort.schema import column_label
+from cohort.suppression import is_small
 
 #: The dose quantities shown, in this order (derived columns from ``cohort.dose``).
 DOSE_QUANTITIES = ("rt_total_dose_gy", "rt_fractions", "dose_per_fraction_gy", "bed10_gy",
@@ -148,6 +149,7 @@ def dose_distribution_figure(
     max_groups: int = MAX_GROUPS,
     caption: str | None = None,
     caption_width: int = CAPTION_WIDTH,
+    min_cell: int | None = None,
 ) -> go.Figure:
     """Horizontal box plot (with the patients as markers) or markers only of ``value`` per
     group of ``by``; group labels carry n; most frequent group on top; beyond ``max_groups``:
@@ -155,13 +157,20 @@ def dose_distribution_figure(
     distinct value, area proportional to its patients) are computed here, so the figure's size
     does not grow with the number of patients. ``caption`` (cohort, method) under the axis,
     wrapped to ``caption_width`` characters (less than the default for a figure in half the
-    page's width)."""
+    page's width). ``min_cell`` (:mod:`cohort.suppression`): groups and markers of fewer
+    patients are not drawn, and the subtitle then gives no total."""
     if kind not in ("box", "strip"):
         raise ValueError("kind must be 'box' or 'strip'")
     data = _lump(long_by_group(patients, value, by), max_groups)
     counts = _group_order(data)
+    shown = [(g, n) for g, n in counts if not is_small(n, min_cell)]
+    left_out = len(counts) - len(shown)
+    counts = shown
+    data = data.filter(pl.col("group").is_in([g for g, _ in counts]))
     labels = {group: f"{group} (n={n})" for group, n in counts}
     markers = point_markers(data)
+    if min_cell:
+        markers = markers.filter(pl.col("count") >= min_cell)
     size_ref = 2.0 * (markers["count"].max() or 1) / MARKER_MAX_PX ** 2
     boxes = {row["group"]: row for row in box_statistics(data).iter_rows(named=True)}
     fig = go.Figure()
@@ -176,6 +185,9 @@ def dose_distribution_figure(
     if isinstance(patients.schema[by], pl.List):
         note = (f"by {column_label(by).lower()}; {data.height} values from "
                 f"{patients_with_value(patients, value)} patients, one per listed value")
+    if min_cell:
+        note = (f"by {column_label(by).lower()}; groups and markers of fewer than {min_cell} "
+                f"patients not drawn ({left_out} group{'s' if left_out != 1 else ''} left out)")
     _layout(fig, f"{title}<br><sup>{note}</sup>", title, list(labels.values()))
     if caption and markers.height < data["group", "value"].n_unique():
         caption += (f" Over {MAX_MARKERS_PER_GROUP} distinct values in a group: values pooled "
