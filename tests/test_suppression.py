@@ -124,11 +124,14 @@ def test_toxicity_matrix_and_heatmap_show_no_small_count():
     assert all(_count_ok(v) for v in matrix.by_group["n_any"])
 
 
-def test_distribution_bars_under_the_threshold_are_not_drawn():
+def test_distribution_bars_under_the_threshold_are_not_drawn_nor_their_complement():
+    """b (4) is small; with n = 46 shown, a and c drawn would give it away: c goes too."""
     values = pl.Series("histology", ["a"] * 30 + ["b"] * 4 + ["c"] * 12)
     figure = distribution_figure(values, "histology", M)
-    assert list(figure.data[0].y) == ["c", "a"] and list(figure.data[0].x) == [12, 30]
-    assert "1 bar of fewer than 11 patients not drawn" in figure.layout.title.text
+    assert list(figure.data[0].y) == ["a"] and list(figure.data[0].x) == [30]
+    assert "2 bars withheld (small-cell suppression)" in figure.layout.title.text
+    with_missing = pl.Series("sex", ["female"] * 30 + ["male"] * 12 + [None] * 3)
+    assert list(distribution_figure(with_missing, "sex", M).data[0].y) == ["female"]
 
 
 # --------------------------------------------------------------------------- in the app

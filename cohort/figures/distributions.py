@@ -1,8 +1,10 @@
 """Distribution charts of cohort variables: histograms for numbers, bars for categories.
 
 With a small-cell threshold (``min_cell``, :mod:`cohort.suppression`) a bar of 1 to min_cell - 1
-patients is not drawn (no height, text or hover gives its count away), the subtitle says so,
-and its n and missing counts are suppressed."""
+patients is not drawn (no height, text or hover gives its count away), nor the smallest other
+bar when the bars and the missing count would add up to the n shown with a single bar left out
+(:func:`cohort.suppression.protect`); the subtitle says how many are not drawn, and the n and
+missing counts are suppressed."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from cohort.schema import column_label
-from cohort.suppression import is_small, suppressed_count
+from cohort.suppression import Line, is_small, protect, suppressed_count
 
 BAR_COLOUR = "#0072B2"  # Okabe-Ito blue
 MAX_BARS = 15
@@ -29,8 +31,8 @@ def _note(n: int, missing: int, min_cell: int | None, left_out: int) -> str:
     parts = [shown_missing] if is_small(missing, min_cell) else [
         f"n = {suppressed_count(n, min_cell)}", shown_missing]
     if left_out:
-        parts.append(f"{left_out} bar{'s' if left_out > 1 else ''} of fewer than {min_cell} "
-                     "patients not drawn")
+        parts.append(f"{left_out} bar{'s' if left_out > 1 else ''} withheld (small-cell "
+                     "suppression)")
     return ", ".join(p for p in parts if p)
 
 
@@ -54,12 +56,31 @@ def _histogram_bars(values: np.ndarray, integer: bool, min_cell: int | None = No
     if not len(values):
         return go.Bar(x=[], y=[], marker_color=BAR_COLOUR), 0
     counts, lefts, width = histogram(values, integer)
-    small = (counts > 0) & (counts < min_cell) if min_cell else np.zeros(len(counts), bool)
+    small = np.array([i in hidden_bars(counts.tolist(), min_cell) for i in range(len(counts))],
+                     dtype=bool)
     counts, lefts = counts[~small], lefts[~small]
     labels = [f"{left:g} to <{left + width:g}" for left in lefts]
     return go.Bar(x=lefts + width / 2, y=counts, width=width, marker_color=BAR_COLOUR,
                   customdata=labels, hovertemplate="%{customdata}: %{y} patients<extra></extra>"
                   ), int(small.sum())
+
+
+def hidden_bars(counts: list[int], min_cell: int | None, missing: int = 0,
+                total_shown: bool = True) -> set[int]:
+    """Indexes of the bars not drawn under ``min_cell``: the small ones, and those whose count
+    the n shown (bars + ``missing``; ``total_shown`` False: list columns, whose bars add up to
+    no n) would give away."""
+    values: dict = dict(enumerate(counts)) | {"missing": missing, "n": sum(counts) + missing}
+    lines = [Line((*range(len(counts)), "missing"), "n")] if total_shown else []
+    return {k for k in protect(values, lines, min_cell) if isinstance(k, int)}
+
+
+def _empty_note(figure: go.Figure, min_cell: int | None) -> None:
+    """Say so in the plot when every bar is withheld."""
+    figure.add_annotation(text=f"No bar of {min_cell} or more patients to draw",
+                          xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False)
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
 
 
 def category_counts(values: pl.Series) -> pl.DataFrame:
@@ -104,11 +125,16 @@ def distribution_figure(values: pl.Series, column: str, min_cell: int | None = N
         bars, left_out = _histogram_bars(finite.to_numpy(), finite.dtype.is_integer(), min_cell)
         figure = go.Figure(bars)
         figure.update_xaxes(title_text=title)
+        if min_cell and not len(bars.y):
+            _empty_note(figure, min_cell)
         return _layout(figure, title, finite.len(), values.len() - finite.len(), min_cell,
                        left_out)
     counts = category_counts(values)
-    small = counts.filter(pl.col("patients") < min_cell) if min_cell else counts.clear()
-    counts = counts.filter(~pl.col("value").is_in(small["value"].implode()))
+    missing = int(values.is_null().sum())
+    hidden = hidden_bars(counts["patients"].to_list(), min_cell, missing,
+                         total_shown=not isinstance(values.dtype, pl.List))
+    small = counts.filter(pl.int_range(pl.len()).is_in(list(hidden)))
+    counts = counts.filter(~pl.int_range(pl.len()).is_in(list(hidden)))
     counts = counts.head(MAX_BARS).reverse()
     figure = go.Figure(go.Bar(
         x=counts["patients"].to_list(), y=counts["value"].to_list(), orientation="h",
@@ -116,7 +142,8 @@ def distribution_figure(values: pl.Series, column: str, min_cell: int | None = N
     ))
     figure.update_xaxes(title_text="Patients")
     figure.update_yaxes(title_text=None, automargin=True)
-    missing = int(values.is_null().sum())
+    if min_cell and counts.is_empty():
+        _empty_note(figure, min_cell)
     figure = _layout(figure, title, values.len() - missing, missing, min_cell, small.height)
     figure.update_yaxes(title_text=None)
     return figure
