@@ -6,6 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
+from cohort.figures.distributions import hidden_bars
 from cohort.figures.style import (
     CAPTION_WIDTH,
     FONT_FAMILY,
@@ -17,7 +18,6 @@ from cohort.figures.style import (
     wrap,
 )
 from cohort.schema import column_label
-from cohort.suppression import is_small
 
 #: The dose quantities shown, in this order (derived columns from ``cohort.dose``).
 DOSE_QUANTITIES = ("rt_total_dose_gy", "rt_fractions", "dose_per_fraction_gy", "bed10_gy",
@@ -158,19 +158,22 @@ def dose_distribution_figure(
     does not grow with the number of patients. ``caption`` (cohort, method) under the axis,
     wrapped to ``caption_width`` characters (less than the default for a figure in half the
     page's width). ``min_cell`` (:mod:`cohort.suppression`): groups and markers of fewer
-    patients are not drawn, and the subtitle then gives no total."""
+    patients are not drawn, nor one more where the n shown would give a single one away, and
+    the subtitle then gives no total."""
     if kind not in ("box", "strip"):
         raise ValueError("kind must be 'box' or 'strip'")
     data = _lump(long_by_group(patients, value, by), max_groups)
     counts = _group_order(data)
-    shown = [(g, n) for g, n in counts if not is_small(n, min_cell)]
+    hidden = hidden_bars([n for _, n in counts], min_cell,
+                         total_shown=not isinstance(patients.schema[by], pl.List))
+    shown = [(g, n) for i, (g, n) in enumerate(counts) if i not in hidden]
     left_out = len(counts) - len(shown)
     counts = shown
     data = data.filter(pl.col("group").is_in([g for g, _ in counts]))
     labels = {group: f"{group} (n={n})" for group, n in counts}
     markers = point_markers(data)
     if min_cell:
-        markers = markers.filter(pl.col("count") >= min_cell)
+        markers = _shown_markers(markers, min_cell)
     size_ref = 2.0 * (markers["count"].max() or 1) / MARKER_MAX_PX ** 2
     boxes = {row["group"]: row for row in box_statistics(data).iter_rows(named=True)}
     fig = go.Figure()
@@ -195,6 +198,17 @@ def dose_distribution_figure(
     extra = _caption(fig, caption, caption_width, list(labels.values()))
     fig.update_layout(height=fig.layout.height + extra, margin_b=fig.layout.margin.b + extra)
     return fig
+
+
+def _shown_markers(markers: pl.DataFrame, min_cell: int) -> pl.DataFrame:
+    """The markers drawn under ``min_cell``: per group, without those of fewer patients and,
+    where the group's n would give a single one away, the smallest other one
+    (:func:`cohort.figures.distributions.hidden_bars`)."""
+    parts = []
+    for part in markers.partition_by("group", maintain_order=True):
+        hidden = hidden_bars(part["count"].to_list(), min_cell)
+        parts.append(part.filter(~pl.int_range(pl.len()).is_in(list(hidden))))
+    return pl.concat(parts) if parts else markers
 
 
 def _unit(column: str) -> str:
