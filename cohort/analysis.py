@@ -12,17 +12,33 @@ Times are analysed in the request's unit (days, weeks, months, years; :mod:`coho
 the endpoint's time is converted once, into one column, before any statistic (exactly from
 ``K_days`` where the cohort has it), and every time of the result (curve, medians, landmarks,
 RMST horizon, follow-up) is in :attr:`SurvivalResult.unit`.
+
+With a small-cell threshold (``min_cell``, :mod:`cohort.suppression`) the curve and everything
+read from it (medians, landmarks, RMST, risk tables) come from counts rounded as OpenSAFELY's
+``round_km``; groups under ``min_cell`` patients are not drawn nor tabulated; log-rank and Cox
+are computed on the real data and their counts shown suppressed; cumulative incidence is not
+estimated (no rounding method for it here).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
 from cohort.competing import GrayTestResult, cumulative_incidence, gray_test
 from cohort.cox import covariate_levels
 from cohort.schema import column_label, is_numeric
+from cohort.suppression import (
+    caption_words,
+    group_sizes,
+    is_small,
+    km_caption_words,
+    patient_count,
+    round_event_counts,
+    shown_counts,
+    small_groups,
+)
 from cohort.survival import (
     ConfType,
     LogrankResult,
@@ -103,6 +119,9 @@ class SurvivalResult:
     pooled: tuple[str, ...] = ()
     #: Cox HR of each group against the reference (:func:`cohort.survival.hazard_ratios`).
     hazard_ratios: pl.DataFrame | None = None
+    #: Small-cell threshold applied (None: none); groups under it, not drawn nor tabulated.
+    min_cell: int | None = None
+    hidden_groups: tuple[str, ...] = ()
 
     @property
     def reference(self) -> str | None:
@@ -222,29 +241,65 @@ def reference_options(patients: pl.DataFrame, request: SurvivalRequest
     return covariate_levels(frame[STRATUM]), largest_group(frame, STRATUM)
 
 
-def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest) -> SurvivalResult:
+def _real_counts(counts: pl.DataFrame) -> pl.DataFrame:
+    """Patients and events per group of an event-counts table: group, n, events."""
+    return counts.group_by("group", maintain_order=True).agg(
+        n=pl.col("n_exit").sum(), events=pl.col("n_event").sum())
+
+
+def _suppressed_medians(medians: pl.DataFrame, counts: pl.DataFrame, min_cell: int
+                        ) -> pl.DataFrame:
+    """The medians of the rounded curve with each group's real n and events, suppressed."""
+    real = _real_counts(counts)
+    return shown_counts(medians.drop("n", "events").join(real, on="group", maintain_order="left")
+                        .select(medians.columns), ["n", "events"], min_cell)
+
+
+def _suppressed_logrank(test: LogrankResult, min_cell: int) -> LogrankResult:
+    """The log-rank test with its counts suppressed and without the (O-E) columns (with the
+    expected count shown they would give the observed one away)."""
+    table = shown_counts(test.table.select("group", "n", "observed", "expected"),
+                         ["n", "observed"], min_cell)
+    return replace(test, table=table)
+
+
+def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest,
+                     min_cell: int | None = None) -> SurvivalResult:
     """Kaplan-Meier, medians, median follow-up (reverse Kaplan-Meier), landmarks, RMST,
     log-rank, Cox hazard ratios against the reference group and (when the event column has
     code 2) cumulative incidence with Gray's test, for ``request`` on ``patients``, every time
     in the request's unit. One aggregation over the rows serves the curve, its summaries and
-    the log-rank test."""
+    the log-rank test. ``min_cell``: small-cell suppression (see the module's docstring)."""
     unit = analysed_unit(request.time, request.unit)
     source = time_source(patients, request.time, request.unit)
     frame, left_out, strata = _analysed(patients, request)
     cut = strata.cut
     by = STRATUM if request.by else None
     counts = event_counts(frame, TIME, request.event, by)
-    km = km_from_counts(counts, request.conf_type, request.conf_level)
+    hidden = small_groups(counts, min_cell)
+    km = km_from_counts(round_event_counts(counts, min_cell), request.conf_type,
+                        request.conf_level)
     digits = DIGITS[unit] if unit else 1
     medians = median_from_km(km, digits)
     tau = request.tau if request.tau is not None else _default_tau(km)
-    groups = medians["group"].to_list()
+    groups = list(group_sizes(counts))
     competing = bool((frame[request.event].cast(pl.Int64, strict=False) == COMPETING_CODE).any())
     cif = gray = None
-    if competing:
+    if competing and not min_cell:
         cif = cumulative_incidence(frame, TIME, request.event, by, conf_level=request.conf_level)
         if len(groups) > 1:
             gray = gray_test(frame, TIME, request.event, by)
+    test = logrank_from_counts(counts, ordered=cut is not None) if len(groups) > 1 else None
+    ratios = hazard_ratios(frame, TIME, request.event, STRATUM, request.reference,
+                           request.conf_level) if len(groups) > 1 else None
+    follow_up = median_follow_up(frame, TIME, request.event, by, digits)
+    small = [g for g in medians.filter(pl.col("n") < SMALL_GROUP)["group"] if g not in hidden]
+    if min_cell:
+        medians = _suppressed_medians(medians, counts, min_cell)
+        follow_up = shown_counts(follow_up.filter(~pl.col("group").is_in(hidden)),
+                                 ["n", "under_follow_up"], min_cell)
+        test = _suppressed_logrank(test, min_cell) if test is not None else None
+        ratios = shown_counts(ratios, ["n", "events"], min_cell) if ratios is not None else None
     return SurvivalResult(
         request=request,
         unit=unit,
@@ -258,15 +313,16 @@ def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest) -> Surviv
         landmarks=landmarks_from_km(km, list(request.landmarks)),
         rmst=rmst_from_km(km, tau) if tau else None,
         tau=tau,
-        logrank=logrank_from_counts(counts, ordered=cut is not None) if len(groups) > 1 else None,
-        competing=competing,
-        follow_up=median_follow_up(frame, TIME, request.event, by, digits),
+        logrank=test,
+        competing=competing and cif is not None,
+        follow_up=follow_up,
         cif=cif,
         gray=gray,
-        small_groups=medians.filter(pl.col("n") < SMALL_GROUP)["group"].to_list(),
+        small_groups=small,
         pooled=strata.pooled,
-        hazard_ratios=hazard_ratios(frame, TIME, request.event, STRATUM, request.reference,
-                                    request.conf_level) if len(groups) > 1 else None,
+        hazard_ratios=ratios,
+        min_cell=min_cell,
+        hidden_groups=tuple(hidden),
     )
 
 
@@ -356,6 +412,30 @@ def time_words(result: SurvivalResult) -> str:
     return f"times in {unit}, converted from {source_unit} ({source}; {conversion_words(source_unit, unit)})"
 
 
+def left_out_text(result: SurvivalResult, total: int) -> str:
+    """'4,226 of 4,299 patients analysed; left out: 73 missing ECOG.', its counts suppressed
+    under the result's threshold ('of N' left out when the difference would be hidden)."""
+    min_cell = result.min_cell
+    dropped = ", ".join(f"{patient_count(n, min_cell)} missing {column_label(c)}"
+                        for c, n in result.left_out.items())
+    analysed = patient_count(result.n, min_cell)
+    if not is_small(total - result.n, min_cell):
+        analysed += f" of {patient_count(total, min_cell)}"
+    return f"{analysed} patients analysed; left out: {dropped}."
+
+
+def hidden_groups_text(result: SurvivalResult) -> str:
+    """Why some groups are missing from the figure and tables ('' when none are)."""
+    if not result.hidden_groups:
+        return ""
+    if result.km.is_empty():
+        return (f"Fewer than {result.min_cell} patients in every group: no curve or table is "
+                "shown (small-cell suppression). Widen the filters.")
+    names = ", ".join(f"'{g}'" for g in result.hidden_groups)
+    return (f"Not drawn nor tabulated: {names} (fewer than {result.min_cell} patients; "
+            "small-cell suppression). The log-rank test and hazard ratios include them.")
+
+
 def method_text(result: SurvivalResult) -> str:
     """The methods in one sentence, for captions and reports."""
     level = f"{100 * result.request.conf_level:.0f}%"
@@ -375,4 +455,6 @@ def method_text(result: SurvivalResult) -> str:
     if result.competing:
         text += ("; competing events (code 2) censored in Kaplan-Meier; cumulative incidence by "
                  "Aalen-Johansen" + (", Gray's test" if result.gray else ""))
+    if result.min_cell:
+        text += f"; {km_caption_words(result.min_cell)}; {caption_words(result.min_cell)}"
     return text

@@ -26,6 +26,7 @@ from cohort.schema import (
     identifying_columns,
     is_outcome_column,
 )
+from cohort.suppression import Line, count_text, protect
 
 #: Relative change of the log partial likelihood at which Newton-Raphson stops (R: 1e-9).
 EPS = 1e-10
@@ -926,8 +927,35 @@ NOT_APPLICABLE = "–"
 
 
 def _count_text(column: str) -> pl.Expr:
-    return (pl.col(column).map_elements(lambda v: f"{v:,}", return_dtype=pl.String)
+    """A count column as text ('1,234'; a suppressed count's text as it is)."""
+    return (pl.col(column).map_elements(lambda v: v if isinstance(v, str) else f"{v:,}",
+                                        return_dtype=pl.String)
             .fill_null(NOT_APPLICABLE))
+
+
+def suppressed_terms(terms: pl.DataFrame, min_cell: int | None) -> pl.DataFrame:
+    """A terms table (``CoxResult.terms``, :func:`univariable_screen`) with its ``n`` and
+    ``events`` as text under a small-cell threshold (:mod:`cohort.suppression`): counts of 1 to
+    min_cell - 1 as '<11', and, where the levels of a covariate add up to the model's count, one
+    more level 'withheld' if only one would be hidden. Unchanged without a threshold."""
+    if not min_cell or terms.is_empty():
+        return terms
+    rows = list(terms.iter_rows(named=True))
+    texts: dict[str, list[str]] = {}
+    for column in ("n", "events"):
+        values = {i: int(r[column]) for i, r in enumerate(rows) if r[column] is not None}
+        lines = []
+        for covariate in terms["covariate"].unique(maintain_order=True):
+            parts = tuple(i for i, r in enumerate(rows)
+                          if r["covariate"] == covariate and r["level"] is not None and i in values)
+            if len(parts) > 1:
+                total = ("total", covariate)
+                values[total] = sum(values[i] for i in parts)
+                lines.append(Line(parts, total))
+        hidden = protect(values, lines, min_cell)
+        texts[column] = [None if i not in values else count_text(values[i], min_cell, i in hidden)
+                         for i in range(len(rows))]
+    return terms.with_columns(pl.Series(c, v, dtype=pl.String) for c, v in texts.items())
 
 
 def hr_table_text(table: pl.DataFrame) -> pl.DataFrame:

@@ -13,6 +13,7 @@ from scipy.stats import beta
 
 from cohort.competing import GrayTestResult, cumulative_incidence, gray_test
 from cohort.cox import CoxResult, fit_cox
+from cohort.suppression import Line, count_text, protect
 
 DEFAULT_ALPHA_BETA_GY = 10.0
 
@@ -114,6 +115,27 @@ def dlt_table(patients: pl.DataFrame, conf_level: float = 0.95) -> pl.DataFrame:
         pl.Series("lower", [b[0] for b in bounds], dtype=pl.Float64),
         pl.Series("upper", [b[1] for b in bounds], dtype=pl.Float64),
     ).select("dose_level", *doses, "n", "dlt", "rate", "lower", "upper")
+
+
+def suppressed_dlt_table(table: pl.DataFrame, min_cell: int | None) -> pl.DataFrame:
+    """A :func:`dlt_table` under a small-cell threshold (:mod:`cohort.suppression`): dose
+    levels of fewer than ``min_cell`` patients left out, ``n`` and ``dlt`` as text, and the
+    rate and CI null where the DLT count, or the count without a DLT, is hidden. Unchanged
+    without a threshold."""
+    if not min_cell:
+        return table
+    kept = table.filter(pl.col("n") >= min_cell)
+    dlt_text, hidden_rates = [], []
+    for n, dlt in kept.select("n", "dlt").rows():
+        hidden = protect({"dlt": dlt, "without": n - dlt, "n": n},
+                         [Line(("dlt", "without"), "n")], min_cell)
+        dlt_text.append(count_text(dlt, min_cell, "dlt" in hidden))
+        hidden_rates.append(bool(hidden))
+    hide = pl.Series(hidden_rates, dtype=pl.Boolean)
+    return kept.with_columns(
+        pl.col("n").cast(pl.String), pl.Series("dlt", dlt_text, dtype=pl.String),
+        *(pl.when(hide).then(None).otherwise(pl.col(c)).alias(c)
+          for c in ("rate", "lower", "upper")))
 
 
 BED10_BAND = "bed10_band"

@@ -14,6 +14,7 @@ import polars as pl
 
 from cohort import __version__
 from cohort.figures.safe_text import safe_figure
+from cohort.suppression import patient_count
 
 MAX_REPORT_ROWS = 500
 
@@ -43,17 +44,23 @@ class ReportContent:
     link: str = ""
 
 
-def patients_analysed(total: int, analysed: Sequence[int | None]) -> str:
+def patients_analysed(total: int, analysed: Sequence[int | str | None],
+                      min_cell: int | None = None) -> str:
     """The patients a view's figures analyse, beside the filtered total (None: all of them):
     'n = 4,299' when every figure analyses all (or there is no figure); '4,226 of 4,299
     patients analysed' when they analyse fewer; '68–4,226 of 4,299 patients analysed' when
-    their numbers differ."""
-    counts = sorted({total if n is None else n for n in analysed})
+    their numbers differ. Under ``min_cell`` (cohort.suppression) small counts read '<11'
+    and 'of N' is left out when the difference would be a hidden count; a figure's n given as
+    text (suppressed already, e.g. 'withheld') is left out of the span."""
+    counts = sorted({total if n is None else n for n in analysed if not isinstance(n, str)})
     if not counts or counts == [total]:
-        return f"n = {total:,}"
+        return f"n = {patient_count(total, min_cell)}"
     low, high = counts[0], counts[-1]
-    span = f"{low:,}" if low == high else f"{low:,}–{high:,}"
-    return f"{span} of {total:,} patients analysed"
+    shown_low, shown_high = patient_count(low, min_cell), patient_count(high, min_cell)
+    span = shown_low if low == high else f"{shown_low}–{shown_high}"
+    if min_cell and 0 < total - high < min_cell:
+        return f"{span} patients analysed"
+    return f"{span} of {patient_count(total, min_cell)} patients analysed"
 
 
 def _cell(value: object) -> str:

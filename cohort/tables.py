@@ -3,16 +3,23 @@
 Categorical variables: n (%) per level, percentages of the patients in the column; list columns
 (treated sites) count patients with each value, so percentages may add to more than 100.
 Numeric variables: median (IQR) and range. Every variable states its missing count.
+
+With a small-cell threshold (``min_cell``, :mod:`cohort.suppression`) counts of 1 to min_cell - 1
+read "<11", a level, group or missing count that a column's or a row's total would give away is
+"withheld", percentages are left out where a count or the variable's missing count is hidden,
+and a group of fewer than min_cell patients shows no median, IQR or range.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Collection
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from cohort.schema import PATIENT_ID, column_label, identifying_columns, is_numeric, is_outcome_column
+from cohort.suppression import Line, count_text, is_small, protect
 
 MAX_LEVELS = 20
 OVERALL = "Overall"
@@ -69,18 +76,6 @@ def _missing(column: pl.Series) -> int:
     return int(column.is_null().sum()) + nan
 
 
-def _cells(column: pl.Series, levels: list[str] | None) -> list[tuple[str, str]]:
-    """(statistic label, cell text) rows of one variable in one group."""
-    if levels is None:
-        rows = _numeric_rows(column)
-    else:
-        counts = _level_counts(column)
-        observed = len(column) - _missing(column)
-        rows = [(level, f"{counts.get(level, 0)} ({_pct(counts.get(level, 0), observed)})")
-                for level in levels]
-    return [*rows, ("missing", str(_missing(column)))]
-
-
 def _pct(count: int, total: int) -> str:
     return whole_percent(100 * count / total) if total else "–"
 
@@ -94,34 +89,110 @@ def whole_percent(percent: float) -> str:
 
 
 
+Key = tuple[str, str, str]  # (variable, statistic, group header)
+SIZE = ("", "n", "")
+
+
+@dataclass
+class _Cells:
+    """Table 1 before formatting: each count with the denominator of its percentage (None:
+    no percentage), each other statistic as text, and the lines of counts adding up."""
+
+    counts: dict[Key, int] = field(default_factory=dict)
+    denominators: dict[Key, int | None] = field(default_factory=dict)
+    texts: dict[Key, str] = field(default_factory=dict)
+    lines: list[Line] = field(default_factory=list)
+
+    def add_count(self, key: Key, count: int, denominator: int | None = None) -> None:
+        self.counts[key] = count
+        self.denominators[key] = denominator
+
+
+def _variable_cells(cells: _Cells, variable: str, groups: dict[str, pl.DataFrame],
+                    headers: list[str], levels: list[str] | None, sizes: dict[str, int],
+                    min_cell: int | None) -> list[str]:
+    """Add one variable's cells in every group; returns its statistic labels in order."""
+    labels: list[str] = []
+    for header, members in groups.items():
+        column = members[variable]
+        missing = _missing(column)
+        if levels is None:
+            numeric = _numeric_rows(column)
+            if is_small(sizes[header], min_cell):
+                numeric = [(label, "–") for label, _ in numeric]
+            cells.texts |= {(variable, label, header): text for label, text in numeric}
+            labels = [label for label, _ in numeric]
+        else:
+            counts = _level_counts(column)
+            for level in levels:
+                cells.add_count((variable, level, header), counts.get(level, 0),
+                                len(column) - missing)
+            labels = list(levels)
+            if not isinstance(column.dtype, pl.List):
+                cells.lines.append(Line(tuple((variable, s, header) for s in [*levels, "missing"]),
+                                        (*SIZE[:2], header)))
+        cells.add_count((variable, "missing", header), missing)
+    for label in [*labels, "missing"]:
+        if (variable, label, headers[0]) in cells.counts:
+            cells.lines.append(Line(tuple((variable, label, h) for h in headers[1:]),
+                                    (variable, label, headers[0])))
+    return [*labels, "missing"]
+
+
+def _cell_text(cells: _Cells, key: Key, hidden: set[Key], min_cell: int | None) -> str:
+    if key in cells.texts:
+        return cells.texts[key]
+    count, denominator = cells.counts[key], cells.denominators[key]
+    if key in hidden:
+        return count_text(count, min_cell, hidden=True)
+    missing_hidden = (key[0], "missing", key[2]) in hidden
+    if denominator is None or missing_hidden:
+        return str(count)
+    return f"{count} ({_pct(count, denominator)})"
+
+
 def table_one(patients: pl.DataFrame, by: str | None = None,
-              variables: list[str] | None = None) -> pl.DataFrame:
+              variables: list[str] | None = None, min_cell: int | None = None) -> pl.DataFrame:
     """Table 1 as text: columns characteristic, statistic, 'Overall (n=N)', one per group.
 
     Group columns are sorted group values, each headed 'value (n=N)'; missing group: 'missing'.
+    ``min_cell``: small counts suppressed, and those that totals would give away withheld
+    (see the module's docstring).
     """
     variables = [v for v in (variables or default_variables(patients)) if v != by]
     groups = _groups(patients, by)
-    records: dict[str, list[str]] = {"characteristic": [], "statistic": []}
-    for header in groups:
-        records[header] = []
+    sizes = {value: members.height for value, members in groups.items()}
+    headers = list(groups)
+    cells = _Cells()
+    for header in headers:
+        cells.add_count((*SIZE[:2], header), sizes[header])
+    if by is not None:
+        cells.lines.append(Line(tuple((*SIZE[:2], h) for h in headers[1:]),
+                                (*SIZE[:2], headers[0])))
+    rows: list[tuple[str, str]] = []
     for variable in variables:
         column = patients[variable]
         levels = None if is_numeric(column.dtype) else list(_level_counts(column))
-        for header, members in groups.items():
-            cells = _cells(members[variable], levels)
-            records[header] += [text for _, text in cells]
-        records["statistic"] += [label for label, _ in cells]
-        records["characteristic"] += [column_label(variable)] * len(cells)
+        labels = _variable_cells(cells, variable, groups, headers, levels, sizes, min_cell)
+        rows += [(variable, label) for label in labels]
+    hidden = protect(cells.counts, cells.lines, min_cell)
+    titles = {h: f"{h} (n={count_text(sizes[h], min_cell, (*SIZE[:2], h) in hidden)})"
+              for h in headers}
+    records: dict[str, list[str]] = {
+        "characteristic": [column_label(v) for v, _ in rows],
+        "statistic": [label for _, label in rows],
+    }
+    for header in headers:
+        records[titles[header]] = [_cell_text(cells, (v, label, header), hidden, min_cell)
+                                   for v, label in rows]
     return pl.DataFrame(records, schema=dict.fromkeys(records, pl.String))
 
 
 def _groups(patients: pl.DataFrame, by: str | None) -> dict[str, pl.DataFrame]:
-    groups = {f"{OVERALL} (n={patients.height})": patients}
+    groups = {OVERALL: patients}
     if by is None:
         return groups
     keys = patients[by].cast(pl.String).fill_null("missing")
     for value in sorted(keys.unique().to_list(), key=lambda v: (v == "missing", v)):
-        members = patients.filter(keys == value)
-        groups[f"{value} (n={members.height})"] = members
+        groups[value] = patients.filter(keys == value)
     return groups

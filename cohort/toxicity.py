@@ -4,13 +4,21 @@ Denominators are the patients of the (filtered) cohort assessed for toxicity: th
 ``toxicity_assessed`` value of true or with a toxicity record (without that column: those with a
 record). A patient never assessed is not a patient without toxicity, so is in no denominator; a
 toxicity row whose patient is not in the cohort is ignored.
+
+:func:`suppressed` applies a small-cell threshold (:mod:`cohort.suppression`) to a matrix: its
+counts become text ("<11", "withheld"), hidden counts lose their percentage (a null percent:
+a blank heatmap cell), and groups under the threshold are left out of ``by_group``; the
+shown texts (:func:`shown_by_grade`, :func:`shown_by_group`) then write "<11" or "withheld"
+without a percentage for those counts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
+
+from cohort.suppression import WITHHELD, Line, count_text, is_small, patient_count, protect
 
 GRADES = (1, 2, 3, 4, 5)
 GRADE_COLUMNS = tuple(f"grade_{g}" for g in GRADES)
@@ -56,6 +64,15 @@ class GradeMatrix:
     by: str | None = None
     cohort_n: int | None = None
     assessed_by: str = ASSESSED_BY_RECORD
+    min_cell: int | None = None
+    denominator_withheld: bool = False
+
+    @property
+    def denominator_text(self) -> str:
+        """The denominator as shown ('<11' under the threshold, 'withheld' when it would give
+        the number of unassessed patients away)."""
+        return WITHHELD if self.denominator_withheld else patient_count(self.denominator,
+                                                                        self.min_cell)
 
     @property
     def terms(self) -> list[str]:
@@ -174,8 +191,9 @@ def grade_matrix(
 
 def denominator_words(matrix: GradeMatrix) -> str:
     """"233 patients assessed for toxicity" (or "... with a toxicity record" when the data do not
-    say who was assessed): the denominator as figures and tables state it."""
-    return f"{matrix.denominator:,} {assessed_noun(matrix)}"
+    say who was assessed), the count as a dataset with ``min_cell`` may show it: the denominator
+    as figures and tables state it."""
+    return f"{matrix.denominator_text} {assessed_noun(matrix)}"
 
 
 def assessed_noun(matrix: GradeMatrix) -> str:
@@ -188,37 +206,145 @@ def assessed_noun(matrix: GradeMatrix) -> str:
 
 def unassessed_words(matrix: GradeMatrix) -> str:
     """"4,066 of the 4,299 patients in the cohort not assessed (not in the denominator)", or ""
-    when every patient was assessed."""
+    when every patient was assessed. Under ``min_cell`` a small number left out reads "<11"
+    without the cohort's size (their difference would give it away)."""
     cohort_n = matrix.cohort_n if matrix.cohort_n is not None else matrix.denominator
     left_out = cohort_n - matrix.denominator
     if left_out <= 0:
         return ""
     why = ("not assessed" if matrix.assessed_by == ASSESSED_BY_COLUMN
            else "without a toxicity record")
-    return (f"{left_out:,} of the {cohort_n:,} patients in the cohort {why} (not in the "
-            "denominator)")
+    if is_small(left_out, matrix.min_cell):
+        return (f"{patient_count(left_out, matrix.min_cell)} patients in the cohort {why} "
+                "(not in the denominator)")
+    return (f"{patient_count(left_out, matrix.min_cell)} of the "
+            f"{patient_count(cohort_n, matrix.min_cell)} patients in the cohort {why} (not in "
+            "the denominator)")
 
 
-def _texts(counts: list[int], denominators: list[int]) -> list[str]:
-    return [count_percent(n, d) for n, d in zip(counts, denominators, strict=True)]
+def _shown_texts(counts: list, percents: list, denominators: list) -> list[str]:
+    """Each count as :func:`count_percent` of its denominator; a count of a suppressed matrix
+    (text) whose percent is withheld (null) as its text alone ("<11", "withheld")."""
+    return [count_percent(int(n), int(d)) if p is not None and str(n).isdigit()
+            else str(n)
+            for n, p, d in zip(counts, percents, denominators, strict=True)]
 
 
 def shown_by_grade(matrix: GradeMatrix) -> pl.DataFrame:
     """``by_grade`` as on screen: term and one "n (x%)" text column per grade
-    (:func:`count_percent` of the denominator), the heatmap's cell texts."""
+    (:func:`count_percent` of the denominator; a suppressed count as "<11" or "withheld"
+    alone), the heatmap's cell texts."""
     table, d = matrix.by_grade, matrix.denominator
     return table.select("term").with_columns(
-        pl.Series(c, _texts(table[c].to_list(), [d] * table.height), dtype=pl.String)
-        for c in (*GRADE_COLUMNS, ANY, HIGH))
+        pl.Series(c, _shown_texts(table[c].to_list(), table[f"pct_{c}"].to_list(),
+                                  [d] * table.height), dtype=pl.String)
+        for c in COUNTED)
 
 
 def shown_by_group(matrix: GradeMatrix) -> pl.DataFrame:
     """``by_group`` as on screen: term, "group (n=k)", any grade and grade >= 3 as "n (x%)" of
-    the group's assessed patients, the group heatmap's cell texts."""
+    the group's assessed patients (suppressed counts alone), the group heatmap's cell texts."""
     table = matrix.by_group
     sizes = table["group_n"].to_list()
     return table.select(
         "term", pl.format("{} (n={})", "group", "group_n").alias("group"),
-        pl.Series("n_any", _texts(table["n_any"].to_list(), sizes), dtype=pl.String),
-        pl.Series("n_grade_3plus", _texts(table["n_grade_3plus"].to_list(), sizes),
+        pl.Series("n_any", _shown_texts(table["n_any"].to_list(), table["pct_any"].to_list(),
+                                        sizes), dtype=pl.String),
+        pl.Series("n_grade_3plus", _shown_texts(table["n_grade_3plus"].to_list(),
+                                                table["pct_grade_3plus"].to_list(), sizes),
                   dtype=pl.String))
+
+
+COUNTED = (*GRADE_COLUMNS, ANY, HIGH)
+GROUP_COUNTS = ("n_any", "n_grade_3plus")
+_DENOMINATOR = ("denominator",)
+#: The filtered cohort (its size is on every screen) and its patients not assessed.
+_COHORT, _UNASSESSED = ("cohort",), ("unassessed",)
+
+
+def _matrix_cells(matrix: GradeMatrix) -> tuple[dict, list[Line]]:
+    """Every count of ``matrix`` by key, with those it implies (patients without a term), and
+    the lines of counts that add up (grades to any grade, groups to the overall count,
+    patients with and without a term to the denominator)."""
+    values: dict = {_DENOMINATOR: matrix.denominator}
+    lines: list[Line] = []
+    for row in matrix.by_grade.iter_rows(named=True):
+        term = row["term"]
+        values |= {("grade", term, c): row[c] for c in COUNTED}
+        values[("without", term)] = matrix.denominator - row[ANY]
+        lines += [Line(tuple(("grade", term, c) for c in GRADE_COLUMNS), ("grade", term, ANY)),
+                  Line(tuple(("grade", term, c) for c in GRADE_COLUMNS[2:]), ("grade", term, HIGH)),
+                  Line((("grade", term, ANY), ("without", term)), _DENOMINATOR)]
+    if matrix.cohort_n is not None:
+        values |= {_COHORT: matrix.cohort_n, _UNASSESSED: matrix.cohort_n - matrix.denominator}
+        lines.append(Line((_DENOMINATOR, _UNASSESSED), _COHORT))
+    sizes = dict(matrix.by_group.select("group", "group_n").unique().iter_rows())
+    values |= {("size", g): n for g, n in sizes.items()}
+    lines.append(Line(tuple(("size", g) for g in sizes), _DENOMINATOR))
+    for row in matrix.by_group.iter_rows(named=True):
+        term, group = row["term"], row["group"]
+        values |= {("group", term, group, c): row[c] for c in GROUP_COUNTS}
+        values[("group without", term, group)] = row["group_n"] - row["n_any"]
+        lines.append(Line((("group", term, group, "n_any"), ("group without", term, group)),
+                          ("size", group)))
+    for term in matrix.terms:
+        for column, overall in zip(GROUP_COUNTS, (ANY, HIGH), strict=True):
+            lines.append(Line(tuple(("group", term, g, column) for g in sizes),
+                              ("grade", term, overall)))
+    return values, lines
+
+
+def _texts(values: list[int], keys: list, hidden: set, min_cell: int) -> pl.Series:
+    return pl.Series([count_text(v, min_cell, k in hidden) for v, k in zip(values, keys,
+                                                                          strict=True)],
+                     dtype=pl.String)
+
+
+def _suppressed_table(table: pl.DataFrame, columns: dict[str, str], key, hidden: set,
+                      min_cell: int) -> pl.DataFrame:
+    """``table`` with each count column (``columns``: count -> its percent column) as text and
+    the percent of each hidden count null; ``key(row, column)`` names a cell."""
+    rows = list(table.iter_rows(named=True))
+    updates = []
+    for count, pct in columns.items():
+        keys = [key(row, count) for row in rows]
+        updates += [_texts(table[count].to_list(), keys, hidden, min_cell).alias(count),
+                    pl.Series([None if k in hidden else row[pct] for k, row in
+                               zip(keys, rows, strict=True)], dtype=pl.Float64).alias(pct)]
+    return table.with_columns(updates) if rows else table.with_columns(
+        pl.col(c).cast(pl.String) for c in columns)
+
+
+def suppressed(matrix: GradeMatrix, min_cell: int | None) -> GradeMatrix:
+    """``matrix`` as a dataset with ``min_cell`` may show it (see the module's docstring);
+    unchanged without a threshold."""
+    if not min_cell:
+        return matrix
+    values, lines = _matrix_cells(matrix)
+    hidden = protect(values, lines, min_cell)
+    by_grade = _suppressed_table(matrix.by_grade, {c: f"pct_{c}" for c in COUNTED},
+                                 lambda row, c: ("grade", row["term"], c), hidden, min_cell)
+    shown_groups = matrix.by_group.filter(~pl.col("group_n").is_between(1, min_cell - 1))
+    by_group = _suppressed_table(
+        shown_groups, {"n_any": "pct_any", "n_grade_3plus": "pct_grade_3plus"},
+        lambda row, c: ("group", row["term"], row["group"], c), hidden, min_cell)
+    by_group = by_group.with_columns(group_n=pl.Series(
+        [count_text(n, min_cell, ("size", g) in hidden)
+         for n, g in zip(shown_groups["group_n"], shown_groups["group"], strict=True)],
+        dtype=pl.String))
+    withheld = _DENOMINATOR in hidden
+    if withheld:  # a percent of a withheld denominator would give it away
+        by_grade = by_grade.with_columns(pl.lit(None, pl.Float64).alias(f"pct_{c}")
+                                         for c in COUNTED)
+    withheld_sizes = [g for g in by_group["group"].unique() if ("size", g) in hidden]
+    by_group = by_group.with_columns(
+        pl.when(pl.col("group").is_in(withheld_sizes)).then(None).otherwise(pl.col(c)).alias(c)
+        for c in ("pct_any", "pct_grade_3plus"))
+    return replace(matrix, by_grade=by_grade, by_group=by_group, min_cell=min_cell,
+                   denominator_withheld=withheld)
+
+
+def hidden_groups(matrix: GradeMatrix, original: GradeMatrix) -> list[str]:
+    """The groups of ``original`` that the suppressed ``matrix`` leaves out."""
+    kept = set(matrix.by_group["group"].to_list())
+    return [g for g in original.by_group["group"].unique(maintain_order=True) if g not in kept]

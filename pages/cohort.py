@@ -5,8 +5,9 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from cohort.figures.distributions import distribution_figure, patients_with_value
+from cohort.figures.distributions import distribution_figure, shown_n
 from cohort.schema import column_label
+from cohort.suppression import attrition_text, caption_words, patient_count
 from cohort.tables import default_variables, table_one
 from ui.charts import show_figure
 from ui.hardening import run_through_entry_script
@@ -30,15 +31,20 @@ st.title("Cohort")
 st.caption(literal_markdown(f"{view.label}. {view.cohort.provenance}"))
 
 counts = st.columns(3)
-counts[0].metric("Patients", f"{patients.height:,}", help="after the filters in the sidebar")
-counts[1].metric("In the dataset", f"{view.cohort.n_patients:,}")
-if view.toxicities is not None:
+counts[0].metric("Patients", patient_count(patients.height, view.min_cell),
+                 help="after the filters in the sidebar")
+if not view.min_cell:
+    counts[1].metric("In the dataset", f"{view.cohort.n_patients:,}")
+if view.toxicities is not None and not view.min_cell:
     counts[2].metric("Toxicity rows", f"{view.toxicities.height:,}",
                      help="toxicity records of the patients in the cohort")
+if view.min_cell:
+    st.caption(caption_words(view.min_cell) + ".")
 
 st.subheader("Attrition")
 st.caption(literal_markdown(f"Filters: {view.filter.describe()}"))
-show_table(view.filter.attrition(view.cohort.patients), "Attrition", column_config={"step": None})
+show_table(attrition_text(view.filter.attrition(view.cohort.patients), view.min_cell),
+           "Attrition", column_config={"step": None})
 
 def describe(patients: pl.DataFrame) -> None:
     """Table 1 by a chosen group, and distributions of the main variables."""
@@ -51,7 +57,7 @@ def describe(patients: pl.DataFrame) -> None:
     by = url_selectbox("Columns by", [None, *group_options], format_func=lambda c:
                        "Overall only" if c is None else column_label(c), key="table_one_by",
                        param="cohort.by")
-    table = table_one(patients, by=by, variables=variables)
+    table = table_one(patients, by=by, variables=variables, min_cell=view.min_cell)
     first_of_each = pl.col("characteristic").ne_missing(pl.col("characteristic").shift(1))
     shown_table = table.with_columns(
         pl.when(first_of_each).then(pl.col("characteristic")).otherwise(pl.lit("")))
@@ -65,8 +71,8 @@ def describe(patients: pl.DataFrame) -> None:
     for start in range(0, len(shown), 2):
         for slot, column in zip(st.columns(2), shown[start:start + 2], strict=False):
             with slot:
-                show_figure(distribution_figure(patients[column], column), column_label(column),
-                            n=patients_with_value(patients[column]))
+                show_figure(distribution_figure(patients[column], column, view.min_cell),
+                            column_label(column), n=shown_n(patients[column], view.min_cell))
 
 
 if patients.is_empty():

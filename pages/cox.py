@@ -24,11 +24,13 @@ from cohort.cox import (
     is_categorical,
     largest_level,
     per_text,
+    suppressed_terms,
     univariable_multivariable_table,
     univariable_screen,
 )
 from cohort.figures.forest import forest_figure
 from cohort.schema import POST_TREATMENT_COLUMNS, Endpoint, column_label
+from cohort.suppression import in_total_words, patient_count, used_words
 from ui import collect
 from ui.cache import session_cache
 from ui.charts import show_figure
@@ -178,9 +180,11 @@ def event_note(event: str, endpoint: Endpoint | None, patients: pl.DataFrame) ->
 
 def show_counts(result: CoxResult, total: int) -> None:
     cols = st.columns(4)
-    cols[0].metric("Patients used", f"{result.n:,}", help=f"of {total:,} in the filtered cohort")
-    cols[1].metric("Events", f"{result.events:,}")
-    cols[2].metric("Rows left out", f"{total - result.n:,}")
+    min_cell = current_view().min_cell
+    cols[0].metric("Patients used", patient_count(result.n, min_cell),
+                   help=in_total_words(result.n, total, min_cell, "in the filtered cohort"))
+    cols[1].metric("Events", patient_count(result.events, min_cell))
+    cols[2].metric("Rows left out", patient_count(total - result.n, min_cell))
     if result.concordance is not None:
         cols[3].metric("Concordance (C)", f"{result.concordance:.3f}",
                        help=f"Harrell's C, SE {result.concordance_se:.3f}")
@@ -254,14 +258,15 @@ def show_dropped(result: CoxResult, label: str) -> None:
 def forest_caption(view: View, label: str, result: CoxResult, strata: list[str],
                    cause_specific: bool) -> str:
     """Cohort, filters, n used, endpoint and method, for the forest plot's caption."""
-    method = (f"Multivariable Cox proportional hazards ({result.events:,} events), Efron ties; "
+    events = patient_count(result.events, view.min_cell)
+    method = (f"Multivariable Cox proportional hazards ({events} events), Efron ties; "
               "95% Wald CI")
     if strata:
         method += f"; stratified by {', '.join(column_label(s) for s in strata)}"
     if cause_specific:
         method += "; competing events censored (cause-specific HRs)"
     if result.n < view.patients.height:
-        method += f"; complete cases, {result.n:,} of {view.patients.height:,} patients"
+        method += f"; complete cases, {used_words(result.n, view.patients.height, view.min_cell)}"
     return figure_caption(view, lower_first(label), method, result.n)
 
 
@@ -315,7 +320,8 @@ def main() -> None:
     if result.terms.is_empty():
         return
     show_counts(result, patients.height)
-    table = univariable_multivariable_table(univariable, result.terms)
+    terms = suppressed_terms(result.terms, view.min_cell)
+    table = univariable_multivariable_table(suppressed_terms(univariable, view.min_cell), terms)
     st.subheader(literal_markdown(f"Hazard ratios: {label}"))
     stratified = f", stratified by {', '.join(column_label(s) for s in strata)}" if strata else ""
     st.caption(literal_markdown(
@@ -325,7 +331,7 @@ def main() -> None:
         "unit unless chosen above, e.g. age per 10 years)."))
     show_hr_table(table, label)
     caption = forest_caption(view, label, result, strata, competing(event, endpoint, patients))
-    show_figure(forest_figure(result.terms, title=f"Multivariable Cox model: {label}",
+    show_figure(forest_figure(terms, title=f"Multivariable Cox model: {label}",
                               caption=caption, dropped=[d.text() for d in result.dropped]),
                 f"Forest plot: Cox model of {lower_first(label)}", key="cox.forest", n=result.n)
     st.subheader("Model tests")

@@ -18,6 +18,7 @@ from cohort.dose import (
     fit_bed_cox,
     local_failure_by_bed_band,
     patients_assessed,
+    suppressed_dlt_table,
 )
 from cohort.figures.dose import (
     BOX_METHOD,
@@ -98,7 +99,7 @@ def distributions(view: View, key: str) -> None:
                 fig = dose_distribution_figure(
                     data, column, by, kind, alpha_beta,
                     caption=distribution_caption(view, data, column, by, kind, alpha_beta),
-                    caption_width=HALF_WIDTH_CAPTION)
+                    caption_width=HALF_WIDTH_CAPTION, min_cell=view.min_cell)
                 show_figure(fig, f"{column_label(column)} by {column_label(by).lower()}"
                             + (f", α/β = {alpha_beta:g} Gy" if column == "eqd2_gy" else ""),
                             key=f"dose.{column}", n=patients_with_value(data, column))
@@ -113,6 +114,11 @@ def local_control(view: View, key: str) -> None:
         return
     cut = url_number("BED10 cut (Gy)", min_value=1.0, max_value=500.0,
                      value=DEFAULT_BED_CUT_GY, step=5.0, key=f"{key}.cut", param="dose.cut")
+    if view.min_cell:
+        st.info(f"Not shown for a dataset with small-cell suppression (min_cell = "
+                f"{view.min_cell}): cumulative incidence has no rounding method here.",
+                icon=":material/visibility_off:")
+        return
     result = local_failure_by_bed_band(patients, cut)
     if result.cif.is_empty():
         st.info("No patient with BED10 and local-control follow-up in the filtered cohort.")
@@ -156,19 +162,24 @@ def phase_one(view: View) -> None:
     if not set(DLT_COLUMNS) <= set(patients.columns):
         st.caption("No dose-level / DLT columns in this dataset.")
         return
-    table = dlt_table(patients)
+    table = suppressed_dlt_table(dlt_table(patients), view.min_cell)
     if table.is_empty():
         st.info("No patient with a dose level and a DLT assessment in the filtered cohort.")
         return
     st.caption("Patients with a dose-limiting toxicity (DLT) per dose level, among patients "
                "with a dose level and a DLT assessment; exact (Clopper-Pearson) binomial 95% "
                "CI. Grey cells: combination not given.")
-    assessed = patients_assessed(table)
-    caption = figure_caption(
-        view, "dose-limiting toxicity (DLT)", "Patients with a DLT per dose level, of patients "
-        "with a dose level and a DLT assessment; exact (Clopper-Pearson) 95% CI", assessed)
-    show_figure(dlt_grid_figure(table, caption=caption), "Dose-limiting toxicities by dose level",
-                key="dose.dlt", n=assessed)
+    if not view.min_cell:  # one square per patient: every count would show
+        assessed = patients_assessed(table)
+        caption = figure_caption(
+            view, "dose-limiting toxicity (DLT)", "Patients with a DLT per dose level, of "
+            "patients with a dose level and a DLT assessment; exact (Clopper-Pearson) 95% CI",
+            assessed)
+        show_figure(dlt_grid_figure(table, caption=caption),
+                    "Dose-limiting toxicities by dose level", key="dose.dlt", n=assessed)
+    else:
+        st.caption(f"Dose levels of fewer than {view.min_cell} patients are left out and the "
+                   "grid of patients is not drawn (small-cell suppression).")
     pct = st.column_config.NumberColumn
     show_table(table.with_columns(pl.col("rate", "lower", "upper") * 100),
                "Dose-limiting toxicities by dose level (exact 95% CI)", download=table,

@@ -17,7 +17,9 @@ from cohort.analysis import (
     analyse_survival,
     cif_at,
     export_table,
+    hidden_groups_text,
     landmark_table,
+    left_out_text,
     method_text,
     pooled_label,
     reference_options,
@@ -26,6 +28,7 @@ from cohort.analysis import (
 )
 from cohort.figures.km import cif_figure, km_figure
 from cohort.schema import PATIENT_ID, Endpoint, column_label, is_numeric, is_outcome_column
+from cohort.suppression import km_caption_words
 from cohort.survival import CONF_TYPES
 from cohort.units import (
     DEFAULT_LANDMARKS,
@@ -289,9 +292,9 @@ def show_result(view, endpoint: Endpoint, request: SurvivalRequest, result: Surv
     """The figure(s), tables and methods of one analysis."""
     caption = f"{cohort_words(view, result.n)}. Endpoint: {endpoint.label}"
     if result.left_out:
-        dropped = ", ".join(f"{n} missing {column_label(c)}" for c, n in result.left_out.items())
-        st.caption(literal_markdown(f"{result.n:,} of {view.patients.height:,} patients "
-                                    f"analysed; left out: {dropped}."))
+        st.caption(literal_markdown(left_out_text(result, view.patients.height)))
+    if result.hidden_groups:
+        st.info(literal_markdown(hidden_groups_text(result)), icon=":material/visibility_off:")
     if result.pooled:
         st.caption(literal_markdown(
             f"{result.stratum_label}: only the {MAX_STRATA - 1} most frequent values are drawn "
@@ -304,6 +307,9 @@ def show_result(view, endpoint: Endpoint, request: SurvivalRequest, result: Surv
         show_competing(result, endpoint, caption, options)
         st.subheader("Kaplan-Meier, competing events censored")
     title = endpoint.label + (f" by {result.stratum_label}" if result.stratum_label else "")
+    if result.min_cell:
+        words = km_caption_words(result.min_cell)
+        caption += f". {words[0].upper()}{words[1:]}"
     figure = km_figure(result.km, median_table=result.medians, logrank=result.logrank,
                        hazard_ratios=result.hazard_ratios, title=title, caption=caption,
                        conf_type=request.conf_type,
@@ -325,10 +331,13 @@ def main() -> None:
                    "on the Data page.")
         return
     request, options = choose_request(view.patients, endpoint, view.cohort.identifying)
-    result = analyse_survival(view.patients, request)
+    result = analyse_survival(view.patients, request, view.min_cell)
     if result.n == 0:
         st.warning(f"No patient in this cohort has {endpoint.label.lower()} data. Choose "
                    "another endpoint or widen the filters.")
+        return
+    if result.km.is_empty():
+        st.info(literal_markdown(hidden_groups_text(result)), icon=":material/visibility_off:")
         return
     show_result(view, endpoint, request, result, options)
 

@@ -14,6 +14,7 @@ import streamlit as st
 
 from cohort.figures.toxicity import grade_heatmap, group_heatmap
 from cohort.schema import PATIENT_ID, TOXICITY_PHASES, column_label, is_outcome_column
+from cohort.suppression import patient_count
 from cohort.toxicity import (
     ASSESSED,
     GRADE_COLUMNS,
@@ -22,8 +23,10 @@ from cohort.toxicity import (
     assessed_patients,
     denominator_words,
     grade_matrix,
+    hidden_groups,
     shown_by_grade,
     shown_by_group,
+    suppressed,
     unassessed_words,
 )
 from ui.charts import show_figure
@@ -100,13 +103,19 @@ _NAMES = {**{c: f"Grade {c[-1]}" for c in GRADE_COLUMNS}, "any_grade": "Any grad
           "grade_3plus": "Grade ≥3", "any": "Any grade"}
 
 
+def shown_denominator(matrix: GradeMatrix) -> int | str:
+    """The denominator as a figure's n, a caption and a download state it: the count, or its
+    text ('<11', 'withheld') for a suppressed matrix."""
+    return matrix.denominator_text if matrix.min_cell else matrix.denominator
+
+
 def show_grade_table(shown: pl.DataFrame, table: pl.DataFrame, title: str, key: str,
-                     denominator: int) -> None:
+                     matrix: GradeMatrix) -> None:
     """The table as "n (x%)" on screen; the downloads have counts and percents as separate
     numeric columns, and the denominator (``assessed_patients``) on every row."""
     labels = {"term": "Term", "group": "Group", "n_any": "Any grade",
               "n_grade_3plus": "Grade ≥3", **_NAMES}
-    download = table.with_columns(pl.lit(denominator, pl.Int64).alias("assessed_patients"))
+    download = table.with_columns(pl.lit(shown_denominator(matrix)).alias("assessed_patients"))
     show_table(shown, title, download=download, key=key,
                column_config={c: labels[c] for c in shown.columns})
 
@@ -138,12 +147,12 @@ def heatmap_captions(view: View, matrix: GradeMatrix, shown: int, by: str | None
     top = f"; the {shown} most frequent of {terms} terms" if shown < terms else ""
     grade = figure_caption(
         view, endpoint, f"{counted}; % of the {denominator_words(matrix)}{left_out(matrix)}{top}",
-        matrix.denominator)
+        shown_denominator(matrix))
     group = column_label(by).lower() if by else ""
     by_group = figure_caption(
         view, endpoint, f"{counted}; any grade and grade ≥3, % of each {group} group's "
         f"{assessed_noun(matrix)} (n in the column header; missing {group} = "
-        f"'missing'){left_out(matrix)}{top}", matrix.denominator)
+        f"'missing'){left_out(matrix)}{top}", shown_denominator(matrix))
     return grade, by_group
 
 
@@ -186,13 +195,18 @@ def main() -> None:
     with right:
         highlight = url_toggle("Frame grade ≥3", value=True, key=f"{key}.highlight",
                                param="toxicity.highlight")
-    matrix = grade_matrix(view.toxicities, patients, by=by, phase=phase)
+    counted = grade_matrix(view.toxicities, patients, by=by, phase=phase)
+    matrix = suppressed(counted, view.min_cell)
+    for group in hidden_groups(matrix, counted):
+        st.info(literal_markdown(f"Group '{group}' is not shown: fewer than {view.min_cell} "
+                                 "patients (small-cell suppression)."),
+                icon=":material/visibility_off:")
     st.caption(f"Worst CTCAE grade per patient and term ({PHASE_LABELS[phase].lower()}). "
                f"Percent of the {denominator_words(matrix)}{left_out(matrix)}.")
     coverage_note(patients, view.toxicities)
     if matrix.denominator == 0:
-        st.info(f"None of the {patients.height:,} patients in the filtered cohort was assessed "
-                "for toxicity.")
+        st.info(f"None of the {patient_count(patients.height, view.min_cell)} patients in the "
+                "filtered cohort was assessed for toxicity.")
         return
     if matrix.by_grade.is_empty():
         st.info(f"No toxicity recorded ({PHASE_LABELS[phase].lower()}) for the "
@@ -205,10 +219,10 @@ def main() -> None:
     of = denominator_words(matrix)
     figure = grade_heatmap(matrix, max_terms=top, caption=grade_caption)
     show_figure(_highlight(figure, highlight), f"Toxicity by worst CTCAE grade ({words})",
-                key="tox.grade", n=matrix.denominator)
+                key="tox.grade", n=shown_denominator(matrix))
     show_grade_table(shown_by_grade(matrix), matrix.by_grade,
                      f"Patients by worst CTCAE grade per term ({words}), of {of}", "tox.grade",
-                     matrix.denominator)
+                     matrix)
     if by is not None:
         group = column_label(by).lower()
         st.subheader(literal_markdown(f"By {group}"))
@@ -218,10 +232,10 @@ def main() -> None:
         figure = group_heatmap(matrix, max_terms=top, caption=group_caption)
         show_figure(_highlight(figure, highlight),
                     f"Toxicity by {group}: any grade and grade ≥3 ({words})", key="tox.group",
-                    n=matrix.denominator)
+                    n=shown_denominator(matrix))
         show_grade_table(shown_by_group(matrix), matrix.by_group,
                          f"Patients with toxicity by {group} per term, any grade and grade ≥3 "
-                         f"({words}), of {of}", "tox.group", matrix.denominator)
+                         f"({words}), of {of}", "tox.group", matrix)
 
 
 main()

@@ -19,12 +19,12 @@ def _file_name(title: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", title).strip("_").lower() or "figure"
 
 
-def show_figure(figure: go.Figure, name: str, key: str | None = None, n: int | None = None
-                ) -> None:
+def show_figure(figure: go.Figure, name: str, key: str | None = None,
+                n: int | str | None = None) -> None:
     """Draw ``figure`` as built (no Streamlit theme; text from data drawn as text); its camera
     button saves it as PNG at slide resolution or as SVG (the sidebar's choice). ``name`` is its
     title in reports; ``n`` the patients it analyses when not all the filtered ones (its slide
-    says so)."""
+    says so; text: a count suppressed already, e.g. 'withheld')."""
     file_format = st.session_state.get(FORMAT_KEY, "png")
     config = {
         "displaylogo": False,

@@ -23,7 +23,7 @@ class Shown:
     figures: list[tuple[str, go.Figure]]
     tables: list[tuple[str, pl.DataFrame]]
     notes: list[str]
-    figure_counts: list[int | None] = field(default_factory=list)
+    figure_counts: list[int | str | None] = field(default_factory=list)
 
 
 def reset() -> None:
@@ -38,7 +38,7 @@ def shown() -> Shown:
     return st.session_state[_STATE]
 
 
-def add_figure(title: str, figure: go.Figure, n: int | None = None) -> None:
+def add_figure(title: str, figure: go.Figure, n: int | str | None = None) -> None:
     shown().figures.append((title, figure))
     shown().figure_counts.append(n)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cohort.suppression import patient_count
 from ui.session import View
 
 
@@ -11,16 +12,18 @@ def cohort_label(view: View) -> str:
     return f"{view.label}{filters}"
 
 
-def cohort_words(view: View, n: int | None = None, dataset: bool = True) -> str:
+def cohort_words(view: View, n: int | str | None = None, dataset: bool = True) -> str:
     """E.g. 'Oligomet demonstration cohort (synthetic), Histology: melanoma, n = 42'; without
-    ``dataset``: 'Histology: melanoma, n = 42' ('All patients, n = 4,299' when unfiltered)."""
-    count = view.patients.height if n is None else n
+    ``dataset``: 'Histology: melanoma, n = 42' ('All patients, n = 4,299' when unfiltered);
+    ``n`` as text is a count already suppressed ('<11', 'withheld'), written as it is."""
+    count = n if isinstance(n, str) else patient_count(
+        view.patients.height if n is None else n, view.min_cell)
     if not dataset:
         filters = view.filter.describe() if view.filter.conditions else "All patients"
-        return f"{filters}, n = {count:,}"
-    return f"{cohort_label(view)}, n = {count:,}"
+        return f"{filters}, n = {count}"
+    return f"{cohort_label(view)}, n = {count}"
 
 
-def figure_caption(view: View, endpoint: str, method: str, n: int) -> str:
+def figure_caption(view: View, endpoint: str, method: str, n: int | str) -> str:
     """Which cohort, which filters, which endpoint and which method, in one caption."""
     return f"{cohort_words(view, n)}. Endpoint: {endpoint}. {method}."

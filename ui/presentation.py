@@ -12,6 +12,7 @@ import re
 import streamlit as st
 
 from cohort.figures.slide import for_slide, screen_scale
+from cohort.suppression import patient_count, used_words
 from ui import collect, urlstate, viewport
 from ui.session import View
 from ui.text import literal_markdown
@@ -85,17 +86,23 @@ def heading_height(title: str, subtitle: str, width_px: float, scale: float) -> 
     return (PAD_TOP_PX + GAP_PX + max(words, CONTROLS_PX) + GAP_PX + SAFETY_PX) * scale
 
 
-def patients_words(analysed: int | None, total: int) -> str:
-    """'n = 68 of 4,299 patients' ('n = 4,299 patients' when the figure analyses them all)."""
+def patients_words(analysed: int | str | None, total: int, min_cell: int | None = None
+                   ) -> str:
+    """'n = 68 of 4,299 patients' ('n = 4,299 patients' when the figure analyses them all);
+    under ``min_cell`` (cohort.suppression) small counts read '<11' and 'of N' is left out
+    when the difference would be a hidden count; a text ``analysed`` (suppressed already,
+    e.g. 'withheld') is written as it is, without 'of N'."""
+    if isinstance(analysed, str):
+        return f"n = {analysed} patients"
     if analysed is None or analysed == total:
-        return f"n = {total:,} patients"
-    return f"n = {analysed:,} of {total:,} patients"
+        return f"n = {patient_count(total, min_cell)} patients"
+    return f"n = {used_words(analysed, total, min_cell)}"
 
 
-def subtitle(view: View, analysed: int | None) -> str:
+def subtitle(view: View, analysed: int | str | None) -> str:
     """Patients analysed, filters and data set of a slide, in one line of words."""
     filters = view.filter.describe() if view.filter.conditions else "All patients"
-    return (f"{patients_words(analysed, view.patients.height)}. {filters}. "
+    return (f"{patients_words(analysed, view.patients.height, view.min_cell)}. {filters}. "
             f"Data: {view.label}.")
 
 

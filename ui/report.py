@@ -19,7 +19,7 @@ def report_content(view: View, screen_title: str, link: str) -> ReportContent:
     """Everything the screen showed this run, with the cohort, filters and provenance; the
     cohort's n is the figures' n (and the filtered total when they analyse fewer)."""
     shown = collect.shown()
-    patients = patients_analysed(view.patients.height, shown.figure_counts)
+    patients = patients_analysed(view.patients.height, shown.figure_counts, view.min_cell)
     return ReportContent(
         title=f"{screen_title}: {view.cohort.name}",
         cohort=f"{cohort_label(view)}, {patients}",

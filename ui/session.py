@@ -49,6 +49,8 @@ class View:
     filter: CohortFilter
     patients: pl.DataFrame
     toxicities: pl.DataFrame | None
+    #: Counts of 1 to min_cell - 1 are not shown (cohort.suppression); None: no threshold.
+    min_cell: int | None = None
 
     @property
     def label(self) -> str:
@@ -263,6 +265,15 @@ def cohort_for(dataset: str) -> Cohort:
     return bundled_cohort(dataset)
 
 
+def min_cell_of(dataset: str) -> int | None:
+    """The small-cell threshold of a configured dataset (None: bundled, uploads, none set)."""
+    found = current_config()
+    if found is None or dataset == UPLOADED:
+        return None
+    configured = found[1].datasets.get(dataset)
+    return configured.min_cell or None if configured is not None else None
+
+
 def build_view(dataset: str, cohort_filter: CohortFilter) -> View:
     """Filter the dataset's patients, keep toxicities of the kept patients, store the view."""
     cohort = cohort_for(dataset)
@@ -270,7 +281,7 @@ def build_view(dataset: str, cohort_filter: CohortFilter) -> View:
     toxicities = cohort.toxicities
     if toxicities is not None:
         toxicities = toxicities.filter(pl.col(PATIENT_ID).is_in(patients[PATIENT_ID].implode()))
-    view = View(dataset, cohort, cohort_filter, patients, toxicities)
+    view = View(dataset, cohort, cohort_filter, patients, toxicities, min_cell_of(dataset))
     st.session_state[_VIEW_STATE] = view
     return view
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from cohort.suppression import in_total_words, patient_count
 from ui import presentation, urlstate
 from ui.auth import signed_in_panel
 from ui.charts import FIGURE_FORMATS, FORMAT_KEY
@@ -93,8 +94,8 @@ def render_sidebar() -> View:
         signed_in_panel()
     view = build_view(dataset, cohort_filter)
     with count_slot:
-        st.metric("Patients in cohort", f"{view.patients.height:,}",
-                  help=f"of {cohort.n_patients:,} in the dataset")
+        st.metric("Patients in cohort", patient_count(view.patients.height, view.min_cell),
+                  help=in_total_words(view.patients.height, cohort.n_patients, view.min_cell))
         if cohort.synthetic:
             st.caption("⚠️ Synthetic demonstration data, not patient records.")
         if cohort_filter.conditions:

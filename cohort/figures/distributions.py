@@ -1,5 +1,12 @@
 """Distribution charts of cohort variables: one bar per value for integer and ordinal columns,
-horizontal bars for categories, histograms for continuous numbers."""
+horizontal bars for categories, histograms for continuous numbers.
+
+With a small-cell threshold (``min_cell``, :mod:`cohort.suppression`) a bar of 1 to min_cell - 1
+patients is not drawn (no height, text or hover gives its count away), nor the smallest other
+bar when the bars and the missing count would add up to the n shown with a single bar left out
+(:func:`cohort.suppression.protect`); a value's bar not drawn keeps its place on a level axis,
+labelled "<11" or "withheld"; the subtitle says how many are not drawn, and the n and missing
+counts are suppressed (n left out when the missing count is hidden)."""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ import polars as pl
 
 from cohort.figures.style import wrap
 from cohort.schema import RESPONSES, column_label
+from cohort.suppression import WITHHELD, Line, is_small, protect, suppressed_count
 
 BAR_COLOUR = "#0072B2"  # Okabe-Ito blue
 MAX_BARS = 25  # categories drawn, most frequent first
@@ -64,9 +72,30 @@ def chart_kind(values: pl.Series, column: str) -> Kind:
     return "histogram"
 
 
-def _note(n: int, missing: int, empty_lists: bool, shown: str = "") -> str:
+def _note(n: int, missing: int, empty_lists: bool, shown: str = "",
+          min_cell: int | None = None, left_out: int = 0) -> str:
+    """'n = 42 patients with a value; 3 missing', suppressed under ``min_cell``: n left out
+    when the missing count is hidden (the cohort's size would give it away); then ``shown``
+    and how many bars are not drawn."""
     none = "with none listed" if empty_lists else "missing"
-    return f"n = {n:,} patients with a value" + (f"; {missing:,} {none}" if missing else "") + shown
+    parts = [] if is_small(missing, min_cell) else [
+        f"n = {_count(n, min_cell)} patients with a value"]
+    if missing:
+        parts.append(f"{_count(missing, min_cell)} {none}")
+    withheld = (f"; {left_out} bar{'s' if left_out > 1 else ''} withheld (small-cell "
+                "suppression)" if left_out else "")
+    return "; ".join(parts) + shown + withheld
+
+
+def _count(n: int, min_cell: int | None) -> str:
+    return suppressed_count(n, min_cell) if is_small(n, min_cell) else f"{n:,}"
+
+
+def shown_n(values: pl.Series, min_cell: int | None = None) -> int | str:
+    """The n a distribution chart states, for its slide and report: :func:`patients_with_value`,
+    or "withheld" when ``min_cell`` hides the missing count (the chart leaves n out then)."""
+    n = patients_with_value(values)
+    return WITHHELD if is_small(values.len() - n, min_cell) else n
 
 
 def _layout(figure: go.Figure, title: str, note: str, height: int = HEIGHT) -> go.Figure:
@@ -101,20 +130,30 @@ def level_counts(values: pl.Series, column: str) -> pl.DataFrame:
                         schema={"value": pl.String, "patients": pl.Int64})
 
 
-def _levels_figure(values: pl.Series, column: str) -> go.Figure:
+def _levels_figure(values: pl.Series, column: str, min_cell: int | None = None
+                   ) -> tuple[go.Figure, int]:
+    """One bar per value; under ``min_cell`` the bars :func:`hidden_bars` names are not drawn,
+    their value labelled "<11" or "withheld" at the axis. Returns the figure and how many bars
+    were not drawn."""
     counts = level_counts(values, column)
     labels, patients = counts["value"].to_list(), counts["patients"].to_list()
+    hidden = hidden_bars(patients, min_cell, values.len() - patients_with_value(values))
+    heights = [None if i in hidden else n for i, n in enumerate(patients)]
     counted = len(labels) <= MAX_LABELLED_LEVELS
     figure = go.Figure(go.Bar(
-        x=labels, y=patients, marker_color=BAR_COLOUR, text=patients if counted else None,
+        x=labels, y=heights, marker_color=BAR_COLOUR, text=heights if counted else None,
         textposition="outside", cliponaxis=False,
         hovertemplate="%{x}: %{y} patients<extra></extra>"))
+    for i in sorted(hidden):
+        figure.add_annotation(x=labels[i], y=0, yanchor="bottom", showarrow=False,
+                              text=suppressed_count(patients[i], min_cell)
+                              if is_small(patients[i], min_cell) else WITHHELD)
     figure.update_xaxes(title_text=column_label(column), type="category", tickmode="array",
                         tickvals=labels, ticktext=labels, categoryorder="array",
                         categoryarray=labels)
-    top = max(patients, default=0)
+    top = max((n for n in heights if n is not None), default=0)
     figure.update_yaxes(title_text="Patients", range=[0, max(top * 1.15, 1)], rangemode="tozero")
-    return figure
+    return figure, len(hidden)
 
 
 def category_counts(values: pl.Series) -> pl.DataFrame:
@@ -126,10 +165,16 @@ def category_counts(values: pl.Series) -> pl.DataFrame:
     return counts.sort(["patients", "value"], descending=[True, False])
 
 
-def _categories_figure(values: pl.Series, column: str) -> tuple[go.Figure, int, int]:
-    """Horizontal bars, most frequent on top, every label drawn (wrapped, never cut); returns
-    the figure, its height and the number of categories."""
+def _categories_figure(values: pl.Series, column: str, min_cell: int | None = None
+                       ) -> tuple[go.Figure, int, int, int]:
+    """Horizontal bars, most frequent on top, every label drawn (wrapped, never cut), without
+    the bars :func:`hidden_bars` names under ``min_cell``; returns the figure, its height, the
+    number of categories drawable and how many were not drawn."""
     counts = category_counts(values)
+    hidden = hidden_bars(counts["patients"].to_list(), min_cell,
+                         values.len() - patients_with_value(values),
+                         total_shown=not isinstance(values.dtype, pl.List))
+    counts = counts.filter(~pl.int_range(pl.len()).is_in(list(hidden)))
     shown = counts.head(MAX_BARS).reverse()
     labels = [wrap(v, LABEL_WIDTH) for v in shown["value"].to_list()]
     patients = shown["patients"].to_list()
@@ -144,18 +189,43 @@ def _categories_figure(values: pl.Series, column: str) -> tuple[go.Figure, int, 
                         tickangle=0, nticks=5)
     lines = max((label.count("<br>") + 1 for label in labels), default=1)
     row_px = max(BAR_PX, LINE_PX * lines + 8)  # rows are evenly spaced: room for the tallest
-    return figure, max(HEIGHT, row_px * len(labels) + TOP_PX + BOTTOM_PX), counts.height
+    height = max(HEIGHT, row_px * len(labels) + TOP_PX + BOTTOM_PX)
+    return figure, height, counts.height, len(hidden)
 
 
-def _histogram_bars(values: np.ndarray, integer: bool) -> go.Bar:
+def _histogram_bars(values: np.ndarray, integer: bool, min_cell: int | None = None
+                    ) -> tuple[go.Bar, int]:
     """Bars of patients per bin, binned here so the figure's size does not grow with the
-    number of patients."""
+    number of patients, without the bins :func:`hidden_bars` names under ``min_cell``; and how
+    many bins were left out."""
     if not len(values):
-        return go.Bar(x=[], y=[], marker_color=BAR_COLOUR)
+        return go.Bar(x=[], y=[], marker_color=BAR_COLOUR), 0
     counts, lefts, width = histogram(values, integer)
+    hidden = hidden_bars(counts.tolist(), min_cell)
+    small = np.array([i in hidden for i in range(len(counts))], dtype=bool)
+    counts, lefts = counts[~small], lefts[~small]
     labels = [f"{left:g} to <{left + width:g}" for left in lefts]
     return go.Bar(x=lefts + width / 2, y=counts, width=width, marker_color=BAR_COLOUR,
-                  customdata=labels, hovertemplate="%{customdata}: %{y} patients<extra></extra>")
+                  customdata=labels, hovertemplate="%{customdata}: %{y} patients<extra></extra>"
+                  ), int(small.sum())
+
+
+def hidden_bars(counts: list[int], min_cell: int | None, missing: int = 0,
+                total_shown: bool = True) -> set[int]:
+    """Indexes of the bars not drawn under ``min_cell``: the small ones, and those whose count
+    the n shown (bars + ``missing``; ``total_shown`` False: list columns, whose bars add up to
+    no n) would give away."""
+    values: dict = dict(enumerate(counts)) | {"missing": missing, "n": sum(counts) + missing}
+    lines = [Line((*range(len(counts)), "missing"), "n")] if total_shown else []
+    return {k for k in protect(values, lines, min_cell) if isinstance(k, int)}
+
+
+def _empty_note(figure: go.Figure, min_cell: int | None) -> None:
+    """Say so in the plot when every bar is withheld."""
+    figure.add_annotation(text=f"No bar of {min_cell} or more patients to draw",
+                          xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False)
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
 
 
 def nice_bin_width(span: float, integer: bool, target: int = TARGET_BINS) -> float:
@@ -180,24 +250,33 @@ def histogram(values: np.ndarray, integer: bool) -> tuple[np.ndarray, np.ndarray
     return counts, first + width * np.arange(len(counts)), width
 
 
-def distribution_figure(values: pl.Series, column: str) -> go.Figure:
+def distribution_figure(values: pl.Series, column: str, min_cell: int | None = None
+                        ) -> go.Figure:
     """The distribution of one column (see :func:`chart_kind`): one bar per value, horizontal
     bars of the :data:`MAX_BARS` most frequent categories, or a histogram; the subtitle states
-    n = patients with a value (:func:`patients_with_value`) and how many have none."""
+    n = patients with a value (:func:`patients_with_value`) and how many have none; under
+    ``min_cell`` bars that would show a count under it are not drawn (module docstring)."""
     title = column_label(column)
     n = patients_with_value(values)
     missing = values.len() - n
     empty_lists = isinstance(values.dtype, pl.List) and values.null_count() < missing
     kind = chart_kind(values, column)
     if kind == "levels":
-        return _layout(_levels_figure(values, column), title, _note(n, missing, empty_lists))
+        figure, left_out = _levels_figure(values, column, min_cell)
+        return _layout(figure, title, _note(n, missing, empty_lists, "", min_cell, left_out))
     if kind == "categories":
-        figure, height, categories = _categories_figure(values, column)
+        figure, height, categories, left_out = _categories_figure(values, column, min_cell)
+        if min_cell and not categories:
+            _empty_note(figure, min_cell)
         shown = (f"; the {MAX_BARS} most frequent of {categories} values"
                  if categories > MAX_BARS else "")
-        return _layout(figure, title, _note(n, missing, empty_lists, shown), height)
+        return _layout(figure, title, _note(n, missing, empty_lists, shown, min_cell, left_out),
+                       height)
     present = _values(values)
-    figure = go.Figure(_histogram_bars(present.to_numpy(), present.dtype.is_integer()))
+    bars, left_out = _histogram_bars(present.to_numpy(), present.dtype.is_integer(), min_cell)
+    figure = go.Figure(bars)
     figure.update_xaxes(title_text=title)
     figure.update_yaxes(title_text="Patients")
-    return _layout(figure, title, _note(n, missing, empty_lists))
+    if min_cell and not len(bars.y):
+        _empty_note(figure, min_cell)
+    return _layout(figure, title, _note(n, missing, empty_lists, "", min_cell, left_out))

@@ -6,6 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
+from cohort.figures.distributions import hidden_bars
 from cohort.figures.style import (
     CAPTION_WIDTH,
     FONT_FAMILY,
@@ -148,6 +149,7 @@ def dose_distribution_figure(
     max_groups: int = MAX_GROUPS,
     caption: str | None = None,
     caption_width: int = CAPTION_WIDTH,
+    min_cell: int | None = None,
 ) -> go.Figure:
     """Horizontal box plot (with the patients as markers) or markers only of ``value`` per
     group of ``by``; group labels carry n; most frequent group on top; beyond ``max_groups``:
@@ -155,13 +157,23 @@ def dose_distribution_figure(
     distinct value, area proportional to its patients) are computed here, so the figure's size
     does not grow with the number of patients. ``caption`` (cohort, method) under the axis,
     wrapped to ``caption_width`` characters (less than the default for a figure in half the
-    page's width)."""
+    page's width). ``min_cell`` (:mod:`cohort.suppression`): groups and markers of fewer
+    patients are not drawn, nor one more where the n shown would give a single one away, and
+    the subtitle then gives no total."""
     if kind not in ("box", "strip"):
         raise ValueError("kind must be 'box' or 'strip'")
     data = _lump(long_by_group(patients, value, by), max_groups)
     counts = _group_order(data)
+    hidden = hidden_bars([n for _, n in counts], min_cell,
+                         total_shown=not isinstance(patients.schema[by], pl.List))
+    shown = [(g, n) for i, (g, n) in enumerate(counts) if i not in hidden]
+    left_out = len(counts) - len(shown)
+    counts = shown
+    data = data.filter(pl.col("group").is_in([g for g, _ in counts]))
     labels = {group: f"{group} (n={n})" for group, n in counts}
     markers = point_markers(data)
+    if min_cell:
+        markers = _shown_markers(markers, min_cell)
     size_ref = 2.0 * (markers["count"].max() or 1) / MARKER_MAX_PX ** 2
     boxes = {row["group"]: row for row in box_statistics(data).iter_rows(named=True)}
     fig = go.Figure()
@@ -176,6 +188,9 @@ def dose_distribution_figure(
     if isinstance(patients.schema[by], pl.List):
         note = (f"by {column_label(by).lower()}; {data.height} values from "
                 f"{patients_with_value(patients, value)} patients, one per listed value")
+    if min_cell:
+        note = (f"by {column_label(by).lower()}; groups and markers of fewer than {min_cell} "
+                f"patients not drawn ({left_out} group{'s' if left_out != 1 else ''} left out)")
     _layout(fig, f"{title}<br><sup>{note}</sup>", title, list(labels.values()))
     if caption and markers.height < data["group", "value"].n_unique():
         caption += (f" Over {MAX_MARKERS_PER_GROUP} distinct values in a group: values pooled "
@@ -183,6 +198,17 @@ def dose_distribution_figure(
     extra = _caption(fig, caption, caption_width, list(labels.values()))
     fig.update_layout(height=fig.layout.height + extra, margin_b=fig.layout.margin.b + extra)
     return fig
+
+
+def _shown_markers(markers: pl.DataFrame, min_cell: int) -> pl.DataFrame:
+    """The markers drawn under ``min_cell``: per group, without those of fewer patients and,
+    where the group's n would give a single one away, the smallest other one
+    (:func:`cohort.figures.distributions.hidden_bars`)."""
+    parts = []
+    for part in markers.partition_by("group", maintain_order=True):
+        hidden = hidden_bars(part["count"].to_list(), min_cell)
+        parts.append(part.filter(~pl.int_range(pl.len()).is_in(list(hidden))))
+    return pl.concat(parts) if parts else markers
 
 
 def _unit(column: str) -> str:

@@ -180,7 +180,7 @@ def group_heatmap(
     _highlight(fig, high, len(terms))
     header_px = _group_headers(fig, [f"{g} (n={size})" for g, size in groups])
     subtitle = (f"Patients with the toxicity, % of each group's {assessed_noun(matrix)} "
-                f"({matrix.denominator:,} in all)")
+                f"({matrix.denominator_text} in all)")
     fig = _layout(fig, title, len(terms), subtitle, caption, _row_px(x), header_px)
     fig.update_xaxes(tickmode="array", tickvals=x, ticktext=ticks)
     return fig

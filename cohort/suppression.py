@@ -1,0 +1,255 @@
+"""Small-cell suppression: the one place that decides which counts a dataset may show.
+
+A dataset configured with ``min_cell = m`` (e.g. 11, as in the CMS and SEER data-use rules)
+never shows a count from 1 to m - 1; 0 is shown. Bundled datasets and uploads have no
+threshold (``min_cell`` None) and every function here returns its input unchanged for them.
+
+Rules, in order:
+
+1. **Primary**: a count of 1 to m - 1 is shown as "<m" (:func:`suppressed_count`), without a
+   percentage.
+2. **Secondary (complementary) suppression**: wherever shown counts add up to a shown total
+   (the levels and the missing count of a Table 1 variable add up to its column's n; a row's
+   groups add up to its Overall cell; worst grades 1-5 add up to "any grade"; patients with and
+   without a toxicity add up to the denominator), a total with exactly one hidden part would
+   give that part away. Then the smallest other non-zero part is hidden too, shown as
+   "withheld", and the check repeats until no total has exactly one hidden part
+   (:func:`protect`). A part that is not displayed but follows from the total (patients
+   without a toxicity) counts as a part.
+3. **Percentages**: a hidden count shows no percentage, and a Table 1 variable whose missing
+   count is hidden shows no percentages in that column (their denominator would give the
+   missing count away).
+4. **Differences**: the attrition table and the sidebar's "of N" never show two patient counts
+   whose difference is 1 to m - 1. Attrition rows are checked from the last (the filtered
+   cohort, whose size every screen shows) back to "All patients": a row whose n is within
+   1 to m - 1 of the next row shown is not shown ("–"), and the next row's "excluded" then
+   counts from the row shown before it (:func:`attrition_text`).
+5. **Kaplan-Meier** (OpenSAFELY's published method, kaplan-meier-function ``round_km``): per
+   group the cumulative events and cumulative censorings are rounded up to multiples of m, the
+   events and censorings at each time are the steps of those rounded sums, the number at risk
+   is the group's size rounded up to a multiple of m minus the rounded exits before, and the
+   survival estimate and its Greenwood CI are computed again from those counts
+   (:func:`round_event_counts`). The risk tables are read from the rounded counts. A group
+   with fewer than m patients is not drawn. Log-rank and Cox statistics are computed on the
+   real data (a p value or hazard ratio reveals no count); their counts are suppressed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+WITHHELD = "withheld"
+#: Shown for a row of the attrition table hidden by rule 4.
+NOT_SHOWN = "–"
+
+
+def is_small(n: int | None, min_cell: int | None) -> bool:
+    """True when ``n`` is a count that ``min_cell`` hides (1 to min_cell - 1)."""
+    return bool(min_cell) and n is not None and 0 < n < min_cell
+
+
+def suppressed_count(n: int, min_cell: int | None) -> str:
+    """``n`` as shown: "<11" for 1 to 10 when ``min_cell`` is 11, the number otherwise (0 stays
+    "0"; no threshold: always the number)."""
+    return f"<{min_cell}" if is_small(n, min_cell) else str(n)
+
+
+def patient_count(n: int, min_cell: int | None) -> str:
+    """A count of patients for a caption: '4,299', or '<11' under the threshold."""
+    return suppressed_count(n, min_cell) if is_small(n, min_cell) else f"{n:,}"
+
+
+def count_text(n: int, min_cell: int | None, hidden: bool = False) -> str:
+    """A count as shown: :func:`suppressed_count`, or "withheld" for a count hidden by
+    secondary suppression (``hidden`` and not small itself)."""
+    if is_small(n, min_cell):
+        return suppressed_count(n, min_cell)
+    return WITHHELD if hidden else str(n)
+
+
+def caption_words(min_cell: int | None) -> str:
+    """The suppression rule in words for a caption ('' without a threshold)."""
+    if not min_cell:
+        return ""
+    return (f"Counts of 1–{min_cell - 1} shown as <{min_cell}; 'withheld': hidden so that "
+            f"a total does not give a small count away")
+
+
+def km_caption_words(min_cell: int | None) -> str:
+    """The Kaplan-Meier rounding in words for the curve's caption ('' without a threshold)."""
+    if not min_cell:
+        return ""
+    return (f"counts rounded to multiples of {min_cell} before estimation (OpenSAFELY method); "
+            f"groups under {min_cell} patients not drawn")
+
+
+# ---------------------------------------------------------------------------------------------
+# secondary suppression
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Line:
+    """Counts ``parts`` that add up to ``total`` (all keys of the values given to
+    :func:`protect`)."""
+
+    parts: tuple[Hashable, ...]
+    total: Hashable
+
+
+def protect(values: Mapping[Hashable, int], lines: Iterable[Line], min_cell: int | None
+            ) -> set[Hashable]:
+    """The keys of ``values`` to hide: the small counts (rule 1) and, while some line has
+    exactly one hidden part and its total shown (or a hidden total and no hidden part), the
+    smallest other non-zero count of that line (rule 2)."""
+    if not min_cell:
+        return set()
+    hidden = {k for k, v in values.items() if is_small(v, min_cell)}
+    lines = list(lines)
+    changed = True
+    while changed:
+        changed = False
+        for line in lines:
+            hidden_parts = [p for p in line.parts if p in hidden]
+            total_hidden = line.total in hidden
+            if len(hidden_parts) == 1 and not total_hidden or not hidden_parts and total_hidden:
+                candidates = [k for k in (*line.parts, line.total)
+                              if k not in hidden and values[k] > 0]
+                if candidates:
+                    hidden.add(min(candidates, key=lambda k: values[k]))
+                    changed = True
+    return hidden
+
+
+def shown_counts(frame: pl.DataFrame, columns: Sequence[str], min_cell: int | None
+                 ) -> pl.DataFrame:
+    """``frame`` with each count column of ``columns`` as text under rule 1 ("<11", numbers);
+    unchanged without a threshold. For counts that add up to no total shown with them."""
+    if not min_cell:
+        return frame
+    return frame.with_columns(
+        pl.col(c).map_elements(lambda n: suppressed_count(int(n), min_cell),
+                               return_dtype=pl.String)
+        for c in columns if c in frame.columns)
+
+
+# ---------------------------------------------------------------------------------------------
+# differences: attrition and "of N"
+# ---------------------------------------------------------------------------------------------
+
+
+def shown_steps(counts: Sequence[int], min_cell: int | None) -> list[bool]:
+    """Which of the attrition counts ``counts`` (non-increasing, last = the filtered cohort)
+    may be shown: walking back from the last, a count within 1 to min_cell - 1 of the last
+    one shown is not (rule 4)."""
+    shown = [True] * len(counts)
+    if not min_cell or not counts:
+        return shown
+    anchor = counts[-1]
+    for i in range(len(counts) - 2, -1, -1):
+        if is_small(counts[i] - anchor, min_cell):
+            shown[i] = False
+        else:
+            anchor = counts[i]
+    return shown
+
+
+def attrition_text(attrition: pl.DataFrame, min_cell: int | None) -> pl.DataFrame:
+    """:meth:`cohort.filters.CohortFilter.attrition` as shown: ``n`` and ``excluded`` as text,
+    rows hidden by rule 4 shown as "–", excluded counted from the row shown before; unchanged
+    without a threshold."""
+    if not min_cell:
+        return attrition
+    counts = attrition["n"].to_list()
+    shown = shown_steps(counts, min_cell)
+    n_text, excluded_text, last = [], [], None
+    for count, visible in zip(counts, shown, strict=True):
+        if not visible:
+            n_text.append(NOT_SHOWN)
+            excluded_text.append(NOT_SHOWN)
+            continue
+        n_text.append(suppressed_count(count, min_cell))
+        excluded_text.append("0" if last is None else suppressed_count(last - count, min_cell))
+        last = count
+    return attrition.with_columns(n=pl.Series(n_text, dtype=pl.String),
+                                  excluded=pl.Series(excluded_text, dtype=pl.String))
+
+
+def in_total_words(kept: int, total: int, min_cell: int | None,
+                   where: str = "in the dataset") -> str:
+    """'of 500 in the dataset' (``where``); under ``min_cell``, 'total not shown' when the
+    difference from ``kept`` would be a hidden count (rule 4)."""
+    if is_small(total - kept, min_cell):
+        return f"total not shown: it differs by fewer than {min_cell}"
+    return f"of {patient_count(total, min_cell)} {where}"
+
+
+def used_words(kept: int, total: int, min_cell: int | None) -> str:
+    """'495 of 500 patients', or '495 patients' when the difference would be hidden."""
+    if is_small(total - kept, min_cell):
+        return f"{patient_count(kept, min_cell)} patients"
+    return f"{patient_count(kept, min_cell)} of {patient_count(total, min_cell)} patients"
+
+
+# ---------------------------------------------------------------------------------------------
+# Kaplan-Meier (OpenSAFELY round_km)
+# ---------------------------------------------------------------------------------------------
+
+
+def ceiling_to(x: int, step: int) -> int:
+    """``x`` rounded up to a multiple of ``step`` (0 stays 0)."""
+    return -(-x // step) * step
+
+
+def group_sizes(counts: pl.DataFrame) -> dict[str, int]:
+    """Patients per group of an :func:`cohort.survival.event_counts` table, in its order."""
+    sizes = counts.group_by("group", maintain_order=True).agg(n=pl.col("n_exit").sum())
+    return dict(sizes.iter_rows())
+
+
+def small_groups(counts: pl.DataFrame, min_cell: int | None) -> list[str]:
+    """The groups of an event-counts table with fewer than ``min_cell`` patients (not drawn)."""
+    if not min_cell:
+        return []
+    return [g for g, n in group_sizes(counts).items() if n < min_cell]
+
+
+def round_event_counts(counts: pl.DataFrame, min_cell: int | None) -> pl.DataFrame:
+    """An :func:`cohort.survival.event_counts` table rounded as OpenSAFELY's ``round_km``:
+    per group, cumulative events and cumulative other exits (censorings and competing events)
+    rounded up to multiples of ``min_cell``, then the counts at each time their steps; the
+    group's exits add up to its size rounded up to a multiple of ``min_cell`` (the rounded
+    other exits capped there, so that the number at risk never goes below 0; the number
+    at risk :func:`cohort.survival.km_from_counts` derives is that, minus the rounded exits
+    before). Times where neither rounded sum steps are dropped; groups under ``min_cell``
+    patients are dropped. Unchanged without a threshold."""
+    if not min_cell:
+        return counts
+    small = small_groups(counts, min_cell)
+    kept = counts.filter(~pl.col("group").is_in(small))
+    parts = []
+    for part in kept.partition_by("group", maintain_order=True):
+        size = ceiling_to(int(part["n_exit"].sum()), min_cell)
+        others_cap = size - ceiling_to(int(part["n_event"].sum()), min_cell)
+        events, others, total_events, total_others = [], [], 0, 0
+        for n_event, n_exit in zip(part["n_event"], part["n_exit"], strict=True):
+            total_events += n_event
+            total_others += n_exit - n_event
+            events.append(ceiling_to(total_events, min_cell))
+            others.append(min(ceiling_to(total_others, min_cell), others_cap))
+        cumulative = pl.DataFrame({"_e": events, "_o": others},
+                                  schema={"_e": pl.Int64, "_o": pl.Int64})
+        steps = cumulative.select(
+            n_event=pl.col("_e").diff().fill_null(pl.col("_e")),
+            n_other=pl.col("_o").diff().fill_null(pl.col("_o")))
+        parts.append(part.select("group", "time").hstack(steps))
+    schema = {"group": pl.String, "time": pl.Float64, "n_event": pl.Int64,
+              "n_other": pl.Int64}
+    rounded = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+    return (rounded.filter((pl.col("n_event") > 0) | (pl.col("n_other") > 0))
+            .select("group", "time", "n_event",
+                    n_competing=pl.lit(0, pl.Int64), n_censor=pl.col("n_other"),
+                    n_exit=pl.col("n_event") + pl.col("n_other")))
