@@ -191,8 +191,10 @@ def grade_matrix(
 
 def denominator_words(matrix: GradeMatrix) -> str:
     """"233 patients assessed for toxicity" (or "... with a toxicity record" when the data do not
-    say who was assessed), the count as a dataset with ``min_cell`` may show it: the denominator
-    as figures and tables state it."""
+    say who was assessed), the count as a dataset with ``min_cell`` may show it ('<11'; named
+    withheld): the denominator as figures and tables state it."""
+    if matrix.denominator_withheld:
+        return f"{assessed_noun(matrix)} (their number withheld: small-cell suppression)"
     return f"{matrix.denominator_text} {assessed_noun(matrix)}"
 
 

@@ -228,7 +228,8 @@ def main() -> None:
         st.subheader(literal_markdown(f"By {group}"))
         st.caption(literal_markdown(
             f"Percent of each group's {assessed_noun(matrix)} (n in the column header; "
-            f"{of} in all); patients with a missing {group} form the group 'missing'."))
+            f"{matrix.denominator_text} in all); patients with a missing {group} form the "
+            "group 'missing'."))
         figure = group_heatmap(matrix, max_terms=top, caption=group_caption)
         show_figure(_highlight(figure, highlight),
                     f"Toxicity by {group}: any grade and grade ≥3 ({words})", key="tox.group",

@@ -27,7 +27,7 @@ from cohort.suppression import (
     round_event_counts,
     suppressed_count,
 )
-from cohort.survival import event_counts, km_from_counts
+from cohort.survival import counts_at, event_counts, km_from_counts
 from cohort.tables import table_one
 from cohort.toxicity import grade_matrix, suppressed
 from tests.apptest import ROOT, TIMEOUT, as_read, metric
@@ -132,6 +132,35 @@ def test_distribution_bars_under_the_threshold_are_not_drawn_nor_their_complemen
     assert "2 bars withheld (small-cell suppression)" in figure.layout.title.text
     with_missing = pl.Series("sex", ["female"] * 30 + ["male"] * 12 + [None] * 3)
     assert list(distribution_figure(with_missing, "sex", M).data[0].y) == ["female"]
+
+
+def test_kmunicate_numbers_come_from_the_rounded_counts():
+    """At risk, cumulative events and censored at each tick are steps of the rounded sums:
+    multiples of 11, adding up to the group's rounded size (13 patients -> 22)."""
+    rng = np.random.default_rng(7)
+    patients = pl.DataFrame({"t": rng.exponential(20, 13).round(1), "e": rng.integers(0, 2, 13)})
+    km = km_from_counts(round_event_counts(event_counts(patients, "t", "e"), M))
+    numbers = counts_at(km, [0, 6, 12, 24, 36, 60])
+    values = numbers.select("at_risk", "events", "censored").to_numpy().ravel().tolist()
+    assert all(v % M == 0 for v in values), numbers
+    assert set(numbers.select(pl.sum_horizontal("at_risk", "events", "censored")).to_series()
+               ) == {22}
+
+
+def test_distribution_levels_and_bars_under_the_threshold_are_not_drawn():
+    """ECOG 2 (4 patients) is small and, with n shown, ECOG 1 would give it away: neither bar
+    is drawn, both keep their place on the axis with '<11' / 'withheld' as text and hover."""
+    ecog = pl.Series("ecog", [0] * 20 + [1] * 15 + [2] * 4)
+    figure = distribution_figure(ecog, "ecog", M)
+    assert list(figure.data[0].x) == ["0", "1", "2", "3", "4"]
+    assert list(figure.data[0].y) == [20, 0, 0, 0, 0]
+    assert list(figure.data[0].text) == ["20", WITHHELD, "<11", "0", "0"]
+    assert list(figure.data[0].customdata) == list(figure.data[0].text)
+    assert "2 bars withheld (small-cell suppression)" in figure.layout.title.text
+    sites = pl.Series("treated_sites", [["lung"]] * 14 + [["liver", "bone"]] * 3)
+    bars = distribution_figure(sites, "treated_sites", M).data[0]
+    assert list(bars.y) == ["lung"] and list(bars.x) == [14]
+    assert not _small_in_figure(distribution_figure(ecog, "ecog", M))
 
 
 # --------------------------------------------------------------------------- in the app
@@ -353,3 +382,26 @@ def test_dose_levels_under_eleven_are_left_out_and_hidden_dlt_counts_lose_their_
     assert shown.select("dose_level", "n", "dlt").rows() == [(2, "14", "<11"), (3, "12", "withheld")]
     assert shown["rate"].is_null().all()
 
+
+def test_a_small_subgroups_kmunicate_table_and_distribution_bars_show_no_count_under_eleven(
+        registry, downloads):
+    """Breast carcinoma (13 patients): the KMunicate table (at risk, events, censored) reads
+    only rounded counts, and no distribution chart draws a bar or n under 11."""
+    at = _open("pages/survival.py", **{"f.histology": "breast carcinoma",
+                                        "survival.kmunicate": "true"})
+    _check_screen(at)
+    _, figure = _shown(at).figures[0]
+    table = [t for tr in figure.data if tr.mode == "text" for t in tr.text]
+    assert len(table) >= 3 * 2, "at risk, events and censored at each tick"
+    assert all(int(t) % M == 0 for t in table), table
+    annotations = " ".join(a.text for a in figure.layout.annotations)
+    assert "censored" in annotations.lower() and "OpenSAFELY" in annotations
+    cohort = _open("pages/cohort.py", **{"f.histology": "breast carcinoma"})
+    _check_screen(cohort)
+    charts = [f for title, f in _shown(cohort).figures if any(t.type == "bar" for t in f.data)]
+    assert charts
+    heights = [h for f in charts for t in f.data
+               for h in _values(t.x if t.orientation == "h" else t.y) if h is not None]
+    assert heights and not [h for h in heights if 0 < h < M]
+    assert any("withheld" in (f.layout.title.text or "") for f in charts)
+    _check_downloads(downloads)

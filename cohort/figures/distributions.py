@@ -5,8 +5,8 @@ With a small-cell threshold (``min_cell``, :mod:`cohort.suppression`) a bar of 1
 patients is not drawn (no height, text or hover gives its count away), nor the smallest other
 bar when the bars and the missing count would add up to the n shown with a single bar left out
 (:func:`cohort.suppression.protect`); a value's bar not drawn keeps its place on a level axis,
-labelled "<11" or "withheld"; the subtitle says how many are not drawn, and the n and missing
-counts are suppressed (n left out when the missing count is hidden)."""
+its text and hover "<11" or "withheld"; the subtitle says how many are not drawn, and the n
+and missing counts are suppressed (n left out when the missing count is hidden)."""
 
 from __future__ import annotations
 
@@ -76,13 +76,13 @@ def _note(n: int, missing: int, empty_lists: bool, shown: str = "",
           min_cell: int | None = None, left_out: int = 0) -> str:
     """'n = 42 patients with a value; 3 missing', suppressed under ``min_cell``: n left out
     when the missing count is hidden (the cohort's size would give it away); then ``shown``
-    and how many bars are not drawn."""
+    and, on a line of its own, how many bars are not drawn."""
     none = "with none listed" if empty_lists else "missing"
     parts = [] if is_small(missing, min_cell) else [
         f"n = {_count(n, min_cell)} patients with a value"]
     if missing:
         parts.append(f"{_count(missing, min_cell)} {none}")
-    withheld = (f"; {left_out} bar{'s' if left_out > 1 else ''} withheld (small-cell "
+    withheld = (f"<br>{left_out} bar{'s' if left_out > 1 else ''} withheld (small-cell "
                 "suppression)" if left_out else "")
     return "; ".join(parts) + shown + withheld
 
@@ -132,27 +132,28 @@ def level_counts(values: pl.Series, column: str) -> pl.DataFrame:
 
 def _levels_figure(values: pl.Series, column: str, min_cell: int | None = None
                    ) -> tuple[go.Figure, int]:
-    """One bar per value; under ``min_cell`` the bars :func:`hidden_bars` names are not drawn,
-    their value labelled "<11" or "withheld" at the axis. Returns the figure and how many bars
-    were not drawn."""
+    """One bar per value; under ``min_cell`` the bars :func:`hidden_bars` names are not drawn
+    (height 0), their value keeping its place on the axis with "<11" or "withheld" as its text
+    and hover. Returns the figure and how many bars were not drawn."""
     counts = level_counts(values, column)
     labels, patients = counts["value"].to_list(), counts["patients"].to_list()
     hidden = hidden_bars(patients, min_cell, values.len() - patients_with_value(values))
-    heights = [None if i in hidden else n for i, n in enumerate(patients)]
-    counted = len(labels) <= MAX_LABELLED_LEVELS
+    heights = [0 if i in hidden else n for i, n in enumerate(patients)]
+    shown = [(suppressed_count(n, min_cell) if is_small(n, min_cell) else WITHHELD)
+             if i in hidden else str(n) for i, n in enumerate(patients)]
+    empty = bool(hidden) and not any(heights)
+    counted = len(labels) <= MAX_LABELLED_LEVELS and not empty
     figure = go.Figure(go.Bar(
-        x=labels, y=heights, marker_color=BAR_COLOUR, text=heights if counted else None,
-        textposition="outside", cliponaxis=False,
-        hovertemplate="%{x}: %{y} patients<extra></extra>"))
-    for i in sorted(hidden):
-        figure.add_annotation(x=labels[i], y=0, yanchor="bottom", showarrow=False,
-                              text=suppressed_count(patients[i], min_cell)
-                              if is_small(patients[i], min_cell) else WITHHELD)
+        x=labels, y=heights, marker_color=BAR_COLOUR, text=shown if counted else None,
+        customdata=shown, textposition="outside", cliponaxis=False,
+        hovertemplate="%{x}: %{customdata} patients<extra></extra>"))
     figure.update_xaxes(title_text=column_label(column), type="category", tickmode="array",
                         tickvals=labels, ticktext=labels, categoryorder="array",
                         categoryarray=labels)
-    top = max((n for n in heights if n is not None), default=0)
+    top = max(heights, default=0)
     figure.update_yaxes(title_text="Patients", range=[0, max(top * 1.15, 1)], rangemode="tozero")
+    if empty:
+        _empty_note(figure, min_cell)
     return figure, len(hidden)
 
 
@@ -277,6 +278,6 @@ def distribution_figure(values: pl.Series, column: str, min_cell: int | None = N
     figure = go.Figure(bars)
     figure.update_xaxes(title_text=title)
     figure.update_yaxes(title_text="Patients")
-    if min_cell and not len(bars.y):
+    if min_cell and left_out and not any(bars.y):
         _empty_note(figure, min_cell)
     return _layout(figure, title, _note(n, missing, empty_lists, "", min_cell, left_out))
