@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui import collect, presentation, urlstate
+from ui.audit import record_view
 from ui.auth import require_sign_in
 from ui.hardening import harden, run_through_entry_script
 from ui.logscrub import install_log_scrubber
@@ -49,6 +50,7 @@ def main() -> None:
     collect.reset()
     navigation = st.navigation(PAGES)
     view = render_sidebar()
+    record_view(view.dataset, screen_name(navigation), view.filter)
     notice_slot = st.container()
     with st.container(key=presentation.SCREEN_CONTAINER):
         if awaited_upload() and screen_name(navigation) != "data":
