@@ -11,6 +11,7 @@ from ui.audit import record_view
 from ui.auth import require_sign_in
 from ui.hardening import harden, run_through_entry_script
 from ui.logscrub import install_log_scrubber
+from ui.session import release_view
 from ui.sidebar import awaited_upload, link_notices, render_sidebar, share_panel
 
 run_through_entry_script()
@@ -68,4 +69,7 @@ def main() -> None:
     link_notices(notice_slot)
 
 
-main()
+try:
+    main()
+finally:
+    release_view()  # no filtered copy of a shared dataset stays in the session between runs
