@@ -30,9 +30,10 @@ SCREENS = ["Cohort", "Survival", "Cox model", "Toxicity", "Dose", "Published vs.
            "Data"]
 FIRST_LOAD = "first load (Cohort)"
 READY = "[data-testid=stApp][data-test-script-state=notRunning]"
-#: Per navigation and wait. 20 Chromium contexts and the server share this machine's 2 cores, so
-#: a page can take over a minute to load here: the client, not the server, is the bottleneck.
-STEP_TIMEOUT_MS = 180_000
+#: Default seconds per navigation and wait (``--step-timeout``). 20 Chromium contexts and the
+#: server share this machine's 2 cores, so a page can take minutes to draw here: the clients,
+#: not the server, are the bottleneck.
+STEP_TIMEOUT_S = 180
 #: Seconds after the contexts close until their sessions have ended (TTL 30 s + the reaper).
 SESSION_END_S = 40
 _DRAWN = """title => {
@@ -44,9 +45,11 @@ _DRAWN = """title => {
 
 
 class Tally:
-    """Screen times (by screen) and errors of every session, and the server's RSS samples."""
+    """Screen times (by screen) and errors of every session, the server's RSS samples, and the
+    milliseconds a navigation may take."""
 
-    def __init__(self) -> None:
+    def __init__(self, timeout_s: float = STEP_TIMEOUT_S) -> None:
+        self.timeout_ms = timeout_s * 1000
         self.seconds: dict[str, list[float]] = defaultdict(list)
         self.errors: list[str] = []
         self.rss: list[float] = []
@@ -64,7 +67,7 @@ def watch(page: Page, tally: Tally) -> None:
 
 async def drawn(page: Page, title: str, tally: Tally, label: str, start: float) -> None:
     """Wait until screen ``title`` is drawn; record its time under ``label``; count errors."""
-    await page.wait_for_function(_DRAWN, arg=title, timeout=STEP_TIMEOUT_MS)
+    await page.wait_for_function(_DRAWN, arg=title, timeout=tally.timeout_ms)
     tally.seconds[label].append(time.monotonic() - start)
     for test_id in ("stException", "stAlertContentError"):
         if await page.get_by_test_id(test_id).count():
@@ -79,7 +82,7 @@ async def session(browser: Browser, url: str, index: int, seconds: float, tally:
     turn = index
     try:
         start = time.monotonic()
-        await page.goto(url, timeout=STEP_TIMEOUT_MS)
+        await page.goto(url, timeout=tally.timeout_ms)
         await drawn(page, "Cohort", tally, FIRST_LOAD, start)
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -88,7 +91,7 @@ async def session(browser: Browser, url: str, index: int, seconds: float, tally:
             try:
                 start = time.monotonic()
                 await page.get_by_test_id("stSidebarNav").get_by_role(
-                    "link", name=title, exact=True).click(timeout=STEP_TIMEOUT_MS)
+                    "link", name=title, exact=True).click(timeout=tally.timeout_ms)
                 await drawn(page, title, tally, title, start)
             except Exception as error:  # a timeout is an error of the run, counted
                 tally.errors.append(f"{type(error).__name__} on session {index}: {error}"[:300])
@@ -104,10 +107,11 @@ async def sample_rss(pid: int, tally: Tally, stop: asyncio.Event) -> None:
         await asyncio.sleep(1)
 
 
-async def run(sessions: int, seconds: float, copies: int) -> tuple[Tally, float, float, float]:
+async def run(sessions: int, seconds: float, copies: int, timeout_s: float
+              ) -> tuple[Tally, float, float, float]:
     """The tally, and the server's RSS MB at start, at the end of the run, after the sessions
     have ended."""
-    tally = Tally()
+    tally = Tally(timeout_s)
     with tempfile.TemporaryDirectory() as folder:
         env, link = {}, "/"
         if copies:
@@ -142,9 +146,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--configured", type=int, default=0, metavar="COPIES",
                         help="a configured registry of the demo cohort copied COPIES times")
+    parser.add_argument("--step-timeout", type=float, default=STEP_TIMEOUT_S,
+                        help="seconds a navigation may take before it counts as an error")
     args = parser.parse_args()
     tally, start_mb, end_mb, after_mb = asyncio.run(run(args.sessions, args.seconds,
-                                                        args.configured))
+                                                        args.configured, args.step_timeout))
     drawn_count = sum(len(times) for times in tally.seconds.values())
     print(f"{args.sessions} sessions, {args.seconds:.0f} s: {drawn_count} screens drawn, "
           f"{len(tally.errors)} errors")
