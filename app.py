@@ -7,9 +7,11 @@ from pathlib import Path
 import streamlit as st
 
 from ui import collect, presentation, urlstate
+from ui.audit import record_view
 from ui.auth import require_sign_in
 from ui.hardening import harden, run_through_entry_script
 from ui.logscrub import install_log_scrubber
+from ui.session import release_view
 from ui.sidebar import awaited_upload, link_notices, render_sidebar, share_panel
 
 run_through_entry_script()
@@ -49,6 +51,7 @@ def main() -> None:
     collect.reset()
     navigation = st.navigation(PAGES)
     view = render_sidebar()
+    record_view(view.dataset, screen_name(navigation), view.filter)
     notice_slot = st.container()
     with st.container(key=presentation.SCREEN_CONTAINER):
         if awaited_upload() and screen_name(navigation) != "data":
@@ -66,4 +69,7 @@ def main() -> None:
     link_notices(notice_slot)
 
 
-main()
+try:
+    main()
+finally:
+    release_view()  # no filtered copy of a shared dataset stays in the session between runs

@@ -3,6 +3,7 @@ the Data page's upload in Chromium."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -34,14 +35,16 @@ SERVER_LOG = Path(tempfile.gettempdir()) / "oligomet-bench-server.log"
 
 
 @contextmanager
-def running_app():
-    """(URL, server pid) of the app started with this repository's config on loopback; its
-    log (scrubbed of messages: ui/logscrub.py) goes to :data:`SERVER_LOG`."""
+def running_app(env: dict[str, str] | None = None):
+    """(URL, server pid) of the app started with this repository's config on loopback (and
+    ``env`` added to the environment, e.g. ``OLIGOMET_CONFIG``); its log (scrubbed of
+    messages: ui/logscrub.py) goes to :data:`SERVER_LOG`."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
          "true", "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=SERVER_LOG.open("wb"))
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=SERVER_LOG.open("wb"),
+        env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -109,3 +112,28 @@ def upload(page: Page, url: str, csv: Path) -> None:
     wait_for_app(page)
     expect(page.get_by_text(f"Loaded in this session: {csv.name}")).to_be_visible(
         timeout=300_000)
+
+
+def registry_config(folder: Path, copies: int, key: str = "registry") -> Path:
+    """A server configuration (``OLIGOMET_CONFIG``) offering the demonstration cohort
+    ``copies`` times as the Parquet dataset ``key`` (public, months, events coded 0/1/2)."""
+    from cohort.schema import PATIENT_COLUMNS, TOXICITY_COLUMNS
+
+    cohort = registry(copies)
+    cohort.patients.write_parquet(folder / f"{key}.parquet")
+    cohort.toxicities.write_parquet(folder / f"{key}-toxicities.parquet")
+    mapped = [c for c in cohort.patients.columns if c in PATIENT_COLUMNS]
+    kept = [c for c in cohort.patients.columns if c not in PATIENT_COLUMNS]
+    events = [c for c in mapped if c.endswith("_event")]
+    lines = [f"[datasets.{key}]", f'title = "Registry ({cohort.n_patients:,} patients)"',
+             'provenance = "The demonstration cohort copied with new patient ids (benchmark)."',
+             f'patients = "{key}.parquet"', f'toxicities = "{key}-toxicities.parquet"',
+             'access = "public"', "synthetic = true", f"[datasets.{key}.reading]",
+             'time_unit = "months"', f"keep = {kept!r}".replace("'", '"'),
+             f"[datasets.{key}.reading.mapping]", *(f'{c} = "{c}"' for c in mapped),
+             f"[datasets.{key}.reading.event_codings]", *(f'{c} = "0/1"' for c in events),
+             f"[datasets.{key}.toxicity_mapping]",
+             *(f'{c} = "{c}"' for c in cohort.toxicities.columns if c in TOXICITY_COLUMNS)]
+    path = folder / "oligomet.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import polars as pl
@@ -40,17 +41,32 @@ FILE_CHECK_SECONDS = 2.0
 LOG = logging.getLogger("oligomet.datasets")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class View:
-    """The chosen cohort, the filter applied, and the filtered patients and toxicities."""
+    """The chosen cohort and the filter applied; the filtered patients and toxicities are
+    computed on first use in a run and dropped at its end (:func:`release_view`), so a session
+    keeps no copy of a shared dataset between runs."""
 
     dataset: str
     cohort: Cohort
     filter: CohortFilter
-    patients: pl.DataFrame
-    toxicities: pl.DataFrame | None
     #: Counts of 1 to min_cell - 1 are not shown (cohort.suppression); None: no threshold.
     min_cell: int | None = None
+
+    @cached_property
+    def patients(self) -> pl.DataFrame:
+        """The patients the filter keeps: the cohort's own frame (no copy) when nothing is
+        filtered."""
+        return self.filter.apply(self.cohort.patients)
+
+    @cached_property
+    def toxicities(self) -> pl.DataFrame | None:
+        """The toxicity rows of the kept patients: the cohort's own frame when nothing is
+        filtered; None when the cohort has none."""
+        toxicities = self.cohort.toxicities
+        if toxicities is None or not self.filter.conditions:
+            return toxicities
+        return toxicities.filter(pl.col(PATIENT_ID).is_in(self.patients[PATIENT_ID].implode()))
 
     @property
     def label(self) -> str:
@@ -275,13 +291,8 @@ def min_cell_of(dataset: str) -> int | None:
 
 
 def build_view(dataset: str, cohort_filter: CohortFilter) -> View:
-    """Filter the dataset's patients, keep toxicities of the kept patients, store the view."""
-    cohort = cohort_for(dataset)
-    patients = cohort_filter.apply(cohort.patients)
-    toxicities = cohort.toxicities
-    if toxicities is not None:
-        toxicities = toxicities.filter(pl.col(PATIENT_ID).is_in(patients[PATIENT_ID].implode()))
-    view = View(dataset, cohort, cohort_filter, patients, toxicities, min_cell_of(dataset))
+    """This run's view of the dataset with the filter (its frames computed when first read)."""
+    view = View(dataset, cohort_for(dataset), cohort_filter, min_cell_of(dataset))
     st.session_state[_VIEW_STATE] = view
     return view
 
@@ -289,3 +300,11 @@ def build_view(dataset: str, cohort_filter: CohortFilter) -> View:
 def current_view() -> View:
     """The view the entry script built on this run."""
     return st.session_state[_VIEW_STATE]
+
+
+def release_view() -> None:
+    """At the end of a run: keep the view's dataset and filter, drop its filtered frames (the
+    next read, e.g. by a callback before the next run's view, filters again)."""
+    view = st.session_state.get(_VIEW_STATE)
+    if view is not None:
+        st.session_state[_VIEW_STATE] = View(view.dataset, view.cohort, view.filter)
