@@ -2,7 +2,8 @@
 DuckDB (cohort.engine: the counts aggregated in the engine), polars' lazy streaming scan (the
 filtered rows collected, then cohort.survival) and lifelines (on the same filtered rows).
 
-    python -m bench.bench_engine [--sizes 10000000] [--lifelines-max 10000000] [--cache DIR]
+    python -m bench.bench_engine [--sizes 10000000] [--filter sites|age]
+                                 [--lifelines-max 10000000] [--cache DIR]
 
 The Parquet file is generated once per size into ``--cache`` (default /tmp/oligomet-bench),
 streamed in chunks of 1M rows, never into the repository. Each path runs once, in its own
@@ -37,9 +38,14 @@ SITES = ["lung", "liver", "bone", "brain", "lymph node", "adrenal"]
 STRATA = ["colorectal", "lung", "prostate", "renal"]
 CHUNK = 1_000_000
 COLUMNS = ("histology", "os_months", "os_event")
-#: Age >= 40 and at least one treated site other than the lung.
-FILTER = CohortFilter((InRange("age_years", 40, None),
-                       ValuesIn("treated_sites", tuple(s for s in SITES if s != "lung"))))
+#: "sites": age >= 40 and at least one treated site other than the lung (a list condition);
+#: "age": age >= 40 only (scalar conditions).
+FILTERS = {
+    "sites": CohortFilter((InRange("age_years", 40, None),
+                           ValuesIn("treated_sites", tuple(s for s in SITES if s != "lung")))),
+    "age": CohortFilter((InRange("age_years", 40, None),)),
+}
+FILTER = FILTERS[os.environ.get("BENCH_ENGINE_FILTER", "sites")]
 
 
 def _chunk(n: int, seed: int) -> pl.DataFrame:
@@ -138,14 +144,17 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000_000])
     ap.add_argument("--lifelines-max", type=int, default=10_000_000,
                     help="largest size lifelines runs on")
+    ap.add_argument("--filter", choices=list(FILTERS), default="sites")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/oligomet-bench"))
     ap.add_argument("--child", nargs=2, metavar=("PATH_NAME", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.child[0], Path(args.child[1]))
         return
+    os.environ["BENCH_ENGINE_FILTER"] = args.filter  # read by each child at import
     print(f"python {platform.python_version()}, polars {pl.__version__}, {os.cpu_count()} cpus,"
           f" load average {os.getloadavg()[0]:.1f}")
+    print(f"filter {args.filter!r}: {FILTERS[args.filter].describe()}")
     for n in args.sizes:
         t0 = time.perf_counter()
         path = parquet_file(n, args.cache)
