@@ -125,11 +125,15 @@ def condition_expression(table: ir.Table, condition: Condition) -> ir.BooleanVal
 
 def _compiled(table: ir.Table, cohort_filter: CohortFilter) -> list[tuple[Condition,
                                                                             ir.BooleanValue]]:
-    """(condition, expression) for each condition on a column of ``table``, in order (the
-    polars path skips conditions on absent columns too)."""
+    """(condition, expression) for each condition, in order. A condition on a column the
+    engine table lacks raises :class:`EngineError`: in memory that column may exist (derived
+    at load, such as bed10_gy), so skipping it would count other patients than polars does."""
     columns = set(table.columns)
-    return [(c, condition_expression(table, c)) for c in cohort_filter.conditions
-            if c.column in columns]
+    missing = [c.column for c in cohort_filter.conditions if c.column not in columns]
+    if missing:
+        raise EngineError(f"the engine table has no column {', '.join(map(repr, missing))} "
+                          "(derived columns such as BED are computed in memory only)")
+    return [(c, condition_expression(table, c)) for c in cohort_filter.conditions]
 
 
 def filter_expression(table: ir.Table, cohort_filter: CohortFilter) -> ir.BooleanValue:
