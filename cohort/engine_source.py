@@ -1,0 +1,100 @@
+"""A configured dataset opened as an engine table (ibis) instead of being read into memory.
+
+A Parquet file or a DuckDB database opens in an embedded DuckDB, a PostgreSQL source through
+its Streamlit secrets; the configured mapping, time unit and event codings are compiled into
+the query (columns renamed to the canonical names, durations in months, events as 0/1/2), so
+``cohort.engine`` can filter and count there. What needs rows (a Cox fit) gets only the
+filtered rows and the columns it uses, and a clear refusal past a row limit.
+
+Not compiled (``EngineError``): endpoints derived from dates, "missing value" codes, and text
+columns that the in-memory reader converts (treated sites, sex); such a dataset stays on the
+in-memory path. Rows are not validated one by one as an upload is: a code outside the stated
+event coding counts as missing here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import ibis
+import ibis.expr.types as ir
+import polars as pl
+
+from cohort.config import DatasetConfig, Source
+from cohort.engine import EngineError, filtered
+from cohort.filters import CohortFilter
+from cohort.io import EVENT_CODINGS, MONTHS_PER_UNIT
+from cohort.schema import PATIENT_COLUMNS
+from cohort.sources import Connections
+
+#: Canonical text columns whose in-memory reading converts the text (not compiled here).
+_CONVERTED_TEXT = ("treated_sites", "sex", "dlt")
+
+
+class RowLimitError(EngineError):
+    """More filtered rows than a model may fetch; the message says how many and the limit."""
+
+
+def _connect(source: Source, connections: Connections) -> ir.Table:
+    """The source's table or query as an ibis table (DuckDB files read-only)."""
+    if source.kind == "file":
+        if source.path.suffix.lower() != ".parquet":
+            raise EngineError(f"{source.label}: only Parquet files open in the engine")
+        return ibis.duckdb.connect().read_parquet(source.path)
+    if source.kind == "duckdb":
+        con = ibis.duckdb.connect(str(source.path), read_only=True)
+    else:
+        params = {k: v for k, v in dict(connections(source.connection)).items()
+                  if k != "dialect"}
+        params = {{"username": "user"}.get(k, k): v for k, v in params.items()}
+        con = ibis.postgres.connect(**params)
+    return con.table(source.table) if source.table else con.sql(source.query)
+
+
+def _event_codes(value: ir.Value, coding: str) -> ir.IntegerValue:
+    """The column as codes 0/1/2 of its stated coding (text compared stripped, lower case)."""
+    codes: Mapping[str, int] = EVENT_CODINGS[coding]
+    text = value.cast("string").strip().lower()
+    return text.cases(*codes.items(), else_=ibis.null("int64"))
+
+
+def _canonical(value: ir.Value, canonical: str, dataset: DatasetConfig) -> ir.Value:
+    options = dataset.options
+    if canonical.endswith("_event") and canonical in PATIENT_COLUMNS:
+        coding = options.event_codings.get(canonical)
+        if coding not in EVENT_CODINGS:
+            raise EngineError(f"state how events are coded in {canonical}")
+        return _event_codes(value, coding)
+    if canonical.endswith("_months") and canonical in PATIENT_COLUMNS:
+        if options.time_unit not in MONTHS_PER_UNIT:
+            raise EngineError("state the unit of the time columns")
+        return value.cast("float64") * MONTHS_PER_UNIT[options.time_unit]
+    if canonical in _CONVERTED_TEXT:
+        raise EngineError(f"{canonical} is converted from text on reading: not compiled")
+    return value
+
+
+def engine_table(dataset: DatasetConfig, connections: Connections) -> ir.Table:
+    """The dataset's patients as a lazy ibis table with the canonical columns (only the mapped
+    ones); raises :class:`EngineError` for a reading the engine path does not compile."""
+    options = dataset.options
+    if options.dates is not None or options.missing_values:
+        raise EngineError("endpoints from dates and missing-value codes are read in memory")
+    source = _connect(dataset.patients, connections)
+    absent = [c for c in options.mapping if c not in source.columns]
+    if absent:
+        raise EngineError(f"{dataset.patients.label}: no column {', '.join(absent)}")
+    return source.select(**{canonical: _canonical(source[column], canonical, dataset)
+                            for column, canonical in options.mapping.items()})
+
+
+def model_rows(table: ir.Table, cohort_filter: CohortFilter, columns: list[str],
+               row_limit: int) -> pl.DataFrame:
+    """The filtered rows with only ``columns``, for a model that needs rows (Cox); the count
+    runs first in the engine and raises :class:`RowLimitError` above ``row_limit``."""
+    subset = filtered(table, cohort_filter).select(*columns)
+    n = int(subset.count().to_pyarrow().as_py())
+    if n > row_limit:
+        raise RowLimitError(f"{n:,} patients match the filter; a model fetches at most "
+                            f"{row_limit:,} rows: narrow the filter")
+    return subset.to_polars()

@@ -1,0 +1,73 @@
+"""A configured DuckDB dataset opened as an engine table (cohort/engine_source.py) gives the
+numbers of the same dataset read into memory (cohort.sources.load_configured); a model's rows
+are refused past the row limit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from cohort import engine, survival
+from cohort.config import DatasetConfig, Source
+from cohort.engine_source import EngineError, RowLimitError, engine_table, model_rows
+from cohort.filters import CohortFilter, InRange, ValuesIn
+from cohort.io import ReadOptions
+from cohort.sources import load_configured
+
+MAPPING = {"pid": "patient_id", "surv_days": "os_months", "vital": "os_event",
+           "hist": "histology", "dose": "rt_total_dose_gy"}
+FILTER = CohortFilter((InRange("rt_total_dose_gy", 30, 60, include_missing=True),
+                       ValuesIn("histology", ("prostate", "NSCLC"))))
+
+
+def _dataset(tmp_path: Path, **options) -> DatasetConfig:
+    rng = np.random.default_rng(5)
+    n = 400
+    frame = pl.DataFrame({
+        "pid": [f"P{i:04d}" for i in range(n)],
+        "surv_days": rng.integers(1, 900, n),
+        "vital": rng.choice(["dead", "alive", " Deceased"], n),
+        "hist": rng.choice(["prostate", "NSCLC", "breast"], n),
+        "dose": rng.choice([24.0, 30.0, 45.0, 60.0, 70.0], n),
+    }).with_columns(dose=pl.when(pl.int_range(n) % 17 == 0).then(None).otherwise("dose"))
+    path = tmp_path / "registry.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.register("frame", frame.to_arrow())
+        con.execute("CREATE TABLE patients AS SELECT * FROM frame")
+    read = ReadOptions(mapping=MAPPING, time_unit="days",
+                       event_codings={"os_event": "dead/alive"}, **options)
+    return DatasetConfig(key="reg", title="Registry", provenance="Test registry.",
+                         patients=Source("duckdb", path=path, table="patients"), options=read)
+
+
+def test_engine_counts_equal_the_dataset_read_into_memory(tmp_path):
+    dataset = _dataset(tmp_path)
+    patients = load_configured(dataset).patients
+    table = engine_table(dataset, lambda name: {})
+    expected = survival.event_counts(FILTER.apply(patients), "os_months", "os_event",
+                                     "histology")
+    got = engine.event_counts(engine.filtered(table, FILTER), "os_months", "os_event",
+                              "histology")
+    assert expected["n_event"].sum() > 0 and expected["n_censor"].sum() > 0
+    assert_frame_equal(got, expected, check_exact=False, rel_tol=1e-12)
+    assert_frame_equal(engine.attrition(table, FILTER), FILTER.attrition(patients))
+
+
+def test_model_rows_fetch_only_the_filtered_columns_and_respect_the_limit(tmp_path):
+    table = engine_table(_dataset(tmp_path), lambda name: {})
+    rows = model_rows(table, FILTER, ["os_months", "os_event", "histology"], row_limit=10_000)
+    n = int(engine.attrition(table, FILTER)["n"][-1])
+    assert rows.columns == ["os_months", "os_event", "histology"] and rows.height == n
+    with pytest.raises(RowLimitError, match=f"{n:,} patients match the filter; a model "
+                                            "fetches at most 100 rows"):
+        model_rows(table, FILTER, ["os_months"], row_limit=100)
+
+
+def test_a_reading_the_engine_does_not_compile_is_refused(tmp_path):
+    with pytest.raises(EngineError, match="missing-value codes"):
+        engine_table(_dataset(tmp_path, missing_values=frozenset({"na"})), lambda name: {})
