@@ -307,4 +307,5 @@ def release_view() -> None:
     next read, e.g. by a callback before the next run's view, filters again)."""
     view = st.session_state.get(_VIEW_STATE)
     if view is not None:
-        st.session_state[_VIEW_STATE] = View(view.dataset, view.cohort, view.filter)
+        st.session_state[_VIEW_STATE] = View(view.dataset, view.cohort, view.filter,
+                                             view.min_cell)
