@@ -46,7 +46,7 @@ def main() -> None:
     keep this session's cohort alive after the session has ended."""
     harden()
     install_log_scrubber()
-    require_sign_in()
+    require_sign_in(page.url_path for page in PAGES if page.url_path)
     urlstate.start_run()
     collect.reset()
     navigation = st.navigation(PAGES)

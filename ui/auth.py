@@ -8,6 +8,7 @@ redirect (Streamlit's callback returns to the app's root) and opened again after
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 import streamlit as st
@@ -91,16 +92,20 @@ def _sign_in_screen() -> None:
         _keep_link(data={"path": st.session_state[_REQUESTED_PATH]}, key="keep_link")
 
 
-def require_sign_in() -> None:
-    """Stop this run at the sign-in screen unless sign-in is off or the user is signed in;
-    once signed in, reopen the link kept across the provider's redirect."""
+def require_sign_in(url_paths: Iterable[str] = ()) -> None:
+    """Stop this run at the sign-in screen (drawn under the app's ``url_paths`` too) unless
+    sign-in is off or the user is signed in; once signed in, reopen the link kept across the
+    provider's redirect."""
     if not sign_in_configured():
         return
     if not st.user.is_logged_in:
         _requested_path()
-        # As the only page (hidden): no navigation lists the app's screens before login.
-        st.navigation([st.Page(_sign_in_screen, title="Sign in", default=True)],
-                      position="hidden").run()
+        # The sign-in screen under every screen's path (hidden): no navigation lists the
+        # screens before login, and a deep link finds a page (no "page not found" dialog).
+        pages = [st.Page(_sign_in_screen, title="Sign in", default=True),
+                 *(st.Page(_sign_in_screen, title="Sign in", url_path=path)
+                   for path in url_paths)]
+        st.navigation(pages, position="hidden").run()
         st.stop()
     if LINK_COOKIE in st.context.cookies and not st.query_params:
         _reopen_link(key="reopen_link")

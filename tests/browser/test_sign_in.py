@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -49,6 +50,8 @@ def test_nothing_but_the_sign_in_before_login(signed_app: str, page: Page):
         assert shown_only_after_login not in text
     assert page.locator(".js-plotly-plot").count() == 0
     assert page.get_by_test_id("stSidebar").count() == 0
+    assert page.get_by_role("dialog").count() == 0  # no "page not found" over the sign-in
+    assert urlsplit(page.url).path == "/survival"  # the link as opened
 
 
 def test_a_colleagues_link_opens_after_sign_in(signed_app: str, page: Page):
