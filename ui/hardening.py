@@ -427,6 +427,18 @@ def run_through_entry_script() -> None:
     app.py and in every page; a no-op once navigation is set."""
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
+    if PagesManager.uses_pages_directory or _started_by_legacy_discovery():
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def _started_by_legacy_discovery() -> bool:
+    """True when this run was started by Streamlit's legacy page runner (``_mpa_v1`` on the
+    call stack): another session's first run may have switched the flag off after this run
+    had already chosen legacy discovery (two links opened at once after a server start)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "_mpa_v1":
+            return True
+        frame = frame.f_back
+    return False

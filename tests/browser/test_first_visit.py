@@ -36,3 +36,23 @@ def test_a_deep_link_as_the_first_visit_gets_the_whole_app(browser: Browser, fre
         expect(sidebar.get_by_text("137", exact=True)).to_be_visible()  # the link's dataset
     finally:
         page.context.close()
+
+
+def test_two_deep_links_at_once_after_a_start_both_get_the_whole_app(browser: Browser,
+                                                                    fresh_server: str):
+    """Both first runs may choose legacy discovery before either switches it off: each still
+    reruns through app.py (a page run alone found no view: KeyError 'view')."""
+    pages = [fresh_page(browser) for _ in range(3)]
+    links = ["/survival?ds=veterans&survival.by=celltype", "/?ds=gbsg2", "/cox?ds=veterans"]
+    try:
+        for page, link in zip(pages, links, strict=True):
+            page.goto(f"{fresh_server}{link}", wait_until="commit")
+        for page in pages:
+            wait_for_app(page)
+            sidebar = page.get_by_test_id("stSidebar")
+            expect(sidebar.get_by_text("Patients in cohort")).to_be_visible()
+            assert page.get_by_test_id("stException").count() == 0
+            assert page.get_by_test_id("stAlertContentError").count() == 0
+    finally:
+        for page in pages:
+            page.context.close()
