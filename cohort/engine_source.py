@@ -28,7 +28,7 @@ from cohort.schema import PATIENT_COLUMNS
 from cohort.sources import Connections
 
 #: Canonical text columns whose in-memory reading converts the text (not compiled here).
-_CONVERTED_TEXT = ("treated_sites", "sex", "dlt")
+_CONVERTED_TEXT = ("treated_sites", "sex", "dlt", "toxicity_assessed")
 
 
 class RowLimitError(EngineError):

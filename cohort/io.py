@@ -352,7 +352,7 @@ def _convert_patients(table: pl.DataFrame, options: ReadOptions, check: _Checker
             converted[column] = _split_sites(text)
         elif column == "sex":
             converted[column] = check.coded(text, column, _SEX_CODES, "sex").cast(pl.String)
-        elif column == "dlt":
+        elif dtype == pl.Boolean():  # dlt, toxicity_assessed
             converted[column] = check.coded(text, column, _BOOL_CODES, "yes/no value")
         elif dtype is not None and dtype.is_numeric():
             converted[column] = check.numeric(text, column, integer=dtype.is_integer())

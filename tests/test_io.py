@@ -253,3 +253,24 @@ def test_a_row_with_extra_fields_is_numbered_as_in_a_spreadsheet():
     problems = problems_of(data)
     assert len(problems) == 1 and problems[0].rows == (5,)
     assert "different number of fields than the header (3)" in str(problems[0])
+
+
+@pytest.mark.parametrize("column", ["dlt", "toxicity_assessed"])
+def test_yes_no_columns_are_read_as_booleans(column):
+    lines = GOOD.splitlines()
+    lines[0] += f",{column}"
+    lines[1:] = [lines[1] + ",yes", lines[2] + ",no", lines[3] + ","]
+    cohort = read_cohort("\n".join(lines).encode(), "patients.csv",
+                         options(mapping={**CANONICAL, column: column}))
+    assert cohort.patients[column].dtype == pl.Boolean
+    assert cohort.patients[column].to_list() == [True, False, None]
+
+
+def test_a_yes_no_column_with_another_value_names_column_and_row():
+    lines = GOOD.splitlines()
+    lines[0] += ",toxicity_assessed"
+    lines[1:] = [lines[1] + ",yes", lines[2] + ",maybe", lines[3] + ",no"]
+    problems = problems_of("\n".join(lines),
+                           opts=options(mapping={**CANONICAL,
+                                                 "toxicity_assessed": "toxicity_assessed"}))
+    assert [(p.column, p.rows) for p in problems] == [("toxicity_assessed", (3,))]
