@@ -60,7 +60,11 @@ def running_app(env: dict[str, str] | None = None):
         yield url, process.pid
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # still finishing runs the clients left
+            process.kill()
+            process.wait(timeout=30)
 
 
 def rss_mb(pid: int) -> float:
