@@ -15,9 +15,12 @@ RMST horizon, follow-up) is in :attr:`SurvivalResult.unit`.
 
 With a small-cell threshold (``min_cell``, :mod:`cohort.suppression`) the curve and everything
 read from it (medians, landmarks, RMST, risk tables) come from counts rounded as OpenSAFELY's
-``round_km``; groups under ``min_cell`` patients are not drawn nor tabulated; log-rank and Cox
-are computed on the real data and their counts shown suppressed; cumulative incidence is not
-estimated (no rounding method for it here).
+``round_km`` (midpoints of multiples of ``min_cell``), and so does the cumulative incidence
+(events, competing events and censorings rounded each, Aalen-Johansen computed from them);
+the figures state each group's rounded size, their number at risk at time 0. Groups under
+``min_cell`` patients are not drawn nor tabulated, and show no estimate (median, landmark,
+hazard ratio, expected events); log-rank, Gray's test and Cox are computed on the real data,
+those groups included, and their counts shown suppressed.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from cohort.competing import GrayTestResult, cumulative_incidence, gray_test
+from cohort.competing import GrayTestResult, cif_from_counts, gray_test
 from cohort.cox import covariate_levels
 from cohort.schema import column_label, is_numeric
 from cohort.suppression import (
@@ -134,6 +137,16 @@ class SurvivalResult:
     def groups(self) -> list[str]:
         return self.medians["group"].to_list()
 
+    @property
+    def figure_n(self) -> int | str:
+        """The patients the figures state: ``n``; under ``min_cell`` the drawn groups' rounded
+        sizes added up, as text ('17 (rounded)'), so that it equals the curves' numbers at
+        risk at time 0 (groups under ``min_cell`` left out)."""
+        if not self.min_cell:
+            return self.n
+        sizes = self.km.group_by("group").agg(pl.col("n_risk").first())["n_risk"]
+        return f"{int(sizes.sum()):,} (rounded)"
+
 
 
 #: Cuts clinicians expect for some numeric strata; otherwise the median is suggested.
@@ -231,14 +244,18 @@ def _analysed(patients: pl.DataFrame, request: SurvivalRequest
     return frame, left_out, strata
 
 
-def reference_options(patients: pl.DataFrame, request: SurvivalRequest
-                      ) -> tuple[list[str], str | None]:
+def reference_options(patients: pl.DataFrame, request: SurvivalRequest,
+                      min_cell: int | None = None) -> tuple[list[str], str | None]:
     """The groups ``request`` analyses on ``patients``, in order, and the largest of them: the
-    hazard ratios' reference unless another is chosen (no groups without a stratum)."""
+    hazard ratios' reference unless another is chosen (no groups without a stratum). Under
+    ``min_cell`` a group of fewer patients is not offered (it shows no estimate)."""
     if not request.by:
         return [], None
     frame, _, _ = _analysed(patients, request)
-    return covariate_levels(frame[STRATUM]), largest_group(frame, STRATUM)
+    sizes = frame[STRATUM].cast(pl.String).value_counts()
+    small = set(sizes.filter(pl.col("count") < (min_cell or 0))[STRATUM].to_list())
+    groups = [g for g in covariate_levels(frame[STRATUM]) if g not in small]
+    return groups, largest_group(frame, STRATUM)
 
 
 def _real_counts(counts: pl.DataFrame) -> pl.DataFrame:
@@ -255,12 +272,22 @@ def _suppressed_medians(medians: pl.DataFrame, counts: pl.DataFrame, min_cell: i
                         .select(medians.columns), ["n", "events"], min_cell)
 
 
-def _suppressed_logrank(test: LogrankResult, min_cell: int) -> LogrankResult:
-    """The log-rank test with its counts suppressed and without the (O-E) columns (with the
-    expected count shown they would give the observed one away)."""
-    table = shown_counts(test.table.select("group", "n", "observed", "expected"),
+def _suppressed_logrank(test: LogrankResult, hidden: list[str], min_cell: int
+                        ) -> LogrankResult:
+    """The log-rank test with its counts suppressed, without the (O-E) columns (with the
+    expected count shown they would give the observed one away) and without the rows of the
+    ``hidden`` groups (their expected events are an estimate of a small group)."""
+    table = shown_counts(test.table.filter(~pl.col("group").is_in(hidden))
+                         .select("group", "n", "observed", "expected"),
                          ["n", "observed"], min_cell)
     return replace(test, table=table)
+
+
+def _suppressed_ratios(ratios: pl.DataFrame, hidden: list[str], min_cell: int
+                       ) -> pl.DataFrame:
+    """The hazard ratios without the ``hidden`` groups' rows, counts suppressed."""
+    return shown_counts(ratios.filter(~pl.col("group").is_in(hidden)), ["n", "events"],
+                        min_cell)
 
 
 def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest,
@@ -285,8 +312,9 @@ def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest,
     groups = list(group_sizes(counts))
     competing = bool((frame[request.event].cast(pl.Int64, strict=False) == COMPETING_CODE).any())
     cif = gray = None
-    if competing and not min_cell:
-        cif = cumulative_incidence(frame, TIME, request.event, by, conf_level=request.conf_level)
+    if competing:
+        cif = cif_from_counts(round_event_counts(counts, min_cell, competing=True),
+                              request.conf_level)
         if len(groups) > 1:
             gray = gray_test(frame, TIME, request.event, by)
     test = logrank_from_counts(counts, ordered=cut is not None) if len(groups) > 1 else None
@@ -298,8 +326,8 @@ def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest,
         medians = _suppressed_medians(medians, counts, min_cell)
         follow_up = shown_counts(follow_up.filter(~pl.col("group").is_in(hidden)),
                                  ["n", "under_follow_up"], min_cell)
-        test = _suppressed_logrank(test, min_cell) if test is not None else None
-        ratios = shown_counts(ratios, ["n", "events"], min_cell) if ratios is not None else None
+        test = _suppressed_logrank(test, hidden, min_cell) if test is not None else None
+        ratios = _suppressed_ratios(ratios, hidden, min_cell) if ratios is not None else None
     return SurvivalResult(
         request=request,
         unit=unit,

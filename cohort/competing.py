@@ -23,7 +23,7 @@ from scipy.special import chdtrc
 
 from cohort.survival import _z, event_counts
 
-__all__ = ["GrayTestResult", "cumulative_incidence", "gray_test"]
+__all__ = ["GrayTestResult", "cif_from_counts", "cumulative_incidence", "gray_test"]
 
 
 def _t5(d: pl.Expr, n: pl.Expr) -> pl.Expr:
@@ -45,8 +45,14 @@ def cumulative_incidence(
     causes), ``n_censor``, ``cif`` (probability), ``std_err`` (cmprsk's sqrt(var)), ``lower``,
     ``upper`` (log(-log) band at ``conf_level``).
     """
+    return cif_from_counts(event_counts(df, time, event, by, cause=cause), conf_level)
+
+
+def cif_from_counts(counts: pl.DataFrame, conf_level: float = 0.95) -> pl.DataFrame:
+    """:func:`cumulative_incidence` from an :func:`cohort.survival.event_counts` table (or one
+    rounded by :func:`cohort.suppression.round_event_counts` with ``competing``): the number
+    at risk is each group's exits from that time on."""
     z = _z(conf_level)
-    counts = event_counts(df, time, event, by, cause=cause)
     n, d1, d2 = pl.col("n_risk"), pl.col("n_event"), pl.col("n_competing")
     g = "group"
     out = counts.with_columns(n_risk=pl.col("n_exit").cum_sum(reverse=True).over(g)).with_columns(

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 import polars as pl
 from scipy.stats import beta
 
-from cohort.competing import GrayTestResult, cumulative_incidence, gray_test
+from cohort.competing import GrayTestResult, cif_from_counts, gray_test
 from cohort.cox import CoxResult, fit_cox
-from cohort.suppression import Line, count_text, protect
+from cohort.suppression import Line, count_text, protect, round_event_counts, small_groups
+from cohort.survival import event_counts
 
 DEFAULT_ALPHA_BETA_GY = 10.0
 
@@ -171,27 +172,43 @@ def fit_bed_cox(
 class BedBandIncidence:
     """Cumulative incidence of local failure per BED10 band.
 
-    ``cif``: :func:`cohort.competing.cumulative_incidence` table (group = band label);
-    ``gray``: Gray's test between the bands (None with a single band); ``n_used`` patients,
-    ``n_left_out`` for a missing BED10, time or event.
+    ``cif``: :func:`cohort.competing.cumulative_incidence` table (group = band label; under
+    ``min_cell`` from rounded counts, :mod:`cohort.suppression`, without the bands of fewer
+    patients, named in ``hidden_bands``); ``gray``: Gray's test between the bands, on the
+    real data (None with a single band); ``n_used`` patients, ``n_left_out`` for a missing
+    BED10, time or event.
     """
 
     cif: pl.DataFrame
     gray: GrayTestResult | None
     n_used: int
     n_left_out: int
+    min_cell: int | None = None
+    hidden_bands: tuple[str, ...] = ()
+
+    @property
+    def figure_n(self) -> int | str:
+        """The patients the figure states: ``n_used``; under ``min_cell`` the drawn bands'
+        rounded sizes (their numbers at risk at time 0) added up, as text ('17 (rounded)')."""
+        if not self.min_cell:
+            return self.n_used
+        sizes = self.cif.group_by("group").agg(pl.col("n_risk").first())["n_risk"]
+        return f"{int(sizes.sum()):,} (rounded)"
 
 
 def local_failure_by_bed_band(
     patients: pl.DataFrame, cut_gy: float = 100.0, time: str = "lc_months",
-    event: str = "lc_event", conf_level: float = 0.95,
+    event: str = "lc_event", conf_level: float = 0.95, min_cell: int | None = None,
 ) -> BedBandIncidence:
     """Cumulative incidence of local failure (code 1; death, code 2, competing) per BED10 band
-    (below ``cut_gy`` / at or above it), with Gray's test between the bands."""
+    (below ``cut_gy`` / at or above it), with Gray's test between the bands; under
+    ``min_cell`` from counts rounded as :func:`cohort.suppression.round_event_counts`."""
     data = add_bed_band(patients, cut_gy)
     used = data.filter(pl.col(BED10_BAND).is_not_null() & pl.col(time).is_not_null()
                        & pl.col(event).is_not_null())
     used = used.with_columns(pl.col(BED10_BAND).cast(pl.String))
-    table = cumulative_incidence(used, time, event, by=BED10_BAND, cause=1, conf_level=conf_level)
+    counts = event_counts(used, time, event, by=BED10_BAND, cause=1)
+    table = cif_from_counts(round_event_counts(counts, min_cell, competing=True), conf_level)
     gray = gray_test(used, time, event, BED10_BAND) if used[BED10_BAND].n_unique() >= 2 else None
-    return BedBandIncidence(table, gray, used.height, data.height - used.height)
+    return BedBandIncidence(table, gray, used.height, data.height - used.height, min_cell,
+                            tuple(small_groups(counts, min_cell)))

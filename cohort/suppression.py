@@ -24,14 +24,20 @@ Rules, in order:
    cohort, whose size every screen shows) back to "All patients": a row whose n is within
    1 to m - 1 of the next row shown is not shown ("–"), and the next row's "excluded" then
    counts from the row shown before it (:func:`attrition_text`).
-5. **Kaplan-Meier** (OpenSAFELY's published method, kaplan-meier-function ``round_km``): per
-   group the cumulative events and cumulative censorings are rounded up to multiples of m, the
-   events and censorings at each time are the steps of those rounded sums, the number at risk
-   is the group's size rounded up to a multiple of m minus the rounded exits before, and the
-   survival estimate and its Greenwood CI are computed again from those counts
-   (:func:`round_event_counts`). The risk tables are read from the rounded counts. A group
-   with fewer than m patients is not drawn. Log-rank and Cox statistics are computed on the
-   real data (a p value or hazard ratio reveals no count); their counts are suppressed.
+5. **Kaplan-Meier and cumulative incidence** (OpenSAFELY's kaplan-meier-function, ``round_km``
+   with its default "constant" method): per group the cumulative events and cumulative
+   censorings are rounded to midpoints of multiples of m, ``roundmid(x) = ceil(x / m) * m -
+   floor(m / 2)`` for x > 0 (0 stays 0; m = 11: 1-11 -> 6, 12-22 -> 17), the events and
+   censorings at each time are the steps of those rounded sums, the number at risk is the
+   group's size rounded the same way minus the rounded exits before, and the survival
+   estimate and its Greenwood CI are computed again from those counts
+   (:func:`round_event_counts`). For cumulative incidence the competing events are a third
+   rounded sum and Aalen-Johansen is computed from the three. Every count a curve, its risk
+   table or KMunicate table shows is one of these rounded counts or a difference of them (the
+   number at risk; so it can be under m, e.g. 17 - 6 - 6 = 5, without telling any true count
+   to better than m), never a count of the data. A group with fewer than m patients is not
+   drawn and shows no estimate. Log-rank, Gray's test and Cox are computed on the real data
+   (a p value or hazard ratio reveals no count); their counts are suppressed.
 """
 
 from __future__ import annotations
@@ -82,8 +88,10 @@ def km_caption_words(min_cell: int | None) -> str:
     """The Kaplan-Meier rounding in words for the curve's caption ('' without a threshold)."""
     if not min_cell:
         return ""
-    return (f"counts rounded to multiples of {min_cell} before estimation (OpenSAFELY method); "
-            f"groups under {min_cell} patients not drawn")
+    examples = ", ".join(str(roundmid_to(k * min_cell + 1, min_cell)) for k in range(3))
+    return (f"counts rounded to midpoints of multiples of {min_cell} ({examples}, …) before "
+            f"estimation, numbers at risk their differences (OpenSAFELY kaplan-meier-function "
+            f"method); groups under {min_cell} patients not drawn")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,13 +203,20 @@ def used_words(kept: int, total: int, min_cell: int | None) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Kaplan-Meier (OpenSAFELY round_km)
+# Kaplan-Meier and cumulative incidence (OpenSAFELY round_km, "constant" method)
 # ---------------------------------------------------------------------------------------------
 
 
-def ceiling_to(x: int, step: int) -> int:
-    """``x`` rounded up to a multiple of ``step`` (0 stays 0)."""
-    return -(-x // step) * step
+def roundmid_to(x: int, step: int) -> int:
+    """``x`` rounded to the midpoint below the next multiple of ``step``, as OpenSAFELY's
+    ``roundmid_any``: ceil(x / step) * step - floor(step / 2) for x > 0; 0 stays 0."""
+    return -(-x // step) * step - step // 2 if x else 0
+
+
+def rounded_values_below(cap: int, step: int) -> int:
+    """The largest value :func:`roundmid_to` gives (0 included) that is at most ``cap``."""
+    below = (cap + step // 2) // step * step - step // 2
+    return below if below > 0 else 0
 
 
 def group_sizes(counts: pl.DataFrame) -> dict[str, int]:
@@ -217,39 +232,66 @@ def small_groups(counts: pl.DataFrame, min_cell: int | None) -> list[str]:
     return [g for g, n in group_sizes(counts).items() if n < min_cell]
 
 
-def round_event_counts(counts: pl.DataFrame, min_cell: int | None) -> pl.DataFrame:
-    """An :func:`cohort.survival.event_counts` table rounded as OpenSAFELY's ``round_km``:
-    per group, cumulative events and cumulative other exits (censorings and competing events)
-    rounded up to multiples of ``min_cell``, then the counts at each time their steps; the
-    group's exits add up to its size rounded up to a multiple of ``min_cell`` (the rounded
-    other exits capped there, so that the number at risk never goes below 0; the number
-    at risk :func:`cohort.survival.km_from_counts` derives is that, minus the rounded exits
-    before). Times where neither rounded sum steps are dropped; groups under ``min_cell``
-    patients are dropped. Unchanged without a threshold."""
+def rounded_size(n: int, min_cell: int | None) -> int:
+    """A group's size as its rounded curve starts (at risk at time 0): ``n`` without a
+    threshold, :func:`roundmid_to` under one."""
+    return roundmid_to(n, min_cell) if min_cell else n
+
+
+def _rounded_sums(steps: Sequence[Sequence[int]], size: int, min_cell: int) -> list[list[int]]:
+    """The cumulative sums of each kind of exit in ``steps`` (in priority order: events first,
+    censorings last) rounded by :func:`roundmid_to`, each capped so that all kinds together
+    never pass the rounded ``size``: a kind's cap is what the rounded totals of the kinds
+    before it leave, lowered to a rounded value. The last kind (censorings) takes up, at the
+    last time, what is left of ``size``, so that every patient of the rounded size exits."""
+    room, sums = size, []
+    for kind in steps:
+        cap = rounded_values_below(room, min_cell)
+        total, rounded = 0, []
+        for n in kind:
+            total += n
+            rounded.append(min(roundmid_to(total, min_cell), cap))
+        sums.append(rounded)
+        room -= rounded[-1] if rounded else 0
+    if sums and sums[-1]:
+        sums[-1][-1] += room
+    return sums
+
+
+def round_event_counts(counts: pl.DataFrame, min_cell: int | None, competing: bool = False
+                       ) -> pl.DataFrame:
+    """An :func:`cohort.survival.event_counts` table rounded as OpenSAFELY's ``round_km``
+    (module docstring, rule 5): per group, cumulative events and cumulative censorings
+    rounded by :func:`roundmid_to`, then the counts at each time their steps; with
+    ``competing`` the competing events are a third rounded sum (for Aalen-Johansen), without
+    it they count as censorings (Kaplan-Meier). Each group's exits add up to its rounded size
+    (:func:`rounded_size`), so the number at risk ``n_risk`` derived from them (rounded size
+    minus rounded exits before) is OpenSAFELY's ``n.risk``; rounded sums that would pass the
+    rounded size are capped at the largest rounded value that fits (the number at risk never
+    goes below 0), and the censorings at the group's last time take up what the rounded
+    sums leave of it. Times where no rounded sum steps are dropped; groups under
+    ``min_cell`` patients are dropped. Unchanged without a threshold."""
     if not min_cell:
         return counts
     small = small_groups(counts, min_cell)
-    kept = counts.filter(~pl.col("group").is_in(small))
     parts = []
-    for part in kept.partition_by("group", maintain_order=True):
-        size = ceiling_to(int(part["n_exit"].sum()), min_cell)
-        others_cap = size - ceiling_to(int(part["n_event"].sum()), min_cell)
-        events, others, total_events, total_others = [], [], 0, 0
-        for n_event, n_exit in zip(part["n_event"], part["n_exit"], strict=True):
-            total_events += n_event
-            total_others += n_exit - n_event
-            events.append(ceiling_to(total_events, min_cell))
-            others.append(min(ceiling_to(total_others, min_cell), others_cap))
-        cumulative = pl.DataFrame({"_e": events, "_o": others},
-                                  schema={"_e": pl.Int64, "_o": pl.Int64})
-        steps = cumulative.select(
-            n_event=pl.col("_e").diff().fill_null(pl.col("_e")),
-            n_other=pl.col("_o").diff().fill_null(pl.col("_o")))
-        parts.append(part.select("group", "time").hstack(steps))
-    schema = {"group": pl.String, "time": pl.Float64, "n_event": pl.Int64,
-              "n_other": pl.Int64}
-    rounded = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
-    return (rounded.filter((pl.col("n_event") > 0) | (pl.col("n_other") > 0))
-            .select("group", "time", "n_event",
-                    n_competing=pl.lit(0, pl.Int64), n_censor=pl.col("n_other"),
-                    n_exit=pl.col("n_event") + pl.col("n_other")))
+    for part in counts.filter(~pl.col("group").is_in(small)).partition_by(
+            "group", maintain_order=True):
+        size = rounded_size(int(part["n_exit"].sum()), min_cell)
+        kinds = (["n_event", "n_competing", "n_censor"] if competing
+                 else ["n_event", "_other"])
+        steps = part.with_columns(_other=pl.col("n_exit") - pl.col("n_event")).select(kinds)
+        sums = _rounded_sums([steps[k].to_list() for k in kinds], size, min_cell)
+        cumulative = pl.DataFrame(dict(zip(kinds, sums, strict=True)),
+                                  schema=dict.fromkeys(kinds, pl.Int64))
+        parts.append(part.select("group", "time").hstack(
+            cumulative.select(pl.col(k).diff().fill_null(pl.col(k)) for k in kinds)))
+    rounded = pl.concat(parts) if parts else pl.DataFrame(
+        schema={"group": pl.String, "time": pl.Float64, "n_event": pl.Int64,
+                "n_competing": pl.Int64, "n_censor": pl.Int64})
+    if not competing and parts:
+        rounded = rounded.rename({"_other": "n_censor"}).with_columns(
+            n_competing=pl.lit(0, pl.Int64))
+    exits = pl.col("n_event") + pl.col("n_competing") + pl.col("n_censor")
+    return (rounded.filter(exits > 0)
+            .select("group", "time", "n_event", "n_competing", "n_censor", n_exit=exits))

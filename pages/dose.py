@@ -29,6 +29,7 @@ from cohort.figures.dose import (
 )
 from cohort.figures.km import cif_figure
 from cohort.schema import column_label
+from cohort.suppression import is_small, km_caption_words, patient_count
 from ui.charts import show_figure
 from ui.describe import cohort_words, figure_caption
 from ui.hardening import run_through_entry_script
@@ -114,30 +115,43 @@ def local_control(view: View, key: str) -> None:
         return
     cut = url_number("BED10 cut (Gy)", min_value=1.0, max_value=500.0,
                      value=DEFAULT_BED_CUT_GY, step=5.0, key=f"{key}.cut", param="dose.cut")
-    if view.min_cell:
-        st.info(f"Not shown for a dataset with small-cell suppression (min_cell = "
-                f"{view.min_cell}): cumulative incidence has no rounding method here.",
+    result = local_failure_by_bed_band(patients, cut, min_cell=view.min_cell)
+    if result.hidden_bands:
+        st.info(f"Not drawn: {', '.join(result.hidden_bands)} (fewer than {view.min_cell} "
+                "patients; small-cell suppression). Gray's test includes them.",
                 icon=":material/visibility_off:")
-        return
-    result = local_failure_by_bed_band(patients, cut)
     if result.cif.is_empty():
-        st.info("No patient with BED10 and local-control follow-up in the filtered cohort.")
+        if not result.hidden_bands:
+            st.info("No patient with BED10 and local-control follow-up in the filtered cohort.")
         return
-    caption = (f"{cohort_words(view, result.n_used)}. Endpoint: local failure by BED10 band "
+    caption = (f"{cohort_words(view, result.figure_n)}. Endpoint: local failure by BED10 band "
                f"(cut at {cut:g} Gy); death before local failure is a competing event")
     if result.gray is None:
         caption += f"; all patients are in one band ({result.cif['group'][0]})"
+    if view.min_cell:
+        words = km_caption_words(view.min_cell)
+        caption += f". {words[0].upper()}{words[1:]}"
     show_figure(cif_figure(result.cif, gray=result.gray, caption=caption,
                            title="Local failure by BED10", event_label="Local failure"),
                 f"Cumulative incidence of local failure by BED10 (cut at {cut:g} Gy)",
-                key="dose.cif", n=result.n_used)
-    st.caption(f"{result.n_used:,} patients with BED10 and local-control follow-up"
-               + (f"; {result.n_left_out:,} left out (no BED10 or no local-control follow-up)."
-                  if result.n_left_out else "."))
-    bed_cox(patients)
+                key="dose.cif", n=result.figure_n)
+    st.caption(used_words_lc(result.n_used, result.n_left_out, view.min_cell))
+    bed_cox(patients, view.min_cell)
 
 
-def bed_cox(patients: pl.DataFrame) -> None:
+def used_words_lc(n_used: int, n_left_out: int, min_cell: int | None) -> str:
+    """'116 patients with BED10 and local-control follow-up; 4 left out (...)'; under
+    ``min_cell`` a small number left out reads '<11' and the patients used are not counted
+    (with the cohort's n beside it, their number would give the small one away)."""
+    why = "(no BED10 or no local-control follow-up)"
+    if is_small(n_left_out, min_cell):
+        return f"{patient_count(n_left_out, min_cell)} patients of the cohort left out {why}."
+    used = f"{patient_count(n_used, min_cell)} patients with BED10 and local-control follow-up"
+    return used + (f"; {patient_count(n_left_out, min_cell)} left out {why}." if n_left_out
+                   else ".")
+
+
+def bed_cox(patients: pl.DataFrame, min_cell: int | None = None) -> None:
     st.markdown("#### Cox model of local failure on BED10 (continuous)")
     result = fit_bed_cox(patients)
     for message in [*(f"Left out of the model: {d.text()}." for d in result.dropped),
@@ -150,7 +164,8 @@ def bed_cox(patients: pl.DataFrame) -> None:
     cols[0].metric("HR per 10 Gy BED10 (95% CI)",
                    format_hr_ci(term["hr"], term["lower"], term["upper"]))
     cols[1].metric("p (Wald)", format_p_value(term["p"]) or "–")
-    cols[2].metric("Patients / local failures", f"{result.n} / {result.events}")
+    cols[2].metric("Patients / local failures", f"{patient_count(result.n, min_cell)} / "
+                   f"{patient_count(result.events, min_cell)}")
     st.caption("Cox proportional hazards, Efron ties. BED10 scaled per 10 Gy (covariate = "
                "BED10 / 10), so the HR compares patients 10 Gy BED10 apart. Deaths before local "
                "failure (code 2) are censored: a cause-specific hazard ratio.")

@@ -150,8 +150,8 @@ def choose_options(unit: str | None) -> tuple[float, float, str, dict]:
     return tau, x_max, conf_type, toggles
 
 
-def choose_request(patients: pl.DataFrame, endpoint: Endpoint, identifying: Collection[str]
-                   ) -> tuple[SurvivalRequest, dict]:
+def choose_request(patients: pl.DataFrame, endpoint: Endpoint, identifying: Collection[str],
+                   min_cell: int | None = None) -> tuple[SurvivalRequest, dict]:
     """Stratum, cut, time unit, landmarks, RMST tau, CI type and the figure's toggles; strata
     (never ``identifying`` columns) and the suggested cut come from the patients with the
     endpoint recorded."""
@@ -180,7 +180,7 @@ def choose_request(patients: pl.DataFrame, endpoint: Endpoint, identifying: Coll
     )
     left, right = st.columns([2, 2], vertical_alignment="bottom")
     with left:
-        request = replace(request, reference=choose_reference(patients, request))
+        request = replace(request, reference=choose_reference(patients, request, min_cell))
     with right:
         toggles["kmunicate"] = url_toggle(
             "KMunicate table", key="surv.kmunicate", param="survival.kmunicate",
@@ -189,13 +189,16 @@ def choose_request(patients: pl.DataFrame, endpoint: Endpoint, identifying: Coll
     return request, toggles | {"x_max": x_max or None}
 
 
-def choose_reference(patients: pl.DataFrame, request: SurvivalRequest) -> str | None:
+def choose_reference(patients: pl.DataFrame, request: SurvivalRequest,
+                     min_cell: int | None = None) -> str | None:
     """The group the hazard ratios are against (link ``survival.reference``; default the
-    largest group); None without strata."""
-    groups, largest = reference_options(patients, request)
+    largest group; under ``min_cell`` never a group of fewer patients); None without
+    strata."""
+    groups, largest = reference_options(patients, request, min_cell)
     if len(groups) < 2:
         return None
-    return url_selectbox("Hazard ratios against", groups, index=groups.index(largest),
+    index = groups.index(largest) if largest in groups else 0
+    return url_selectbox("Hazard ratios against", groups, index=index,
                          key=f"surv.reference.{request.by}", param="survival.reference",
                          help="Cox proportional hazards (Efron ties) of each group against "
                               "this one; default: the largest group")
@@ -271,7 +274,7 @@ def show_competing(result: SurvivalResult, endpoint: Endpoint, caption: str, opt
                         show_censor=options["show_censor"], x_max=options["x_max"],
                         title=f"Cumulative incidence of {event_name}", caption=caption,
                         event_label="Cumulative incidence", time_label=axis_title(result.unit))
-    show_figure(figure, f"Cumulative incidence of {event_name}", n=result.n)
+    show_figure(figure, f"Cumulative incidence of {event_name}", n=result.figure_n)
     competing = endpoint.competing_label or "a competing event (code 2)"
     compare = cif_at(result)
     st.info(literal_markdown(
@@ -290,7 +293,10 @@ def show_competing(result: SurvivalResult, endpoint: Endpoint, caption: str, opt
 def show_result(view, endpoint: Endpoint, request: SurvivalRequest, result: SurvivalResult,
                 options: dict) -> None:
     """The figure(s), tables and methods of one analysis."""
-    caption = f"{cohort_words(view, result.n)}. Endpoint: {endpoint.label}"
+    caption = f"{cohort_words(view, result.figure_n)}. Endpoint: {endpoint.label}"
+    if result.min_cell:
+        words = km_caption_words(result.min_cell)
+        caption += f". {words[0].upper()}{words[1:]}"
     if result.left_out:
         st.caption(literal_markdown(left_out_text(result, view.patients.height)))
     if result.hidden_groups:
@@ -307,14 +313,11 @@ def show_result(view, endpoint: Endpoint, request: SurvivalRequest, result: Surv
         show_competing(result, endpoint, caption, options)
         st.subheader("Kaplan-Meier, competing events censored")
     title = endpoint.label + (f" by {result.stratum_label}" if result.stratum_label else "")
-    if result.min_cell:
-        words = km_caption_words(result.min_cell)
-        caption += f". {words[0].upper()}{words[1:]}"
     figure = km_figure(result.km, median_table=result.medians, logrank=result.logrank,
                        hazard_ratios=result.hazard_ratios, title=title, caption=caption,
                        conf_type=request.conf_type,
                        time_label=axis_title(result.unit), **options)
-    show_figure(figure, f"Kaplan-Meier: {title}", n=result.n)
+    show_figure(figure, f"Kaplan-Meier: {title}", n=result.figure_n)
     show_tables(result)
     st.caption(literal_markdown(f"Methods: {method_text(result)}."))
     collect.add_note(method_text(result))
@@ -330,7 +333,8 @@ def main() -> None:
         st.warning("This dataset has no time-to-event columns. Map a time and an event column "
                    "on the Data page.")
         return
-    request, options = choose_request(view.patients, endpoint, view.cohort.identifying)
+    request, options = choose_request(view.patients, endpoint, view.cohort.identifying,
+                                      view.min_cell)
     result = analyse_survival(view.patients, request, view.min_cell)
     if result.n == 0:
         st.warning(f"No patient in this cohort has {endpoint.label.lower()} data. Choose "

@@ -15,9 +15,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui.tables
+from cohort.analysis import SurvivalRequest, analyse_survival, cif_at
 from cohort.datasets import load_dataset
 from cohort.dose import suppressed_dlt_table
 from cohort.figures.distributions import distribution_figure
+from cohort.figures.km import km_figure
 from cohort.report import ReportContent, build_report
 from cohort.suppression import (
     WITHHELD,
@@ -25,6 +27,7 @@ from cohort.suppression import (
     attrition_text,
     protect,
     round_event_counts,
+    roundmid_to,
     suppressed_count,
 )
 from cohort.survival import counts_at, event_counts, km_from_counts
@@ -82,17 +85,33 @@ def test_attrition_never_shows_two_counts_a_hidden_count_apart():
     assert attrition_text(attrition, None).equals(attrition)
 
 
+def roundmid(x: int, m: int = M) -> int:
+    """OpenSAFELY's roundmid_any, written as in analysis/time-rounding.R."""
+    return math.ceil(x / m) * m - (m // 2) * (x != 0)
+
+
+def test_roundmid_rounds_to_midpoints_of_multiples_of_the_threshold():
+    assert [roundmid_to(x, M) for x in (0, 1, 6, 11, 12, 13, 22, 23, 33)] == [
+        0, 6, 6, 6, 17, 17, 17, 28, 28]
+    assert [roundmid_to(x, 10) for x in (0, 1, 10, 11)] == [0, 5, 5, 15]
+    assert all(roundmid_to(x, M) == roundmid(x) for x in range(200))
+
+
 def test_kaplan_meier_rounding_matches_a_hand_computation():
-    """15 patients, 8 events, 7 censored: OpenSAFELY's round_km with 11 gives one step of 11
-    events out of 22 at risk at the first event time, then 11 censored; S = 0.5."""
+    """15 patients, 8 events, 7 censored. roundmid with 11: size 15 -> 17 at risk at time 0;
+    cumulative events 1..8 -> 6 (one step of 6 at the first event, t = 1), cumulative
+    censorings 1..7 -> 6 (a step of 6 at the first censoring, t = 2); at risk at t = 2:
+    17 - 6 = 11, at the last time 17 - 12 = 5, whom the last row censors. S = 1 - 6/17.
+    (The old ceiling rounding gave 22 at risk and S = 1/2.)"""
     times = [1.0, 2, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
     events = [1, 1, 0, 1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1]
     counts = event_counts(pl.DataFrame({"t": times, "e": events}), "t", "e")
     rounded = round_event_counts(counts, M)
-    assert rounded.select("time", "n_event", "n_censor").rows() == [(1.0, 11, 0), (2.0, 0, 11)]
+    assert rounded.select("time", "n_event", "n_censor").rows() == [
+        (1.0, 6, 0), (2.0, 0, 6), (14.0, 0, 5)]
     km = km_from_counts(rounded)
-    assert km["n_risk"].to_list() == [22, 11]
-    s, log_se = 1 - 11 / 22, math.sqrt(11 / (22 * 11))
+    assert km["n_risk"].to_list() == [17, 11, 5]
+    s, log_se = 1 - 6 / 17, math.sqrt(6 / (17 * 11))
     z = NormalDist().inv_cdf(0.975)
     half = z * log_se / math.log(s)
     lower = math.exp(-math.exp(math.log(-math.log(s)) - half))
@@ -101,16 +120,131 @@ def test_kaplan_meier_rounding_matches_a_hand_computation():
     assert first["survival"] == pytest.approx(s)
     assert first["std_err"] == pytest.approx(s * log_se)
     assert (first["lower"], first["upper"]) == (pytest.approx(lower), pytest.approx(upper))
+    assert km["survival"].to_list() == pytest.approx([s, s, s])
 
 
-def test_kaplan_meier_rounding_keeps_counts_multiples_of_the_threshold_and_drops_small_groups():
+def opensafely_round_km(times: list[float], events: list[int], m: int = M
+                        ) -> dict[float, tuple[int, int, int, float]]:
+    """OpenSAFELY's round_km ("constant") as its R code reads, one row per distinct time:
+    time -> (n.risk, n.event, n.censor, surv)."""
+    grid = sorted(set(times))
+    n = len(times)
+    rows, cml_event, cml_censor, surv, before = {}, 0, 0, 1.0, 0
+    for t in grid:
+        cml_event += sum(1 for ti, e in zip(times, events, strict=True) if ti == t and e == 1)
+        cml_censor += sum(1 for ti, e in zip(times, events, strict=True) if ti == t and e != 1)
+        r_event, r_censor = roundmid(cml_event, m), roundmid(cml_censor, m)
+        n_risk = roundmid(n, m) - before
+        previous = rows[max(rows)] if rows else None
+        n_event = r_event - (previous[4] if previous else 0)
+        n_censor = r_censor - (previous[5] if previous else 0)
+        surv *= 1 - n_event / n_risk
+        rows[t] = (n_risk, n_event, n_censor, surv, r_event, r_censor)
+        before = r_event + r_censor
+    return {t: r[:4] for t, r in rows.items()}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_kaplan_meier_rounding_is_opensafelys_round_km(seed):
+    """At every time the rounded curve keeps, its number at risk, events and survival are
+    those of round_km written out from its R code (random groups of 11 to 60 patients)."""
+    rng = np.random.default_rng(seed)
+    while True:  # a draw where round_km's number at risk stays >= 0 (else: capped, below)
+        size = int(rng.integers(11, 61))
+        times = rng.integers(1, 40, size).astype(float).tolist()
+        events = rng.integers(0, 3, size).tolist()  # 2 (competing): censored in Kaplan-Meier
+        n_events = sum(1 for e in events if e == 1)
+        if roundmid(n_events) + roundmid(size - n_events) <= roundmid(size):
+            break
+    expected = opensafely_round_km(times, events)
+    km = km_from_counts(round_event_counts(
+        event_counts(pl.DataFrame({"t": times, "e": events}), "t", "e"), M))
+    assert km["n_risk"][0] == roundmid(size)
+    for row in km.iter_rows(named=True):
+        n_risk, n_event, _, surv = expected[row["time"]]
+        assert (row["n_risk"], row["n_event"]) == (n_risk, n_event)
+        assert row["survival"] == pytest.approx(surv)
+
+
+def test_rounded_exits_that_pass_the_rounded_size_are_capped_at_a_rounded_value():
+    """22 patients -> 17; 12 events -> 17, 10 censorings -> 6: 23 rounded exits of 17. The
+    censorings are capped (to 0, the rounded value that fits): nobody at risk below 0."""
+    times = [float(t) for t in range(1, 23)]
+    events = [1] * 12 + [0] * 10
+    km = km_from_counts(round_event_counts(
+        event_counts(pl.DataFrame({"t": times, "e": events}), "t", "e"), M))
+    assert km.select("n_risk", "n_event", "n_censor").rows() == [(17, 6, 0), (11, 11, 0)]
+    assert km["survival"][-1] == 0.0
+    competing = event_counts(pl.DataFrame({"t": times, "e": [1] * 12 + [2] * 10}), "t", "e")
+    rounded = round_event_counts(competing, M, competing=True)
+    assert rounded.select("n_event", "n_competing", "n_censor").sum().row(0) == (17, 0, 0)
+    # 34 patients -> 39: 12 events -> 17 and 10 competing -> 6 leave 16 for 12 censorings
+    # (-> 17): they are capped at 6, the rounded value below 16, and the 10 left over are
+    # censored at the last time
+    mixed = event_counts(pl.DataFrame({"t": [float(t) for t in range(34)],
+                                       "e": [1] * 12 + [2] * 10 + [0] * 12}), "t", "e")
+    rounded = round_event_counts(mixed, M, competing=True)
+    assert rounded.select("n_event", "n_competing", "n_censor").sum().row(0) == (17, 6, 16)
+    assert rounded.filter(pl.col("n_censor") > 0).select("time", "n_censor").rows() == [
+        (22.0, 6), (33.0, 10)]
+
+
+def test_kaplan_meier_rounding_keeps_cumulative_counts_rounded_and_drops_small_groups():
     patients = load_dataset("oligomet-demo").patients.head(300).with_columns(
         g=pl.when(pl.int_range(pl.len()) < 5).then(pl.lit("tiny")).otherwise(pl.lit("big")))
-    rounded = round_event_counts(event_counts(patients, "os_months", "os_event", "g"), M)
+    counts = event_counts(patients, "os_months", "os_event", "g")
+    rounded = round_event_counts(counts, M)
     assert rounded["group"].unique().to_list() == ["big"]
     km = km_from_counts(rounded)
-    assert all(n % M == 0 for n in km["n_risk"]) and all(n % M == 0 for n in km["n_event"])
-    assert km["survival"].is_between(0, 1).all()
+    big = int(counts.filter(pl.col("group") == "big")["n_exit"].sum())
+    rounded_values = {roundmid(x) for x in range(400)}
+    assert set(km["n_event"].cum_sum()) <= rounded_values
+    assert set(km["n_censor"].cum_sum()[:-1]) <= rounded_values
+    assert km["n_risk"][0] == roundmid(big) and big > 250
+    assert (km["n_risk"] >= km["n_event"]).all() and km["survival"].is_between(0, 1).all()
+
+
+def aalen_johansen(rows: list[tuple[int, int, int]]) -> list[float]:
+    """CIF of cause 1 at each row (n at risk, cause-1 events, competing events), by hand."""
+    cif, surv, out = 0.0, 1.0, []
+    for n, d1, d2 in rows:
+        cif += surv * d1 / n
+        surv *= 1 - (d1 + d2) / n
+        out.append(cif)
+    return out
+
+
+def test_cumulative_incidence_under_suppression_is_aalen_johansen_of_the_rounded_counts():
+    """13 patients -> 17 at risk. Cumulative events 1,2 | 3,4 -> 6 (t = 1), competing 1..3 ->
+    6 (t = 2), censorings 1..6 -> 6 (t = 3); the 17 - 18 = -1 left over cannot be: the
+    censorings are capped at 0 (17 - 6 - 6 = 5 fits no rounded value above 0) and the 5 left
+    are censored at the last time. AJ on (17, 6, 0), (11, 0, 6), (5, 0, 0)."""
+    times = [1.0, 1, 2, 2, 3, 4, 5, 5, 6, 7, 8, 9, 10]
+    events = [1, 1, 2, 2, 0, 1, 2, 0, 0, 1, 0, 0, 0]
+    data = pl.DataFrame({"t": times, "e": events})
+    result = analyse_survival(data, SurvivalRequest("t", "e", unit="months"), M)
+    rows = result.cif.select("time", "n_risk", "n_event", "n_competing", "n_censor").rows()
+    assert rows == [(1.0, 17, 6, 0, 0), (2.0, 11, 0, 6, 0), (10.0, 5, 0, 0, 5)]
+    expected = aalen_johansen([(17, 6, 0), (11, 0, 6), (5, 0, 0)])
+    assert result.cif["cif"].to_list() == pytest.approx(expected)
+    assert expected[-1] == pytest.approx(6 / 17)
+    one_minus_km = cif_at(result, (5.0,))["one_minus_km"].item()
+    assert one_minus_km == pytest.approx(6 / 17) and result.competing
+
+
+def test_the_figure_states_the_rounded_size_its_curve_starts_from():
+    """13 patients: the figure says n = 17 (rounded), its curve's number at risk at time 0
+    (the old rounding said n = 13 beside 22 at risk)."""
+    rng = np.random.default_rng(3)
+    data = pl.DataFrame({"t": rng.exponential(20, 13).round(1), "e": rng.integers(0, 2, 13)})
+    result = analyse_survival(data, SurvivalRequest("t", "e", unit="months"), M)
+    assert result.figure_n == "17 (rounded)"
+    figure = km_figure(result.km)
+    assert {t.name for t in figure.data if t.name and "censored" not in t.name} == {
+        "All (n=17)"}
+    risk = [tr for tr in figure.data if tr.mode == "text"][0]
+    assert risk.text[0] == "17"
+    assert analyse_survival(data, SurvivalRequest("t", "e", unit="months")).figure_n == 13
 
 
 def test_toxicity_matrix_and_heatmap_show_no_small_count():
@@ -135,16 +269,20 @@ def test_distribution_bars_under_the_threshold_are_not_drawn_nor_their_complemen
 
 
 def test_kmunicate_numbers_come_from_the_rounded_counts():
-    """At risk, cumulative events and censored at each tick are steps of the rounded sums:
-    multiples of 11, adding up to the group's rounded size (13 patients -> 22)."""
+    """At each tick: cumulative events and censored before it are rounded sums (the censored
+    after the last time: what the rounded events leave of the rounded size), at risk the
+    rounded size minus both; they add up to the group's rounded size (13 patients -> 17)."""
     rng = np.random.default_rng(7)
     patients = pl.DataFrame({"t": rng.exponential(20, 13).round(1), "e": rng.integers(0, 2, 13)})
     km = km_from_counts(round_event_counts(event_counts(patients, "t", "e"), M))
     numbers = counts_at(km, [0, 6, 12, 24, 36, 60])
-    values = numbers.select("at_risk", "events", "censored").to_numpy().ravel().tolist()
-    assert all(v % M == 0 for v in values), numbers
+    rounded_values = {roundmid(x) for x in range(40)}
+    last = float(patients["t"].max())
+    inside = numbers.filter(pl.col("time") <= last)
+    assert set(inside["events"]) | set(inside["censored"]) <= rounded_values, numbers
+    assert numbers["at_risk"][0] == 17
     assert set(numbers.select(pl.sum_horizontal("at_risk", "events", "censored")).to_series()
-               ) == {22}
+               ) == {17}
 
 
 def test_distribution_levels_and_bars_under_the_threshold_are_not_drawn():
@@ -188,13 +326,24 @@ COUNT_COLUMNS = {"n", "events", "excluded", "observed", "n_risk", "at risk", "un
 NOT_COUNTS = {"median (IQR)", "range"}
 
 
+#: How the columns of a table read from a rounded curve start (landmark rates: survival and
+#: at risk): its numbers at risk are differences of rounded counts (cohort.suppression, rule 5).
+CURVE_COLUMNS = ("estimate", "survival")
+ROUNDED_AT_RISK = {"n_risk", "at risk"}
+
+
 def _small_counts(frame: pl.DataFrame) -> list[tuple[str, object]]:
     """Cells of ``frame``'s count columns (Table 1: its group columns, count rows) that show a
-    count from 1 to 10."""
+    count from 1 to 10; a curve's numbers at risk (rounded) need only be whole and >= 0."""
     found = []
     table_one_like = "statistic" in frame.columns
+    curve = any(c.startswith(CURVE_COLUMNS) for c in frame.columns)
     for column in frame.columns:
         counted = column in COUNT_COLUMNS or (table_one_like and "(n=" in column)
+        if curve and column in ROUNDED_AT_RISK:
+            found += [(column, v) for v in frame[column].to_list()
+                      if v is not None and not float(v) >= 0]
+            continue
         if not counted:
             continue
         rows = frame if not table_one_like else frame.filter(
@@ -234,10 +383,20 @@ def _values(array) -> list:
     return list(array) if array is not None else []
 
 
+def _rounded_curve(figure) -> bool:
+    """A curve drawn from counts rounded as OpenSAFELY's round_km (its caption says so)."""
+    return any("OpenSAFELY kaplan-meier-function" in (a.text or "").replace("<br>", " ")
+               for a in figure.layout.annotations)
+
+
 def _small_in_figure(figure) -> list[str]:
     bad = [t for t in _figure_texts(figure) if SMALL_N.search(t)]
+    rounded = _rounded_curve(figure)
     for trace in figure.data:
-        if trace.type == "scatter" and trace.mode == "text":  # risk tables
+        if trace.type == "scatter" and trace.mode == "text" and rounded:
+            # risk tables of a rounded curve: rounded counts and their differences, >= 0
+            bad += [t for t in _values(trace.text) if not str(t).isdigit()]
+        elif trace.type == "scatter" and trace.mode == "text":  # risk tables
             bad += [t for t in _values(trace.text) if not _count_ok(t)]
         if trace.type == "heatmap":  # cell texts: its customdata (drawn by a text trace)
             cells = trace.text if trace.text is not None else trace.customdata
@@ -252,13 +411,14 @@ def _small_in_figure(figure) -> list[str]:
 
 READ = ["patient_id", "study", "age_years", "sex", "histology", "ecog", "rt_technique",
         "regimen", "rt_total_dose_gy", "rt_fractions", "os_months", "os_event", "pfs_months",
-        "pfs_event"]
+        "pfs_event", "lc_months", "lc_event"]
 
 
 @pytest.fixture
 def registry(monkeypatch, tmp_path):
     """A configured registry with min_cell = 11: 51 patients of the demo cohort (clear cell RCC
-    26, breast 13, lung carcinoma 7, other carcinoma 5) with their toxicities."""
+    26, breast 13, lung carcinoma 7, other carcinoma 5) with their toxicities; local control
+    with deaths first coded 2 (breast: 4 local failures, 2 deaths first, 7 censored)."""
     cohort = load_dataset("oligomet-demo")
     patients = cohort.patients
     chosen = pl.concat([
@@ -274,7 +434,7 @@ def registry(monkeypatch, tmp_path):
         '[datasets.reg]\ntitle = "Registry reg"\nprovenance = "Registry export."\n'
         'patients = "patients.parquet"\ntoxicities = "toxicities.parquet"\nmin_cell = 11\n'
         f'reading = {{ mapping = {{ {mapping} }}, time_unit = "months", '
-        'event_codings = { os_event = "0/1", pfs_event = "0/1" } }\n')
+        'event_codings = { os_event = "0/1", pfs_event = "0/1", lc_event = "0/1" } }\n')
     monkeypatch.setenv("OLIGOMET_CONFIG", str(tmp_path / "oligomet.toml"))
     return chosen
 
@@ -355,14 +515,21 @@ def test_a_stratified_curve_draws_no_group_under_eleven_and_rounds_its_counts(re
     _check_screen(at)
     title, figure = _shown(at).figures[0]
     names = {t.name for t in figure.data if t.name and "censored" not in t.name}
-    assert {n.split(" (n=")[0] for n in names if "(n=" in n} == {"clear cell RCC",
-                                                                    "breast carcinoma"}
+    # each group's n is its rounded size (26 -> 28, 13 -> 17), its number at risk at time 0
+    assert {n for n in names if "(n=" in n} == {"clear cell RCC (n=28)",
+                                                 "breast carcinoma (n=17)"}
     assert "OpenSAFELY" in figure.layout.annotations[-1].text
-    risk = [int(t) for tr in figure.data if tr.mode == "text" for t in tr.text]
-    assert risk and all(n % M == 0 for n in risk)
+    at_risk_first = [tr.text[0] for tr in figure.data if tr.mode == "text"][::3]
+    assert at_risk_first == ["17", "28"]  # breast carcinoma first (in level order)
+    assert "n = 45 (rounded)" in as_read(figure.layout.annotations[-1].text)
     _check_downloads(downloads)
     notes = " ".join(as_read(str(i.value)) for i in at.info)
     assert "'lung carcinoma', 'other carcinoma'" in notes and "fewer than 11" in notes
+    shown = dict(_shown(at).tables)
+    hazard_groups = {g for title, t in shown.items() if "Hazard ratios" in title
+                     for g in t["group"]}
+    logrank_groups = {g for title, t in shown.items() if "Log-rank" in title for g in t["group"]}
+    assert hazard_groups == logrank_groups == {"clear cell RCC", "breast carcinoma"}
 
 
 def test_cox_dose_and_toxicity_by_group_show_no_count_under_eleven(registry, downloads):
@@ -370,7 +537,38 @@ def test_cox_dose_and_toxicity_by_group_show_no_count_under_eleven(registry, dow
     cox = _open("pages/cox.py", **{"cox.endpoint": "PFS", "cox.covariates": ["histology", "sex"]})
     assert _shown(cox).figures, "the forest plot is drawn"
     _check_screen(cox)
-    _check_screen(_open("pages/dose.py", **{"dose.by": "histology"}))
+    dose = _open("pages/dose.py", **{"dose.by": "histology"})
+    _check_screen(dose)
+    incidence = [f for title, f in _shown(dose).figures if "local failure by BED10" in title]
+    assert len(incidence) == 1, "cumulative incidence drawn from rounded counts"
+    assert _rounded_curve(incidence[0])
+    at_risk_first = [tr.text[0] for tr in incidence[0].data if tr.mode == "text"]
+    assert all(int(n) % M == M - M // 2 for n in at_risk_first), at_risk_first
+    _check_downloads(downloads)
+
+
+def test_a_small_subgroups_competing_endpoint_shows_aalen_johansen_of_rounded_counts(
+        registry, downloads):
+    """Breast carcinoma, local control: 4 local failures, 2 deaths first, 7 censored, 13
+    patients. Rounded: 6, 6 and 6 of 17, one more than 17: the censorings are capped (0 fits)
+    and the 5 left are censored at the last time. Whichever comes first, Aalen-Johansen then
+    ends at 6/17 (failures first: 6/17; deaths first: 11/17 * 6/11). The old code showed no
+    cumulative incidence; counting the deaths as censorings would give 6/11 or 6/17."""
+    breast = registry.filter(pl.col("histology") == "breast carcinoma")
+    assert breast["lc_event"].value_counts().sort("lc_event").rows() == [(0, 7), (1, 4), (2, 2)]
+    at = _open("pages/survival.py", **{"f.histology": "breast carcinoma",
+                                        "survival.endpoint": "LC"})
+    _check_screen(at)
+    figures = dict(_shown(at).figures)
+    incidence = next(f for title, f in figures.items() if title.startswith("Cumulative"))
+    assert _rounded_curve(incidence)
+    curve = next(tr for tr in incidence.data if tr.mode == "lines" and tr.showlegend is False
+                 and "(n=17)" in (tr.name or "") and tr.fill is None)
+    assert max(_values(curve.y)) == pytest.approx(6 / 17)
+    assert [tr.text[0] for tr in incidence.data if tr.mode == "text"] == ["17"]
+    assert "n = 17 (rounded)" in as_read(incidence.layout.annotations[-1].text)
+    methods = " ".join(as_read(str(c.value)) for c in at.caption)
+    assert "Aalen-Johansen" in methods and "midpoints of multiples of 11" in methods
     _check_downloads(downloads)
 
 
@@ -386,14 +584,25 @@ def test_dose_levels_under_eleven_are_left_out_and_hidden_dlt_counts_lose_their_
 def test_a_small_subgroups_kmunicate_table_and_distribution_bars_show_no_count_under_eleven(
         registry, downloads):
     """Breast carcinoma (13 patients): the KMunicate table (at risk, events, censored) reads
-    only rounded counts, and no distribution chart draws a bar or n under 11."""
+    round_km's numbers (written out from its R code) and adds up to the n the figure states,
+    17; no distribution chart draws a bar or n under 11."""
     at = _open("pages/survival.py", **{"f.histology": "breast carcinoma",
                                         "survival.kmunicate": "true"})
     _check_screen(at)
     _, figure = _shown(at).figures[0]
-    table = [t for tr in figure.data if tr.mode == "text" for t in tr.text]
-    assert len(table) >= 3 * 2, "at risk, events and censored at each tick"
-    assert all(int(t) % M == 0 for t in table), table
+    rows = [tr for tr in figure.data if tr.mode == "text"]
+    assert len(rows) == 3, "at risk, events and censored"
+    ticks = list(rows[0].x)
+    table = [[int(t) for t in tr.text] for tr in rows]
+    breast = registry.filter(pl.col("histology") == "breast carcinoma")
+    times, events = breast["os_months"].to_list(), breast["os_event"].to_list()
+    reference = opensafely_round_km(times, events)
+    assert table[0] == [next((reference[t][0] for t in sorted(reference) if t >= tick), 0)
+                        for tick in ticks]
+    assert table[1] == [roundmid(sum(e == 1 for t, e in zip(times, events, strict=True)
+                                     if t < tick)) for tick in ticks]
+    assert {a + e + c for a, e, c in zip(*table, strict=True)} == {17}
+    assert "n = 17 (rounded)" in as_read(figure.layout.annotations[-1].text)
     annotations = " ".join(a.text for a in figure.layout.annotations)
     assert "censored" in annotations.lower() and "OpenSAFELY" in annotations
     cohort = _open("pages/cohort.py", **{"f.histology": "breast carcinoma"})
