@@ -252,9 +252,10 @@ def _omop_fingerprint(source: Source, connections: Connections) -> tuple:
     schema = source.omop_schema
     counted = ("person", "death", "observation_period", "episode", "measurement",
                "drug_exposure")
-    parts = [f"(SELECT count(*) FROM {quoted(schema)}.{quoted(t)})::text" for t in counted]
+    parts = [f"(SELECT count(*) FROM {quoted(schema)}.{quoted(t)})::text AS {quoted(t)}"
+             for t in counted]
     parts.append(f"(SELECT max(observation_period_end_date) FROM {quoted(schema)}."
-                 f"{quoted('observation_period')})::text")
+                 f"{quoted('observation_period')})::text AS last_observation")
     row = _fetch(source, "SELECT " + ", ".join(parts), connections).row(0)
     return ("omop", *(str(v) for v in row))
 

@@ -16,10 +16,12 @@ import pytest
 
 from cohort.config import load_config, read_config
 from cohort.endpoints import endpoint_counts
+from cohort.engine import EngineError
+from cohort.engine_source import engine_table
 from cohort.io import CohortWarnings
 from cohort.omop import OmopSettings, omop_patients
 from cohort.schema import ENDPOINTS
-from cohort.sources import load_configured
+from cohort.sources import SourceError, fingerprint, load_configured
 from cohort.survival import kaplan_meier
 
 D = dt.date
@@ -326,6 +328,32 @@ def test_postgres_dataset_gives_the_same_table(tmp_path, omop_postgres):
     cohort = load(path, lambda name: omop_postgres.secrets())
     assert canonical(cohort.patients).equals(expected_patients())
     assert omop_postgres.password not in cohort.provenance
+
+
+def test_postgres_source_changes_when_its_tables_do(tmp_path, omop_postgres):
+    dataset = read_config(dataset_config(tmp_path, '{ postgres = "cdm", schema = "cdm" }'))["cdm"]
+    secrets = lambda name: omop_postgres.secrets()  # noqa: E731
+    before = fingerprint(dataset.patients, secrets)
+    with omop_postgres.connect() as con:
+        con.execute("INSERT INTO cdm.death VALUES (4, DATE '2023-01-01', 32817)")
+        try:
+            assert fingerprint(dataset.patients, secrets) != before
+        finally:  # the instance is shared by this module's tests
+            con.execute("DELETE FROM cdm.death WHERE person_id = 4")
+    assert fingerprint(dataset.patients, secrets) == before
+    with pytest.raises(EngineError, match="endpoints from dates"):
+        engine_table(dataset, secrets)  # read in memory: the engine does not derive dates
+
+
+def test_unreachable_omop_names_the_source_not_the_error(tmp_path):
+    path = build_duckdb(tmp_path / "nolinks.duckdb")
+    with duckdb.connect(str(path)) as con:
+        con.execute("ALTER TABLE measurement DROP COLUMN meas_event_field_concept_id")
+    with pytest.raises(SourceError, match="neither measurement_event_id"):
+        load(dataset_config(tmp_path, f'{{ duckdb = "{path}" }}'))
+    path.with_name("cdm.duckdb").touch()
+    with pytest.raises(SourceError, match=r"OMOP tables cannot be read \(\w+\)$"):
+        load(dataset_config(tmp_path, '{ duckdb = "cdm.duckdb" }'))
 
 
 def test_postgres_expression_equals_duckdb(omop_duckdb, omop_postgres):
