@@ -7,6 +7,10 @@ export is read as the Data page reads it. ``access`` and ``min_cell`` are parsed
 sign-in and small-cell suppression. Credentials are never in this file: a PostgreSQL source
 names a ``[connections.<name>]`` table of Streamlit's secrets. Relative paths resolve against
 the TOML file's folder. Every problem names the file, the dataset key and the field.
+
+A dataset may instead name an OMOP CDM v5.4 database (``omop = { duckdb = "cdm.duckdb",
+schema = "main" }`` or ``omop = { postgres = "<connection>", schema = "cdm" }``): its patients
+table is built by ``cohort.omop`` and read with ``cohort.omop.OMOP_READING`` (docs/omop.md).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 from cohort.access import DEFAULT_GROUPS_CLAIM, PUBLIC, PUBLIC_ACCESS, Access
 from cohort.endpoints import DEATH, DateEndpoints, EndpointRule, standard_rules
 from cohort.io import EVENT_CODINGS, MONTHS_PER_UNIT, ReadOptions
+from cohort.omop import INDEX_CHOICES, OMOP_READING, ConceptMatch, OmopSettings
 from cohort.schema import PATIENT_COLUMNS, TOXICITY_COLUMNS
 
 CONFIG_ENV = "OLIGOMET_CONFIG"
@@ -59,6 +64,7 @@ class Source:
     query: str | None = None
     sheet: str | None = None
     change_column: str | None = None
+    omop_schema: str | None = None
 
     @property
     def label(self) -> str:
@@ -66,6 +72,8 @@ class Source:
         if self.kind == "file":
             return f"{self.path.name}, sheet '{self.sheet}'" if self.sheet else self.path.name
         where = f"table {self.table}" if self.table else "a query"
+        if self.omop_schema is not None:
+            where = f"OMOP CDM schema '{self.omop_schema}'"
         if self.kind == "duckdb":
             return f"DuckDB database {self.path.name}, {where}"
         return f"PostgreSQL connection '{self.connection}', {where}"
@@ -92,6 +100,7 @@ class DatasetConfig:
     accept_warnings: bool = False
     synthetic: bool = False
     check_seconds: int = DEFAULT_CHECK_SECONDS
+    omop: OmopSettings | None = None  # the patients are built from an OMOP CDM schema
 
     def patient_columns(self) -> list[str]:
         """The source columns the reading uses (mapped, kept, dates, statuses), each once:
@@ -238,7 +247,9 @@ class _Fields:
 
 _DATASET_FIELDS = ("title", "provenance", "patients", "toxicities", "reading",
                    "toxicity_mapping", "access", "min_cell", "accept_warnings", "synthetic",
-                   "check_seconds")
+                   "check_seconds", "omop")
+#: Fields an ``omop`` dataset does not take: its patients and their reading are the mapping's.
+_NOT_WITH_OMOP = ("patients", "reading", "toxicities", "toxicity_mapping")
 
 
 def _dataset(key: str, table: Any, fields: _Fields, reserved: Collection[str]
@@ -253,9 +264,17 @@ def _dataset(key: str, table: Any, fields: _Fields, reserved: Collection[str]
     fields.known(table, "", _DATASET_FIELDS)
     title = fields.text(table, "title", required=True)
     provenance = fields.text(table, "provenance", required=True)
-    patients = _source(table, "patients", fields, required=True)
-    toxicities = _source(table, "toxicities", fields)
-    options = _reading(fields.table(table, "reading"), fields)
+    omop = None
+    if "omop" in table:
+        for name in _NOT_WITH_OMOP:
+            if name in table:
+                fields.problem(name, "not with omop (the OMOP mapping makes the patients)")
+        patients, omop = _omop(table["omop"], fields)
+        toxicities, options = None, OMOP_READING
+    else:
+        patients = _source(table, "patients", fields, required=True)
+        toxicities = _source(table, "toxicities", fields)
+        options = _reading(fields.table(table, "reading"), fields)
     tox_mapping = _mapping(fields.table(table, "toxicity_mapping"), TOXICITY_COLUMNS,
                            "toxicity_mapping.", fields)
     if tox_mapping and toxicities is None:
@@ -270,8 +289,60 @@ def _dataset(key: str, table: Any, fields: _Fields, reserved: Collection[str]
         toxicities=toxicities, toxicity_mapping=tox_mapping or None, access=access,
         min_cell=min_cell, accept_warnings=fields.flag(table, "accept_warnings"),
         synthetic=fields.flag(table, "synthetic"),
-        check_seconds=check_seconds or DEFAULT_CHECK_SECONDS,
+        check_seconds=check_seconds or DEFAULT_CHECK_SECONDS, omop=omop,
     )
+
+
+_OMOP_FIELDS = ("duckdb", "postgres", "schema", "index", "radiotherapy_concepts",
+                "total_dose_concepts", "fractions_concepts", "treated_volume_concepts",
+                "episode_field_concepts")
+#: ``omop.<name>_concepts`` -> the ``OmopSettings`` field it sets by concept id.
+_OMOP_CONCEPT_FIELDS = ("radiotherapy", "total_dose", "fractions", "treated_volume")
+
+
+def _omop(value: object, fields: _Fields) -> tuple[Source | None, OmopSettings | None]:
+    """``omop = { duckdb = "path" | postgres = "connection", schema = ..., index = ...,
+    <kind>_concepts = [ids] }``: the database and the ``OmopSettings``."""
+    if not isinstance(value, dict):
+        fields.problem("omop", 'must be a table such as { duckdb = "cdm.duckdb", '
+                               'schema = "main" }')
+        return None, None
+    fields.known(value, "omop.", _OMOP_FIELDS)
+    kinds = [k for k in ("duckdb", "postgres") if k in value]
+    if len(kinds) != 1:
+        fields.problem("omop", "give exactly one of duckdb or postgres")
+        return None, None
+    located = fields.text(value, kinds[0], required=True, prefix="omop.")
+    schema = fields.text(value, "schema", prefix="omop.") or (
+        "main" if kinds[0] == "duckdb" else "public")
+    index = fields.text(value, "index", prefix="omop.") or INDEX_CHOICES[0]
+    if index not in INDEX_CHOICES:
+        fields.problem("omop.index", f"one of {', '.join(INDEX_CHOICES)}")
+    matches = {}
+    for name in _OMOP_CONCEPT_FIELDS:
+        ids = _concept_ids(value, f"{name}_concepts", fields)
+        if ids:
+            matches[name] = ConceptMatch(ids=ids)
+    settings = OmopSettings(schema=schema, index=index,
+                            episode_field_concepts=_concept_ids(
+                                value, "episode_field_concepts", fields), **matches)
+    if located is None:
+        return None, None
+    if kinds[0] == "postgres":
+        return Source("postgres", connection=located, omop_schema=schema), settings
+    path = fields.path_of(located)
+    if not path.is_file():
+        fields.problem("omop.duckdb", f"no such file: {path}")
+    return Source("duckdb", path=path, omop_schema=schema), settings
+
+
+def _concept_ids(table: Mapping, name: str, fields: _Fields) -> tuple[int, ...]:
+    value = table.get(name, [])
+    if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        fields.problem(f"omop.{name}", "must be a list of concept ids (whole numbers)")
+        return ()
+    return tuple(value)
 
 
 _SOURCE_FIELDS = ("duckdb", "postgres", "path", "table", "query", "sheet", "change_column")

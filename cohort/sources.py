@@ -9,6 +9,10 @@ file is read). Both then go through ``cohort.io.validate_cohort`` with the datas
 A source's ``fingerprint`` tells when it changed (a file's size and modification time; a
 database table's row count and the maximum of its change column). ``problem_summaries`` gives
 what may be logged of a failure: kind, column and row count, never a value.
+
+An OMOP dataset's patients are ``cohort.omop.omop_patients`` run on its database (DuckDB
+read-only, PostgreSQL in a read-only session) and turned into the same text table; a total
+dose in a unit other than Gy or cGy is a warning naming its rows (the dose is left missing).
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ from cohort.io import (
     CohortValidationError,
     CohortWarnings,
     Problem,
+    _row_numbers,
     read_table,
     reading_notes,
     validate_cohort,
 )
 from cohort.limits import DEFAULT_LIMITS, FileProblem, check_table_shape
+from cohort.omop import UNIT_COLUMN, omop_patients
 from cohort.parse import cell_problems
 from cohort.schema import Cohort
 
@@ -105,14 +111,19 @@ def _from_sql(source: Source) -> str:
 # --------------------------------------------------------------------------- databases
 
 
+def _postgres_params(source: Source, connections: Connections) -> dict[str, object]:
+    """The libpq parameters of the source's secrets table (``url`` kept as it is)."""
+    params = {k: v for k, v in dict(connections(source.connection)).items() if k != "dialect"}
+    renames = {"username": "user", "database": "dbname"}
+    return {renames.get(k, k): v for k, v in params.items()}
+
+
 def _postgres(source: Source, connections: Connections):
     """A read-only connection to the source's PostgreSQL server, from its secrets table
     (``url``, or host, port, database, username, password and any libpq parameter)."""
     import psycopg
 
-    params = {k: v for k, v in dict(connections(source.connection)).items() if k != "dialect"}
-    renames = {"username": "user", "database": "dbname"}
-    params = {renames.get(k, k): v for k, v in params.items()}
+    params = _postgres_params(source, connections)
     url = params.pop("url", None)
     try:
         return psycopg.connect(str(url) if url else "", connect_timeout=CONNECT_TIMEOUT_S,
@@ -178,6 +189,77 @@ def source_table(source: Source, columns: list[str] | None, decimal: str | None,
     return table.select(c for c in table.columns if c in columns)
 
 
+# --------------------------------------------------------------------------- OMOP
+
+
+def _omop_backend(source: Source, connections: Connections):
+    """An ibis connection to the OMOP database: DuckDB read-only, PostgreSQL read-only."""
+    import ibis
+
+    if source.kind == "duckdb":
+        return ibis.duckdb.connect(str(source.path), read_only=True)
+    params = _postgres_params(source, connections)
+    read_only = {"options": "-c default_transaction_read_only=on",
+                 "connect_timeout": CONNECT_TIMEOUT_S}
+    url = params.pop("url", None)
+    if url:
+        return ibis.connect(str(url), **read_only)
+    params["database"] = params.pop("dbname", None)
+    return ibis.postgres.connect(**params, **read_only)
+
+
+def _driver_errors() -> tuple[type[Exception], ...]:
+    import duckdb
+    import psycopg
+    from ibis.common.exceptions import IbisError
+
+    return duckdb.Error, psycopg.Error, IbisError
+
+
+def omop_frame(dataset: DatasetConfig, connections: Connections) -> pl.DataFrame:
+    """The dataset's OMOP patients as ``cohort.omop.omop_patients`` gives them (polars);
+    raises ``SourceError`` naming the source and the error's type only."""
+    source = dataset.patients
+    try:
+        return omop_patients(_omop_backend(source, connections), dataset.omop).to_polars()
+    except ValueError as error:  # the OMOP tables lack what the mapping reads
+        raise SourceError(f"{source.label}: {error}") from None
+    except _driver_errors() as error:
+        raise SourceError(f"{source.label}: the OMOP tables cannot be read "
+                          f"({type(error).__name__})") from None
+
+
+def _unit_warnings(frame: pl.DataFrame, label: str) -> list[Problem]:
+    """A warning per unit of total doses that are neither Gy nor cGy (their rows)."""
+    units = frame[UNIT_COLUMN]
+    return [Problem(label, "rt_total_dose_gy", _row_numbers(units == unit),
+                    f"total dose recorded in '{unit}', not Gy or cGy: left missing",
+                    warning=True)
+            for unit in units.drop_nulls().unique().sort().to_list()]
+
+
+def omop_table(dataset: DatasetConfig, connections: Connections
+               ) -> tuple[pl.DataFrame, list[Problem]]:
+    """The OMOP dataset's text table (canonical columns and the endpoint dates) and the
+    warnings on its dose units."""
+    frame = omop_frame(dataset, connections)
+    label = dataset.patients.label
+    return text_table(frame.drop(UNIT_COLUMN), label), _unit_warnings(frame, label)
+
+
+def _omop_fingerprint(source: Source, connections: Connections) -> tuple:
+    """Row counts of the tables the mapping reads and the latest end of observation."""
+    schema = source.omop_schema
+    counted = ("person", "death", "observation_period", "episode", "measurement",
+               "drug_exposure")
+    parts = [f"(SELECT count(*) FROM {quoted(schema)}.{quoted(t)})::text AS {quoted(t)}"
+             for t in counted]
+    parts.append(f"(SELECT max(observation_period_end_date) FROM {quoted(schema)}."
+                 f"{quoted('observation_period')})::text AS last_observation")
+    row = _fetch(source, "SELECT " + ", ".join(parts), connections).row(0)
+    return ("omop", *(str(v) for v in row))
+
+
 def _no_connections(name: str) -> Mapping[str, object]:
     raise SourceError(f"PostgreSQL connection '{name}': no [connections.{name}] in the secrets")
 
@@ -188,9 +270,13 @@ def load_configured(dataset: DatasetConfig, connections: Connections = _no_conne
     the sources and when they were read); raises ``CohortValidationError`` (``CohortWarnings``
     unless ``accept_warnings``) or ``SourceError``."""
     options = dataset.options
-    id_column = next(s for s, t in options.mapping.items() if t == "patient_id")
-    patients = source_table(dataset.patients, dataset.patient_columns(), options.decimal,
-                            connections, order_by=id_column)
+    source_problems: list[Problem] = []
+    if dataset.omop is not None:
+        patients, source_problems = omop_table(dataset, connections)
+    else:
+        id_column = next(s for s, t in options.mapping.items() if t == "patient_id")
+        patients = source_table(dataset.patients, dataset.patient_columns(), options.decimal,
+                                connections, order_by=id_column)
     toxicities = None
     if dataset.toxicities is not None:
         toxicities = source_table(dataset.toxicities, dataset.toxicity_columns(),
@@ -198,8 +284,17 @@ def load_configured(dataset: DatasetConfig, connections: Connections = _no_conne
     tox_label = dataset.toxicities.label if dataset.toxicities else "toxicities"
 
     def validated(accept_warnings: bool) -> Cohort:
-        return validate_cohort(patients, dataset.patients.label, options, toxicities, tox_label,
-                               dataset.toxicity_mapping, accept_warnings=accept_warnings)
+        try:
+            cohort = validate_cohort(patients, dataset.patients.label, options, toxicities,
+                                     tox_label, dataset.toxicity_mapping,
+                                     accept_warnings=accept_warnings)
+        except CohortWarnings as warned:
+            raise CohortWarnings(source_problems + warned.problems) from None
+        except CohortValidationError as failed:
+            raise CohortValidationError(source_problems + failed.problems) from None
+        if source_problems and not accept_warnings:
+            raise CohortWarnings(source_problems)
+        return cohort
 
     try:
         cohort, accepted = validated(False), []
@@ -237,6 +332,8 @@ def fingerprint(source: Source, connections: Connections = _no_connections) -> t
         return ("file", _stat(source.path))
     if source.kind == "duckdb":
         return ("duckdb", _stat(source.path), _stat(Path(f"{source.path}.wal")))
+    if source.omop_schema is not None:
+        return _omop_fingerprint(source, connections)
     changed = f", max({quoted(source.change_column)})::text" if source.change_column else ""
     row = _fetch(source, f"SELECT count(*) AS n{changed} FROM {_from_sql(source)}",
                  connections).row(0)
