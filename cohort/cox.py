@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from cohort.elementwise import each_value
 from cohort.schema import (
     ENDPOINTS,
     PATIENT_ID,
@@ -926,11 +927,10 @@ def univariable_multivariable_table(
 NOT_APPLICABLE = "–"
 
 
-def _count_text(column: str) -> pl.Expr:
-    """A count column as text ('1,234'; a suppressed count's text as it is)."""
-    return (pl.col(column).map_elements(lambda v: v if isinstance(v, str) else f"{v:,}",
-                                        return_dtype=pl.String)
-            .fill_null(NOT_APPLICABLE))
+def _count_text(table: pl.DataFrame, column: str) -> pl.Series:
+    """A count column as text ('1,234'; a suppressed count's text as it is; "–" where none)."""
+    return each_value(table, column, lambda v: v if isinstance(v, str) else f"{v:,}"
+                      ).fill_null(NOT_APPLICABLE)
 
 
 def suppressed_terms(terms: pl.DataFrame, min_cell: int | None) -> pl.DataFrame:
@@ -965,12 +965,13 @@ def hr_table_text(table: pl.DataFrame) -> pl.DataFrame:
     each side, and the multivariable n and events ("–" where the model left the row out)."""
     labels = [covariate_label(c, per) for c, per in table.select("covariate", "per").rows()]
     first = pl.col("covariate").ne_missing(pl.col("covariate").shift(1))
-    return table.with_columns(pl.Series("_label", labels, dtype=pl.String)).select(
+    return table.with_columns(pl.Series("_label", labels, dtype=pl.String),
+                              _count_text(table, "multi_n"), _count_text(table, "multi_events")
+                              ).select(
         pl.when(first).then(pl.col("_label")).otherwise(pl.lit("")).alias("covariate"),
         pl.col("level").fill_null(""),
         "uni_hr_ci", "uni_p_text",
-        _count_text("multi_n"), _count_text("multi_events"),
-        "multi_hr_ci", "multi_p_text",
+        "multi_n", "multi_events", "multi_hr_ci", "multi_p_text",
     )
 
 

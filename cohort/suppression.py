@@ -47,6 +47,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from cohort.elementwise import each_value
+
 WITHHELD = "withheld"
 #: Shown for a row of the attrition table hidden by rule 4.
 NOT_SHOWN = "–"
@@ -139,8 +141,7 @@ def shown_counts(frame: pl.DataFrame, columns: Sequence[str], min_cell: int | No
     if not min_cell:
         return frame
     return frame.with_columns(
-        pl.col(c).map_elements(lambda n: suppressed_count(int(n), min_cell),
-                               return_dtype=pl.String)
+        each_value(frame, c, lambda n: suppressed_count(int(n), min_cell))
         for c in columns if c in frame.columns)
 
 

@@ -28,6 +28,7 @@ from cohort.cox import (
     univariable_multivariable_table,
     univariable_screen,
 )
+from cohort.elementwise import each_value
 from cohort.figures.forest import forest_figure
 from cohort.schema import POST_TREATMENT_COLUMNS, Endpoint, column_label
 from cohort.suppression import in_total_words, patient_count, used_words
@@ -203,9 +204,9 @@ def show_ph_test(result: CoxResult, label: str) -> None:
     st.caption("cox.zph score test (survival ≥ 3.0), Kaplan-Meier-transformed time; one test "
                "per covariate (all its levels together) and a global test.")
     ph = result.ph_test.with_columns(
-        pl.col("covariate").map_elements(
-            lambda c: c if c == "GLOBAL" else column_label(c), return_dtype=pl.String),
-        pl.col("p").map_elements(format_p_value, return_dtype=pl.String).alias("p"))
+        each_value(result.ph_test, "covariate",
+                   lambda c: c if c == "GLOBAL" else column_label(c)),
+        each_value(result.ph_test, "p", format_p_value))
     show_table(ph, f"Proportional-hazards test (cox.zph): {label}", download=result.ph_test,
                key="cox.ph", column_config={
                    "covariate": "Covariate",

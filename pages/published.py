@@ -7,6 +7,7 @@ import streamlit as st
 
 from cohort.calibration import calibration_summary, calibration_table, papers
 from cohort.datasets import demo_courses, load_dataset
+from cohort.elementwise import each_value
 from ui.hardening import run_through_entry_script
 from ui.tables import show_table
 
@@ -58,7 +59,7 @@ shown = table if chosen in (None, "All") else table.filter(pl.col("study") == ch
 if chosen_kinds:
     shown = shown.filter(pl.col("kind").is_in(chosen_kinds))
 show_table(
-    shown.with_columns(pl.col("ok").map_elements(verdict, return_dtype=pl.String)).drop("source"),
+    shown.with_columns(each_value(shown, "ok", verdict)).drop("source"),
     "Published figures beside this cohort", download=shown,
     height=min(38 + 35 * shown.height, 900),
     column_config={

@@ -7,6 +7,7 @@ import re
 import polars as pl
 import streamlit as st
 
+from cohort.elementwise import each_value
 from cohort.export import safe_csv, safe_xlsx
 from ui import collect
 from ui.cache import session_cache
@@ -30,8 +31,7 @@ def as_read(frame: pl.DataFrame, column_config: dict) -> pl.DataFrame:
     printf = {c: f for c, f in formats.items() if isinstance(f, str) and f.startswith("%")}
     shown = frame.with_columns(
         *(pl.format("{}%", (pl.col(c) * 100).round(2)).alias(c) for c in percent),
-        *(pl.col(c).map_elements(lambda v, f=f: f % v, return_dtype=pl.String, skip_nulls=True)
-          for c, f in printf.items()),
+        *(each_value(frame, c, lambda v, f=f: f % v) for c, f in printf.items()),
     )
     labels = {c: cfg if isinstance(cfg, str) else cfg.get("label")
               for c, cfg in column_config.items()
