@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import polars as pl
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
@@ -76,3 +77,11 @@ def as_read(text: object) -> str:
     """Markdown source as the user reads it: backslash escapes removed (values from files and
     links are escaped so that they show as typed, ui.text.literal_markdown)."""
     return re.sub(r"\\(.)", r"\1", str(text)).replace("\u2060", "")
+
+
+def shown_table(at: AppTest, prefix: str) -> pl.DataFrame:
+    """The table titled ``prefix...`` as the screen showed it this run, as the report takes it
+    (headers as on screen, numbers formatted as on screen)."""
+    shown = at.session_state["_shown_this_run"]
+    return next(frame for title, frame in shown.tables if title.startswith(prefix))
+

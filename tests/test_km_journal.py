@@ -28,7 +28,7 @@ from cohort.figures.km import (
 )
 from cohort.figures.style import PALETTE, SOLID_UP_TO, dash_for
 from cohort.survival import counts_at, hazard_ratios, kaplan_meier
-from tests.apptest import open_app
+from tests.apptest import open_app, shown_table
 
 REFERENCE = Path(__file__).parent / "reference"
 SURVIVAL = "pages/survival.py"
@@ -295,11 +295,6 @@ def test_the_kmunicate_figure_draws_three_rows_per_group(demo):
 
 
 # --- the screen --------------------------------------------------------------------------------
-
-
-def shown_table(at, prefix: str) -> pl.DataFrame:
-    return next(frame for title, frame in at.session_state["_shown_this_run"].tables
-                if title.startswith(prefix))
 
 
 def shown_figure(at):

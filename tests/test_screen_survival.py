@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from cohort.analysis import SurvivalRequest, analyse_survival
 from cohort.datasets import load_dataset
-from tests.apptest import as_read, open_app, param
+from tests.apptest import as_read, open_app, param, shown_table
 
 SURVIVAL = "pages/survival.py"
 
@@ -55,12 +55,6 @@ def test_many_histologies_are_offered_and_the_rare_ones_pooled():
     pooled_note = [as_read(c.value) for c in at.caption
                    if "most frequent values are drawn" in as_read(c.value)]
     assert pooled_note and all(value in pooled_note[0] for value in expected.pooled)
-
-
-def shown_table(at: AppTest, prefix: str):
-    """A table as the screen showed it (headers as on screen, as the report takes it)."""
-    shown = at.session_state["_shown_this_run"]
-    return next(frame for title, frame in shown.tables if title.startswith(prefix))
 
 
 def test_a_link_in_days_shows_days_everywhere_with_the_cohort_functions_numbers():
