@@ -16,6 +16,9 @@ from cohort import __version__
 from cohort.figures.safe_text import safe_figure
 from cohort.suppression import patient_count
 
+#: How a number without a format of its own is written (report, screen: ``ui.tables``).
+FLOAT_FORMAT = "%.4g"
+
 MAX_REPORT_ROWS = 500
 
 _STYLE = """
@@ -67,7 +70,7 @@ def _cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return FLOAT_FORMAT % value
     if isinstance(value, list):
         return html.escape("; ".join(str(v) for v in value))
     return html.escape(str(value))
