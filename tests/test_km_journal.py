@@ -237,6 +237,50 @@ def test_two_groups_show_one_hazard_ratio_and_the_box_avoids_the_curves():
     assert (box.x, box.y) == (0.99, 0.99)  # survival is low by the end: top right is free
 
 
+def curve_points(fig, per_segment: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """Points along every line and CI band edge drawn in the curve panel (data coordinates)."""
+    xs, ys = [], []
+    for trace in fig.data:
+        if trace.type != "scatter" or (trace.yaxis or "y") != "y" or "lines" not in (
+                trace.mode or "lines") or trace.x is None:
+            continue
+        x, y = np.asarray(trace.x, dtype=float), np.asarray(trace.y, dtype=float)
+        steps = np.linspace(0, 1, per_segment)
+        xs.append((x[:-1, None] + np.outer(np.diff(x), steps)).ravel())
+        ys.append((y[:-1, None] + np.outer(np.diff(y), steps)).ravel())
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def box_rectangle(fig) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) of the statistics box in data coordinates, at the plot size the
+    figure is laid out for."""
+    from cohort.figures.km import CURVE_PX, PLOT_WIDTH_PX, box_px
+
+    box = next(a for a in fig.layout.annotations if (a.text or "").startswith("Log-rank"))
+    width, height = box_px(box.text.split("<br>"))
+    x0 = box.x - (width / PLOT_WIDTH_PX if box.xanchor == "right" else 0)
+    y0 = box.y - (height / CURVE_PX if box.yanchor == "top" else 0)
+    (xa, xb), (ya, yb) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    return (xa + x0 * (xb - xa), xa + (x0 + width / PLOT_WIDTH_PX) * (xb - xa),
+            ya + y0 * (yb - ya), ya + (y0 + height / CURVE_PX) * (yb - ya))
+
+
+@pytest.mark.parametrize(("endpoint", "by"), [("os", "study"), ("os", "regimen"),
+                                              ("os", "histology"), ("pfs", "regimen")])
+def test_the_statistics_box_covers_no_curve_and_no_band(endpoint, by):
+    """Five to eight long-named groups: the box (log-rank p and hazard ratios) sits where no
+    curve or CI band passes, above the plot when every corner is taken."""
+    result = analyse_survival(load_dataset("oligomet-demo").patients,
+                              SurvivalRequest(f"{endpoint}_months", f"{endpoint}_event", by=by))
+    assert len(result.groups) >= 5
+    fig = km_figure(result.km, median_table=result.medians, logrank=result.logrank,
+                    hazard_ratios=result.hazard_ratios, title="Overall survival")
+    x, y = curve_points(fig)
+    x0, x1, y0, y1 = box_rectangle(fig)
+    inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+    assert not inside.any(), f"{inside.sum()} curve points under the box"
+
+
 # --- medians -----------------------------------------------------------------------------------
 
 

@@ -1,7 +1,8 @@
 """Kaplan-Meier and cumulative-incidence figures as journals print them (plotly, no Streamlit).
 
 Curves in the Okabe-Ito palette (dashed patterns beyond four groups), censor ticks, medians
-labelled on the x axis, the log-rank p and the Cox hazard ratios in a box inside the plot, and
+labelled on the x axis, the log-rank p and the Cox hazard ratios in a box in a corner of the
+plot that no curve, band or median passes (else above the plot), and
 under it the number at risk (or the KMunicate table of Morris et al. 2019: at risk, cumulative
 events and censored) at the x ticks, each row named in full in its group's colour.
 
@@ -333,11 +334,24 @@ def _obstacles(table: pl.DataFrame, est: str, start: float, medians: list[_Media
     return np.concatenate(xs or [np.array([])]), np.concatenate(ys or [np.array([])])
 
 
+#: The statistics box's place when every corner would hide a curve: above the curve panel's
+#: top right, in a top margin grown by the box's height.
+ABOVE = _Corner(1.0, 1.0, "right", "bottom")
+ABOVE_GAP_PX = 6  # between the box and the curve panel
+
+
+def box_px(lines: list[str]) -> tuple[float, float]:
+    """Width and height of the statistics box of ``lines``, px at scale 1 (generous)."""
+    return (max(map(_visible_chars, lines)) * BOX_FONT_SIZE * 0.56 + 16,
+            len(lines) * BOX_FONT_SIZE * 1.3 + 12)
+
+
 def _place_box(lines: list[str], corners: list[_Corner], points: tuple[np.ndarray, np.ndarray],
                x_range: list[float], y_range: list[float]) -> _Corner:
-    """The first of ``corners`` where a box of ``lines`` hides the fewest ``points``."""
-    width = (max(map(_visible_chars, lines)) * BOX_FONT_SIZE * 0.56 + 16) / PLOT_WIDTH_PX
-    height = (len(lines) * BOX_FONT_SIZE * 1.3 + 12) / CURVE_PX
+    """The first of ``corners`` where a box of ``lines`` hides none of ``points``, else
+    :data:`ABOVE` (outside the plot)."""
+    width_px, height_px = box_px(lines)
+    width, height = width_px / PLOT_WIDTH_PX, height_px / CURVE_PX
     fx = (points[0] - x_range[0]) / (x_range[1] - x_range[0])
     fy = (points[1] - y_range[0]) / (y_range[1] - y_range[0])
 
@@ -346,12 +360,13 @@ def _place_box(lines: list[str], corners: list[_Corner], points: tuple[np.ndarra
         y0 = c.y - height if c.yanchor == "top" else c.y
         return int(((fx >= x0) & (fx <= x0 + width) & (fy >= y0) & (fy <= y0 + height)).sum())
 
-    return min(corners, key=hidden)
+    return next((c for c in corners if hidden(c) == 0), ABOVE)
 
 
 def _stats_box(fig: go.Figure, lines: list[str], corner: _Corner) -> None:
     fig.add_annotation(text="<br>".join(lines), xref="x domain", yref="y domain", x=corner.x,
                        y=corner.y, xanchor=corner.xanchor, yanchor=corner.yanchor,
+                       yshift=ABOVE_GAP_PX if corner == ABOVE else 0,
                        showarrow=False, align="left", font={"size": BOX_FONT_SIZE},
                        bgcolor="rgba(255,255,255,0.8)", bordercolor="#BFBFBF", borderwidth=1,
                        borderpad=6)
@@ -468,10 +483,13 @@ def _figure(table: pl.DataFrame, est: str, start: float, content: _Content, *, s
     if content.median_table is not None:
         medians = _medians(fig, content.median_table, groups, unit_of(time_label), *x_range)
     lines = _stats_lines(content.test, content.hazard_ratios, groups) if content.stats_box else []
+    above_px = 0.0
     if lines:
         points = _obstacles(table, est, start, medians, x_hi)
-        _stats_box(fig, lines, _place_box(lines, content.corners, points, x_range,
-                                          content.y_range))
+        corner = _place_box(lines, content.corners, points, x_range, content.y_range)
+        _stats_box(fig, lines, corner)
+        if corner == ABOVE:
+            above_px = box_px(lines)[1] + ABOVE_GAP_PX
     _draw_table(fig, rows, ticks)
     fig.update_xaxes(range=x_range, tickvals=ticks, showgrid=True, gridcolor=GRID_COLOR,
                      tickfont={"size": TICK_FONT_SIZE})
@@ -483,7 +501,7 @@ def _figure(table: pl.DataFrame, est: str, start: float, content: _Content, *, s
                      tickfont={"size": TICK_FONT_SIZE})
     text = _caption_text(caption, content.test, content.method)
     caption_px = CAPTION_LINE_PX * (text.count("<br>") + 1) + 24 if text else 20
-    top = 70 if title else 24
+    top = round((70 if title else 24) + above_px)
     left = round(max(MIN_LEFT_PX, _label_px(rows) + KEY_PX + KEY_GAP_PX + 20))
     fig.update_layout(**base_layout(title, text, height=round(top + plot_px + caption_px)))
     fig.update_layout(
@@ -529,10 +547,10 @@ def km_figure(
     conf_type: str = "log-log",
 ) -> go.Figure:
     """Kaplan-Meier plot: stepped curves, shaded CI, '+' censor ticks, dashed medians labelled
-    with their time; in a box inside the plot the log-rank p and the Cox hazard ratios
-    (:func:`cohort.survival.hazard_ratios`) against their reference; under the plot the number
-    at risk at the x ticks (``kmunicate``: also cumulative events and censored), and the
-    method in the caption."""
+    with their time; in a box in a corner no curve passes (else above the plot) the log-rank p
+    and the Cox hazard ratios (:func:`cohort.survival.hazard_ratios`) against their reference;
+    under the plot the number at risk at the x ticks (``kmunicate``: also cumulative events
+    and censored), and the method in the caption."""
     band = f"shaded 95% CI ({conf_type}, Greenwood)" if show_ci else f"95% CI {conf_type}"
     method = f"Kaplan-Meier; {band}; + censored" if show_censor else f"Kaplan-Meier; {band}"
     if hazard_ratios is not None and hazard_ratios.height > 1:
