@@ -2,7 +2,7 @@
 
 Curves in the Okabe-Ito palette (dashed patterns beyond four groups), censor ticks, medians
 labelled on the x axis, the log-rank p and the Cox hazard ratios in a box in a corner of the
-plot that no curve, band or median passes (else above the plot), and
+plot that no curve, band or median passes (else in a strip above the plot), and
 under it the number at risk (or the KMunicate table of Morris et al. 2019: at risk, cumulative
 events and censored) at the x ticks, each row named in full in its group's colour.
 
@@ -270,22 +270,24 @@ def _colored(text: str, color: str) -> str:
     return f'<span style="color:{color}">{text}</span>'
 
 
-def _hr_lines(hazard_ratios: pl.DataFrame, groups: list[_Group]) -> list[str]:
-    """'HR (95% CI) vs <reference>' and one line (or more, wrapped) per other group drawn."""
+def _hr_entries(hazard_ratios: pl.DataFrame, groups: list[_Group], chars: int
+                ) -> list[list[str]]:
+    """'HR (95% CI) vs <reference>', then '<group>: <HR>' per other group drawn (its name in
+    its colour), each as lines of at most ``chars`` characters (a longer word alone)."""
     colors = {g.name: g.color for g in groups}
     reference = hazard_ratios.filter(pl.col("is_reference"))["group"].item()
-    lines = wrap(f"HR (95% CI) vs {reference}", BOX_CHARS).split("<br>")
+    entries = [wrap(f"HR (95% CI) vs {reference}", chars).split("<br>")]
     for row in hazard_ratios.filter(~pl.col("is_reference")).iter_rows(named=True):
         if row["group"] not in colors:
             continue
-        name = wrap_label(f"{row['group']}:", BOX_CHARS)
+        name = wrap_label(f"{row['group']}:", chars)
         color = colors[row["group"]]
-        if len(name[-1]) + 1 + len(row["text"]) <= BOX_CHARS:
+        if len(name[-1]) + 1 + len(row["text"]) <= chars:
             name[-1] = f"{_colored(name[-1], color)} {row['text']}"
-            lines += [_colored(n, color) for n in name[:-1]] + [name[-1]]
+            entries.append([_colored(n, color) for n in name[:-1]] + [name[-1]])
         else:
-            lines += [_colored(n, color) for n in name] + [f"  {row['text']}"]
-    return lines
+            entries.append([_colored(n, color) for n in name] + [f"  {row['text']}"])
+    return entries
 
 
 def _stats_lines(test: Any, hazard_ratios: pl.DataFrame | None, groups: list[_Group]
@@ -293,7 +295,8 @@ def _stats_lines(test: Any, hazard_ratios: pl.DataFrame | None, groups: list[_Gr
     """The statistics box's lines: 'Log-rank p = 0.03', then the hazard ratios."""
     lines = [f"Log-rank {format_p(test.p)}"] if test is not None else []
     if hazard_ratios is not None and hazard_ratios.height > 1 and len(groups) > 1:
-        lines += _hr_lines(hazard_ratios, groups)
+        lines += [line for entry in _hr_entries(hazard_ratios, groups, BOX_CHARS)
+                  for line in entry]
     return lines
 
 
@@ -334,10 +337,38 @@ def _obstacles(table: pl.DataFrame, est: str, start: float, medians: list[_Media
     return np.concatenate(xs or [np.array([])]), np.concatenate(ys or [np.array([])])
 
 
-#: The statistics box's place when every corner would hide a curve: above the curve panel's
-#: top right, in a top margin grown by the box's height.
-ABOVE = _Corner(1.0, 1.0, "right", "bottom")
-ABOVE_GAP_PX = 6  # between the box and the curve panel
+#: The statistics' place when every corner would hide a curve: a strip above the curve panel,
+#: in a top margin grown by its height.
+ABOVE = _Corner(0.0, 1.0, "left", "bottom")
+ABOVE_GAP_PX = 6  # between the strip and the curve panel
+#: Characters per line of the strip: the plot's width, less the box's padding.
+STRIP_CHARS = int((PLOT_WIDTH_PX - 16) / (BOX_FONT_SIZE * 0.56))
+STRIP_GAP = "  ·  "
+
+
+def _stats_entries(test: Any, hazard_ratios: pl.DataFrame | None, groups: list[_Group]
+                   ) -> list[list[str]]:
+    """The strip's entries, each as its lines: the log-rank p, then :func:`_hr_entries` at
+    the strip's width."""
+    entries = [[f"Log-rank {format_p(test.p)}"]] if test is not None else []
+    if hazard_ratios is not None and hazard_ratios.height > 1 and len(groups) > 1:
+        entries += _hr_entries(hazard_ratios, groups, STRIP_CHARS)
+    return entries
+
+
+def strip_lines(entries: list[list[str]], chars: int = STRIP_CHARS) -> list[str]:
+    """``entries`` (each its lines) as the strip's lines: one-line entries side by side,
+    :data:`STRIP_GAP` between them, while a line keeps to ``chars`` visible characters."""
+    lines: list[str] = []
+    joinable = False  # the last line is a one-line entry (or several)
+    for entry in entries:
+        joined = f"{lines[-1]}{STRIP_GAP}{entry[0]}" if lines else ""
+        if joinable and len(entry) == 1 and _visible_chars(joined) <= chars:
+            lines[-1] = joined
+        else:
+            lines += entry
+            joinable = len(entry) == 1
+    return lines
 
 
 def box_px(lines: list[str]) -> tuple[float, float]:
@@ -487,9 +518,10 @@ def _figure(table: pl.DataFrame, est: str, start: float, content: _Content, *, s
     if lines:
         points = _obstacles(table, est, start, medians, x_hi)
         corner = _place_box(lines, content.corners, points, x_range, content.y_range)
-        _stats_box(fig, lines, corner)
         if corner == ABOVE:
+            lines = strip_lines(_stats_entries(content.test, content.hazard_ratios, groups))
             above_px = box_px(lines)[1] + ABOVE_GAP_PX
+        _stats_box(fig, lines, corner)
     _draw_table(fig, rows, ticks)
     fig.update_xaxes(range=x_range, tickvals=ticks, showgrid=True, gridcolor=GRID_COLOR,
                      tickfont={"size": TICK_FONT_SIZE})
@@ -547,7 +579,7 @@ def km_figure(
     conf_type: str = "log-log",
 ) -> go.Figure:
     """Kaplan-Meier plot: stepped curves, shaded CI, '+' censor ticks, dashed medians labelled
-    with their time; in a box in a corner no curve passes (else above the plot) the log-rank p
+    with their time; in a box in a corner no curve passes (else a strip above it) the log-rank p
     and the Cox hazard ratios (:func:`cohort.survival.hazard_ratios`) against their reference;
     under the plot the number at risk at the x ticks (``kmunicate``: also cumulative events
     and censored), and the method in the caption."""
