@@ -23,11 +23,13 @@ def download_files(frame: pl.DataFrame, sheet: str) -> tuple[bytes, bytes]:
 
 
 def cell_formats(frame: pl.DataFrame, column_config: dict) -> dict[str, str]:
-    """The number formats of ``frame``'s columns, by column: "percent" or a printf format such
-    as "%.2f" or "%g" from ``column_config``, else FLOAT_FORMAT for a float column."""
+    """The number formats of ``frame``'s number columns, by column: "percent" or a printf
+    format such as "%.2f" or "%g" from ``column_config``, else FLOAT_FORMAT for a float column
+    (a column suppression turned into text, e.g. '<11', keeps its text)."""
     configured = {c: (cfg.get("type_config") or {}).get("format")
                   for c, cfg in column_config.items()
-                  if c in frame.columns and isinstance(cfg, dict)}
+                  if c in frame.columns and isinstance(cfg, dict)
+                  and frame.schema[c].is_numeric()}
     floats = {c: FLOAT_FORMAT for c, dtype in frame.schema.items() if dtype.is_float()}
     return floats | {c: f for c, f in configured.items()
                      if f == "percent" or (isinstance(f, str) and f.startswith("%"))}
@@ -65,12 +67,21 @@ def as_read(frame: pl.DataFrame, column_config: dict) -> pl.DataFrame:
     return shown.rename(renames)
 
 
+def text_config(config: str | dict) -> str | dict:
+    """``config`` for a column of text: a number column's label (and help) only."""
+    if isinstance(config, dict) and (config.get("type_config") or {}).get("type") == "number":
+        return {k: v for k, v in config.items() if k != "type_config"}
+    return config
+
+
 def on_screen(frame: pl.DataFrame, column_config: dict) -> tuple[object, dict]:
     """What ``st.dataframe`` gets to draw ``frame``: a frame whose formatted numbers carry
     :func:`cell_text`'s text as display values (a pandas Styler: the cells still sort as
     numbers), and ``column_config`` without those formats. Streamlit's own printf formats
     disagree with Python's ("%g" shows every digit of a float, "%.4g" writes 1.2e-05 as
     0.000012), so the screen never formats a number itself."""
+    column_config = {c: text_config(cfg) if c in frame.columns and not frame.schema[c].is_numeric()
+                     else cfg for c, cfg in column_config.items()}
     formats = cell_formats(frame, column_config)
     if not formats:
         return frame, column_config
