@@ -23,7 +23,8 @@ import polars as pl
 from playwright.sync_api import Page, sync_playwright
 
 from bench.bench_figures import scaled_demo
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, wait_healthy
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT
+from tests.ports import free_port, wait_healthy
 
 COLUMNS = ("patient_id", "study", "treated_sites", "rt_technique", "rt_total_dose_gy",
            "rt_fractions", "lc_months", "lc_event", "dose_level", "drug_dose_mg", "dlt")

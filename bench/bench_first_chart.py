@@ -16,7 +16,8 @@ import time
 
 from playwright.sync_api import sync_playwright
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, wait_healthy
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT
+from tests.ports import free_port, wait_healthy
 
 SCREENS = {
     "Cohort (default dataset, 4,299 patients)": "",

@@ -16,6 +16,9 @@ from cohort import __version__
 from cohort.figures.safe_text import safe_figure
 from cohort.suppression import patient_count
 
+#: How a number without a format of its own is written (report, screen: ``ui.tables``).
+FLOAT_FORMAT = "%.4g"
+
 MAX_REPORT_ROWS = 500
 
 _STYLE = """
@@ -45,13 +48,14 @@ class ReportContent:
 
 
 def patients_analysed(total: int, analysed: Sequence[int | str | None],
-                      min_cell: int | None = None) -> str:
+                      min_cell: int | None = None, counted: str = "analysed") -> str:
     """The patients a view's figures analyse, beside the filtered total (None: all of them):
     'n = 4,299' when every figure analyses all (or there is no figure); '4,226 of 4,299
     patients analysed' when they analyse fewer; '68–4,226 of 4,299 patients analysed' when
     their numbers differ. Under ``min_cell`` (cohort.suppression) small counts read '<11'
     and 'of N' is left out when the difference would be a hidden count; a figure's n given as
-    text (suppressed already, e.g. 'withheld') is left out of the span."""
+    text (suppressed already, e.g. 'withheld') is left out of the span. ``counted`` is the
+    verb ('assessed': the toxicity figures count the patients assessed)."""
     counts = sorted({total if n is None else n for n in analysed if not isinstance(n, str)})
     if not counts or counts == [total]:
         return f"n = {patient_count(total, min_cell)}"
@@ -59,15 +63,15 @@ def patients_analysed(total: int, analysed: Sequence[int | str | None],
     shown_low, shown_high = patient_count(low, min_cell), patient_count(high, min_cell)
     span = shown_low if low == high else f"{shown_low}–{shown_high}"
     if min_cell and 0 < total - high < min_cell:
-        return f"{span} patients analysed"
-    return f"{span} of {patient_count(total, min_cell)} patients analysed"
+        return f"{span} patients {counted}"
+    return f"{span} of {patient_count(total, min_cell)} patients {counted}"
 
 
 def _cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return FLOAT_FORMAT % value
     if isinstance(value, list):
         return html.escape("; ".join(str(v) for v in value))
     return html.escape(str(value))

@@ -253,7 +253,10 @@ def show_logrank(result: SurvivalResult) -> None:
     test = result.logrank
     st.markdown(f"**Log-rank test**: χ² = {test.chisq:.2f}, {test.df} df, p = {test.p:.4g}")
     show_table(test.table, "Log-rank test: observed and expected events", column_config={
-        "expected": st.column_config.NumberColumn(format="%.1f")})
+        "observed": st.column_config.NumberColumn(format="%g"),
+        "expected": st.column_config.NumberColumn(format="%.1f"),
+        "(O-E)^2/E": st.column_config.NumberColumn(format="%.2f"),
+        "(O-E)^2/V": st.column_config.NumberColumn(format="%.2f")})
     if test.trend is not None:
         st.caption(f"Test for trend over the ordered groups: χ² = {test.trend.chisq:.2f}, "
                    f"p = {test.trend.p:.4g}")

@@ -99,6 +99,9 @@ def _highlight(fig: go.Figure, on: bool) -> go.Figure:
     return fig
 
 
+#: The patients a toxicity figure counts: those assessed for toxicity, not all the filtered.
+COUNTED = "assessed"
+
 _NAMES = {**{c: f"Grade {c[-1]}" for c in GRADE_COLUMNS}, "any_grade": "Any grade",
           "grade_3plus": "Grade ≥3", "any": "Any grade"}
 
@@ -219,7 +222,7 @@ def main() -> None:
     of = denominator_words(matrix)
     figure = grade_heatmap(matrix, max_terms=top, caption=grade_caption)
     show_figure(_highlight(figure, highlight), f"Toxicity by worst CTCAE grade ({words})",
-                key="tox.grade", n=shown_denominator(matrix))
+                key="tox.grade", n=shown_denominator(matrix), counted=COUNTED)
     show_grade_table(shown_by_grade(matrix), matrix.by_grade,
                      f"Patients by worst CTCAE grade per term ({words}), of {of}", "tox.grade",
                      matrix)
@@ -233,7 +236,7 @@ def main() -> None:
         figure = group_heatmap(matrix, max_terms=top, caption=group_caption)
         show_figure(_highlight(figure, highlight),
                     f"Toxicity by {group}: any grade and grade ≥3 ({words})", key="tox.group",
-                    n=shown_denominator(matrix))
+                    n=shown_denominator(matrix), counted=COUNTED)
         show_grade_table(shown_by_group(matrix), matrix.by_group,
                          f"Patients with toxicity by {group} per term, any grade and grade ≥3 "
                          f"({words}), of {of}", "tox.group", matrix)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+import polars as pl
+from streamlit import dataframe_util
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
@@ -76,3 +79,28 @@ def as_read(text: object) -> str:
     """Markdown source as the user reads it: backslash escapes removed (values from files and
     links are escaped so that they show as typed, ui.text.literal_markdown)."""
     return re.sub(r"\\(.)", r"\1", str(text)).replace("\u2060", "")
+
+
+def shown_table(at: AppTest, prefix: str) -> pl.DataFrame:
+    """The table titled ``prefix...`` as the screen showed it this run, as the report takes it
+    (headers as on screen, numbers formatted as on screen)."""
+    shown = at.session_state["_shown_this_run"]
+    return next(frame for title, frame in shown.tables if title.startswith(prefix))
+
+
+def drawn_table(at: AppTest, header: str) -> pl.DataFrame:
+    """The first ``st.dataframe`` with a column headed ``header`` (its label, or its name
+    where it has none), as text under its on-screen headers: the display values the app sent
+    with it where it sent any, else the values as sent (the browser then applies the column's
+    own format: Streamlit's "%g" writes every digit of a float)."""
+    for frame in at.dataframe:
+        config = json.loads(frame.proto.columns or "{}")
+        labels = {c: cfg["label"] for c, cfg in config.items() if cfg.get("label")}
+        if header not in [labels.get(c, c) for c in frame.value.columns]:
+            continue
+        display = frame.proto.arrow_data.styler.display_values
+        cells = (dataframe_util.convert_arrow_bytes_to_pandas_df(display) if display
+                 else frame.value)
+        text = pl.from_pandas(cells.astype(str))
+        return text.rename({c: labels[c] for c in text.columns if c in labels})
+    raise LookupError(f"no table on screen has a column headed {header!r}")

@@ -13,7 +13,6 @@ import glob
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -21,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.ports import free_port
 
 SUPERUSER = "postgres"
 DATABASE = "registry"
@@ -54,12 +55,6 @@ def _bin(name: str) -> str:
     return found[-1]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _as_postgres(*command: str) -> None:
     prefix = ["runuser", "-u", SUPERUSER, "--"] if os.geteuid() == 0 else []
     subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
@@ -73,7 +68,7 @@ def start_postgres() -> PostgresServer:
     if os.geteuid() == 0:
         shutil.chown(root, SUPERUSER, SUPERUSER)
         shutil.chown(root / "password", SUPERUSER, SUPERUSER)
-    port = _free_port()
+    port = free_port()
     data = root / "data"
     _as_postgres(_bin("initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=scram-sha-256",
                  f"--pwfile={root / 'password'}", "--encoding=UTF8", "--no-instructions")

@@ -18,8 +18,10 @@ from cohort.analysis import SurvivalRequest, analyse_survival
 from cohort.datasets import load_dataset
 from cohort.figures.colour_difference import colour_difference, delta_e_2000
 from cohort.figures.km import (
+    ABOVE,
     BOX_CHARS,
     LABEL_CHARS,
+    STRIP_CHARS,
     TICK_STEPS,
     km_figure,
     nice_ticks,
@@ -28,7 +30,7 @@ from cohort.figures.km import (
 )
 from cohort.figures.style import PALETTE, SOLID_UP_TO, dash_for
 from cohort.survival import counts_at, hazard_ratios, kaplan_meier
-from tests.apptest import open_app
+from tests.apptest import open_app, shown_table
 
 REFERENCE = Path(__file__).parent / "reference"
 SURVIVAL = "pages/survival.py"
@@ -127,8 +129,10 @@ def test_long_names_are_whole_in_the_risk_table_and_the_box(kmunicate):
     for label in labels:
         for line in label.split("<br>"):
             assert len(line) <= LABEL_CHARS or " " not in line
+    box = next(a for a in fig.layout.annotations if (a.text or "").startswith("Log-rank"))
+    chars = STRIP_CHARS if (box.x, box.y) == (ABOVE.x, ABOVE.y) else BOX_CHARS
     for line in tags_removed(box_text(fig)).split("<br>"):
-        assert len(line) <= BOX_CHARS or " " not in line.strip()
+        assert len(line) <= chars or " " not in line.strip()
     assert not fig.layout.showlegend  # the coloured names and line keys name the curves
     width = max(len(line) for label in labels for line in label.split("<br>"))
     assert fig.layout.margin.l >= 8 * width  # the margin holds the longest line
@@ -237,6 +241,50 @@ def test_two_groups_show_one_hazard_ratio_and_the_box_avoids_the_curves():
     assert (box.x, box.y) == (0.99, 0.99)  # survival is low by the end: top right is free
 
 
+def curve_points(fig, per_segment: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """Points along every line and CI band edge drawn in the curve panel (data coordinates)."""
+    xs, ys = [], []
+    for trace in fig.data:
+        if trace.type != "scatter" or (trace.yaxis or "y") != "y" or "lines" not in (
+                trace.mode or "lines") or trace.x is None:
+            continue
+        x, y = np.asarray(trace.x, dtype=float), np.asarray(trace.y, dtype=float)
+        steps = np.linspace(0, 1, per_segment)
+        xs.append((x[:-1, None] + np.outer(np.diff(x), steps)).ravel())
+        ys.append((y[:-1, None] + np.outer(np.diff(y), steps)).ravel())
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def box_rectangle(fig) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) of the statistics box in data coordinates, at the plot size the
+    figure is laid out for."""
+    from cohort.figures.km import CURVE_PX, PLOT_WIDTH_PX, box_px
+
+    box = next(a for a in fig.layout.annotations if (a.text or "").startswith("Log-rank"))
+    width, height = box_px(box.text.split("<br>"))
+    x0 = box.x - (width / PLOT_WIDTH_PX if box.xanchor == "right" else 0)
+    y0 = box.y - (height / CURVE_PX if box.yanchor == "top" else 0)
+    (xa, xb), (ya, yb) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    return (xa + x0 * (xb - xa), xa + (x0 + width / PLOT_WIDTH_PX) * (xb - xa),
+            ya + y0 * (yb - ya), ya + (y0 + height / CURVE_PX) * (yb - ya))
+
+
+@pytest.mark.parametrize(("endpoint", "by"), [("os", "study"), ("os", "regimen"),
+                                              ("os", "histology"), ("pfs", "regimen")])
+def test_the_statistics_box_covers_no_curve_and_no_band(endpoint, by):
+    """Five to eight long-named groups: the box (log-rank p and hazard ratios) sits where no
+    curve or CI band passes, above the plot when every corner is taken."""
+    result = analyse_survival(load_dataset("oligomet-demo").patients,
+                              SurvivalRequest(f"{endpoint}_months", f"{endpoint}_event", by=by))
+    assert len(result.groups) >= 5
+    fig = km_figure(result.km, median_table=result.medians, logrank=result.logrank,
+                    hazard_ratios=result.hazard_ratios, title="Overall survival")
+    x, y = curve_points(fig)
+    x0, x1, y0, y1 = box_rectangle(fig)
+    inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+    assert not inside.any(), f"{inside.sum()} curve points under the box"
+
+
 # --- medians -----------------------------------------------------------------------------------
 
 
@@ -295,11 +343,6 @@ def test_the_kmunicate_figure_draws_three_rows_per_group(demo):
 
 
 # --- the screen --------------------------------------------------------------------------------
-
-
-def shown_table(at, prefix: str) -> pl.DataFrame:
-    return next(frame for title, frame in at.session_state["_shown_this_run"].tables
-                if title.startswith(prefix))
 
 
 def shown_figure(at):

@@ -56,12 +56,29 @@ def test_cox_and_dose_slides_give_the_patients_in_the_model_and_with_the_value()
     assert as_read(at.markdown[-1].value).startswith(f"n = {with_value:,} of 4,299 patients.")
 
 
+def test_the_toxicity_slide_and_report_count_the_patients_assessed():
+    """The toxicity figures' denominator is the patients assessed, not all the filtered."""
+    at = open_app("pages/toxicity.py", present="1")
+    matrix_n = next(n for n in at.session_state["_shown_this_run"].figure_counts)
+    assert isinstance(matrix_n, int) and matrix_n < 4299
+    assert as_read(at.markdown[-1].value).startswith(
+        f"n = {matrix_n:,} assessed of 4,299 patients. All patients.")
+    at = open_app("pages/toxicity.py")
+    at.button(key="report_prepare").click().run()
+    html = at.session_state["report_prepared"][1].decode("utf-8")
+    assert f"{matrix_n:,} of 4,299 patients assessed<br>" in html
+
+
 def test_the_slide_heading_counts_the_patients_in_words():
     from ui.presentation import patients_words
 
     assert patients_words(None, 4299) == "n = 4,299 patients"
     assert patients_words(4299, 4299) == "n = 4,299 patients"
     assert patients_words(68, 4299) == "n = 68 of 4,299 patients"
+    assert patients_words(233, 4299, counted="assessed") == "n = 233 assessed of 4,299 patients"
+    assert patients_words(4299, 4299, counted="assessed") == "n = 4,299 patients, all assessed"
+    assert patients_words(4295, 4299, 11, "assessed") == "n = 4,295 patients assessed"
+    assert patients_words("<11", 4299, 11, "assessed") == "n = <11 patients assessed"
 
 
 def test_a_reported_window_size_is_kept_only_when_it_is_sane():

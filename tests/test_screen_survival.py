@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
+import polars as pl
 from streamlit.testing.v1 import AppTest
 
 from cohort.analysis import SurvivalRequest, analyse_survival
 from cohort.datasets import load_dataset
-from tests.apptest import as_read, open_app, param
+from tests.apptest import as_read, drawn_table, open_app, param, shown_table
 
 SURVIVAL = "pages/survival.py"
 
@@ -57,10 +58,20 @@ def test_many_histologies_are_offered_and_the_rare_ones_pooled():
     assert pooled_note and all(value in pooled_note[0] for value in expected.pooled)
 
 
-def shown_table(at: AppTest, prefix: str):
-    """A table as the screen showed it (headers as on screen, as the report takes it)."""
-    shown = at.session_state["_shown_this_run"]
-    return next(frame for title, frame in shown.tables if title.startswith(prefix))
+def test_every_number_on_screen_reads_as_in_the_report():
+    """Streamlit's own formats wrote the RMST horizon as 32.82135523613963 ("%g") and small p
+    as 0.0000123 ("%.4g"); the screen now writes what the report and its exports write."""
+    at = open_app(SURVIVAL, ds="veterans", **{"survival.by": "histology"})
+    tables = {"up to, months": "Restricted mean survival time", "months": "Landmark rates",
+              "HR (95% CI)": "Hazard ratios vs", "expected": "Log-rank test",
+              "p (Holm)": "Pairwise log-rank"}
+    for header, title in tables.items():
+        report = shown_table(at, title).cast(pl.String).fill_null("")  # as the report writes it
+        assert drawn_table(at, header).to_dicts() == report.to_dicts(), title
+    tau = analyse_survival(load_dataset("veterans").patients, SurvivalRequest(
+        "os_months", "os_event", by="histology")).rmst["tau"][0]
+    assert drawn_table(at, "up to, months")["up to, months"][0] == f"{tau:g}" == "6.11088"
+    assert tau != 6.11088  # the horizon has more digits than the screen writes
 
 
 def test_a_link_in_days_shows_days_everywhere_with_the_cohort_functions_numbers():

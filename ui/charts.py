@@ -20,11 +20,12 @@ def _file_name(title: str) -> str:
 
 
 def show_figure(figure: go.Figure, name: str, key: str | None = None,
-                n: int | str | None = None) -> None:
+                n: int | str | None = None, counted: str = collect.ANALYSED) -> None:
     """Draw ``figure`` as built (no Streamlit theme; text from data drawn as text); its camera
     button saves it as PNG at slide resolution or as SVG (the sidebar's choice). ``name`` is its
     title in reports; ``n`` the patients it analyses when not all the filtered ones (its slide
-    says so; text: a count suppressed already, e.g. 'withheld')."""
+    says so; text: a count suppressed already, e.g. 'withheld'), ``counted`` what they are
+    ("assessed": the slide and report say "233 assessed of 4,299 patients")."""
     file_format = st.session_state.get(FORMAT_KEY, "png")
     config = {
         "displaylogo": False,
@@ -33,4 +34,4 @@ def show_figure(figure: go.Figure, name: str, key: str | None = None,
     }
     figure = safe_figure(figure)
     st.plotly_chart(figure, theme=None, config=config, key=key)
-    collect.add_figure(name, figure, n)
+    collect.add_figure(name, figure, n, counted)

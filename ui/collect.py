@@ -13,17 +13,21 @@ import polars as pl
 import streamlit as st
 
 _STATE = "_shown_this_run"
+#: What a figure's patients are by default: analysed (toxicity figures count those assessed).
+ANALYSED = "analysed"
 
 
 @dataclass
 class Shown:
     """Figures (title, figure), tables (title, frame) and method notes of one screen run, and
-    per figure the patients it analyses (None: all the filtered patients)."""
+    per figure the patients it analyses (None: all the filtered patients) and the verb its
+    count takes ("analysed"; "assessed" for toxicity)."""
 
     figures: list[tuple[str, go.Figure]]
     tables: list[tuple[str, pl.DataFrame]]
     notes: list[str]
     figure_counts: list[int | str | None] = field(default_factory=list)
+    figure_verbs: list[str] = field(default_factory=list)
 
 
 def reset() -> None:
@@ -38,9 +42,11 @@ def shown() -> Shown:
     return st.session_state[_STATE]
 
 
-def add_figure(title: str, figure: go.Figure, n: int | str | None = None) -> None:
+def add_figure(title: str, figure: go.Figure, n: int | str | None = None,
+               counted: str = ANALYSED) -> None:
     shown().figures.append((title, figure))
     shown().figure_counts.append(n)
+    shown().figure_verbs.append(counted)
 
 
 def add_table(title: str, frame: pl.DataFrame) -> None:

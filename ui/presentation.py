@@ -12,7 +12,7 @@ import re
 import streamlit as st
 
 from cohort.figures.slide import for_slide, screen_scale
-from cohort.suppression import patient_count, used_words
+from cohort.suppression import is_small, patient_count
 from ui import collect, urlstate, viewport
 from ui.session import View
 from ui.text import literal_markdown
@@ -86,24 +86,31 @@ def heading_height(title: str, subtitle: str, width_px: float, scale: float) -> 
     return (PAD_TOP_PX + GAP_PX + max(words, CONTROLS_PX) + GAP_PX + SAFETY_PX) * scale
 
 
-def patients_words(analysed: int | str | None, total: int, min_cell: int | None = None
-                   ) -> str:
+def patients_words(analysed: int | str | None, total: int, min_cell: int | None = None,
+                   counted: str | None = None) -> str:
     """'n = 68 of 4,299 patients' ('n = 4,299 patients' when the figure analyses them all);
-    under ``min_cell`` (cohort.suppression) small counts read '<11' and 'of N' is left out
-    when the difference would be a hidden count; a text ``analysed`` (suppressed already,
-    e.g. 'withheld') is written as it is, without 'of N'."""
+    with ``counted`` ('assessed') 'n = 233 assessed of 4,299 patients' ('n = 4,299 patients,
+    all assessed'). Under ``min_cell`` (cohort.suppression) small counts read '<11' and 'of N'
+    is left out when the difference would be a hidden count ('n = 495 patients assessed'); a
+    text ``analysed`` (suppressed already, e.g. 'withheld') is written as it is, without
+    'of N'."""
+    verb = f" {counted}" if counted else ""
     if isinstance(analysed, str):
-        return f"n = {analysed} patients"
+        return f"n = {analysed} patients{verb}"
     if analysed is None or analysed == total:
-        return f"n = {patient_count(total, min_cell)} patients"
-    return f"n = {used_words(analysed, total, min_cell)}"
+        return f"n = {patient_count(total, min_cell)} patients" + (
+            f", all {counted}" if counted else "")
+    if is_small(total - analysed, min_cell):
+        return f"n = {patient_count(analysed, min_cell)} patients{verb}"
+    return (f"n = {patient_count(analysed, min_cell)}{verb} of "
+            f"{patient_count(total, min_cell)} patients")
 
 
-def subtitle(view: View, analysed: int | str | None) -> str:
-    """Patients analysed, filters and data set of a slide, in one line of words."""
+def subtitle(view: View, analysed: int | str | None, counted: str | None = None) -> str:
+    """Patients analysed (or ``counted``), filters and data set of a slide, in one line."""
     filters = view.filter.describe() if view.filter.conditions else "All patients"
-    return (f"{patients_words(analysed, view.patients.height, view.min_cell)}. {filters}. "
-            f"Data: {view.label}.")
+    words = patients_words(analysed, view.patients.height, view.min_cell, counted)
+    return f"{words}. {filters}. Data: {view.label}."
 
 
 def toggle() -> bool:
@@ -152,7 +159,10 @@ def show(view: View) -> None:
             return
         index = _slide_index(len(figures))
         title, figure = figures[index]
-        words = subtitle(view, collect.shown().figure_counts[index])
+        shown = collect.shown()
+        verb = shown.figure_verbs[index]
+        words = subtitle(view, shown.figure_counts[index],
+                         None if verb == collect.ANALYSED else verb)
         heading, controls = st.columns([HEADING_SHARE, 1 - HEADING_SHARE],
                                        vertical_alignment="top")
         with heading:

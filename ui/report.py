@@ -19,7 +19,11 @@ def report_content(view: View, screen_title: str, link: str) -> ReportContent:
     """Everything the screen showed this run, with the cohort, filters and provenance; the
     cohort's n is the figures' n (and the filtered total when they analyse fewer)."""
     shown = collect.shown()
-    patients = patients_analysed(view.patients.height, shown.figure_counts, view.min_cell)
+    verbs = {verb for n, verb in zip(shown.figure_counts, shown.figure_verbs, strict=True)
+             if n is not None}
+    counted = verbs.pop() if len(verbs) == 1 else collect.ANALYSED
+    patients = patients_analysed(view.patients.height, shown.figure_counts, view.min_cell,
+                                 counted)
     return ReportContent(
         title=f"{screen_title}: {view.cohort.name}",
         cohort=f"{cohort_label(view)}, {patients}",

@@ -1,7 +1,8 @@
 """Kaplan-Meier and cumulative-incidence figures as journals print them (plotly, no Streamlit).
 
 Curves in the Okabe-Ito palette (dashed patterns beyond four groups), censor ticks, medians
-labelled on the x axis, the log-rank p and the Cox hazard ratios in a box inside the plot, and
+labelled on the x axis, the log-rank p and the Cox hazard ratios in a box in a corner of the
+plot that no curve, band or median passes (else in a strip above the plot), and
 under it the number at risk (or the KMunicate table of Morris et al. 2019: at risk, cumulative
 events and censored) at the x ticks, each row named in full in its group's colour.
 
@@ -269,22 +270,24 @@ def _colored(text: str, color: str) -> str:
     return f'<span style="color:{color}">{text}</span>'
 
 
-def _hr_lines(hazard_ratios: pl.DataFrame, groups: list[_Group]) -> list[str]:
-    """'HR (95% CI) vs <reference>' and one line (or more, wrapped) per other group drawn."""
+def _hr_entries(hazard_ratios: pl.DataFrame, groups: list[_Group], chars: int
+                ) -> list[list[str]]:
+    """'HR (95% CI) vs <reference>', then '<group>: <HR>' per other group drawn (its name in
+    its colour), each as lines of at most ``chars`` characters (a longer word alone)."""
     colors = {g.name: g.color for g in groups}
     reference = hazard_ratios.filter(pl.col("is_reference"))["group"].item()
-    lines = wrap(f"HR (95% CI) vs {reference}", BOX_CHARS).split("<br>")
+    entries = [wrap(f"HR (95% CI) vs {reference}", chars).split("<br>")]
     for row in hazard_ratios.filter(~pl.col("is_reference")).iter_rows(named=True):
         if row["group"] not in colors:
             continue
-        name = wrap_label(f"{row['group']}:", BOX_CHARS)
+        name = wrap_label(f"{row['group']}:", chars)
         color = colors[row["group"]]
-        if len(name[-1]) + 1 + len(row["text"]) <= BOX_CHARS:
+        if len(name[-1]) + 1 + len(row["text"]) <= chars:
             name[-1] = f"{_colored(name[-1], color)} {row['text']}"
-            lines += [_colored(n, color) for n in name[:-1]] + [name[-1]]
+            entries.append([_colored(n, color) for n in name[:-1]] + [name[-1]])
         else:
-            lines += [_colored(n, color) for n in name] + [f"  {row['text']}"]
-    return lines
+            entries.append([_colored(n, color) for n in name] + [f"  {row['text']}"])
+    return entries
 
 
 def _stats_lines(test: Any, hazard_ratios: pl.DataFrame | None, groups: list[_Group]
@@ -292,7 +295,8 @@ def _stats_lines(test: Any, hazard_ratios: pl.DataFrame | None, groups: list[_Gr
     """The statistics box's lines: 'Log-rank p = 0.03', then the hazard ratios."""
     lines = [f"Log-rank {format_p(test.p)}"] if test is not None else []
     if hazard_ratios is not None and hazard_ratios.height > 1 and len(groups) > 1:
-        lines += _hr_lines(hazard_ratios, groups)
+        lines += [line for entry in _hr_entries(hazard_ratios, groups, BOX_CHARS)
+                  for line in entry]
     return lines
 
 
@@ -333,11 +337,52 @@ def _obstacles(table: pl.DataFrame, est: str, start: float, medians: list[_Media
     return np.concatenate(xs or [np.array([])]), np.concatenate(ys or [np.array([])])
 
 
+#: The statistics' place when every corner would hide a curve: a strip above the curve panel,
+#: in a top margin grown by its height.
+ABOVE = _Corner(0.0, 1.0, "left", "bottom")
+ABOVE_GAP_PX = 6  # between the strip and the curve panel
+#: Characters per line of the strip: the plot's width, less the box's padding.
+STRIP_CHARS = int((PLOT_WIDTH_PX - 16) / (BOX_FONT_SIZE * 0.56))
+STRIP_GAP = "  ·  "
+
+
+def _stats_entries(test: Any, hazard_ratios: pl.DataFrame | None, groups: list[_Group]
+                   ) -> list[list[str]]:
+    """The strip's entries, each as its lines: the log-rank p, then :func:`_hr_entries` at
+    the strip's width."""
+    entries = [[f"Log-rank {format_p(test.p)}"]] if test is not None else []
+    if hazard_ratios is not None and hazard_ratios.height > 1 and len(groups) > 1:
+        entries += _hr_entries(hazard_ratios, groups, STRIP_CHARS)
+    return entries
+
+
+def strip_lines(entries: list[list[str]], chars: int = STRIP_CHARS) -> list[str]:
+    """``entries`` (each its lines) as the strip's lines: one-line entries side by side,
+    :data:`STRIP_GAP` between them, while a line keeps to ``chars`` visible characters."""
+    lines: list[str] = []
+    joinable = False  # the last line is a one-line entry (or several)
+    for entry in entries:
+        joined = f"{lines[-1]}{STRIP_GAP}{entry[0]}" if lines else ""
+        if joinable and len(entry) == 1 and _visible_chars(joined) <= chars:
+            lines[-1] = joined
+        else:
+            lines += entry
+            joinable = len(entry) == 1
+    return lines
+
+
+def box_px(lines: list[str]) -> tuple[float, float]:
+    """Width and height of the statistics box of ``lines``, px at scale 1 (generous)."""
+    return (max(map(_visible_chars, lines)) * BOX_FONT_SIZE * 0.56 + 16,
+            len(lines) * BOX_FONT_SIZE * 1.3 + 12)
+
+
 def _place_box(lines: list[str], corners: list[_Corner], points: tuple[np.ndarray, np.ndarray],
                x_range: list[float], y_range: list[float]) -> _Corner:
-    """The first of ``corners`` where a box of ``lines`` hides the fewest ``points``."""
-    width = (max(map(_visible_chars, lines)) * BOX_FONT_SIZE * 0.56 + 16) / PLOT_WIDTH_PX
-    height = (len(lines) * BOX_FONT_SIZE * 1.3 + 12) / CURVE_PX
+    """The first of ``corners`` where a box of ``lines`` hides none of ``points``, else
+    :data:`ABOVE` (outside the plot)."""
+    width_px, height_px = box_px(lines)
+    width, height = width_px / PLOT_WIDTH_PX, height_px / CURVE_PX
     fx = (points[0] - x_range[0]) / (x_range[1] - x_range[0])
     fy = (points[1] - y_range[0]) / (y_range[1] - y_range[0])
 
@@ -346,12 +391,13 @@ def _place_box(lines: list[str], corners: list[_Corner], points: tuple[np.ndarra
         y0 = c.y - height if c.yanchor == "top" else c.y
         return int(((fx >= x0) & (fx <= x0 + width) & (fy >= y0) & (fy <= y0 + height)).sum())
 
-    return min(corners, key=hidden)
+    return next((c for c in corners if hidden(c) == 0), ABOVE)
 
 
 def _stats_box(fig: go.Figure, lines: list[str], corner: _Corner) -> None:
     fig.add_annotation(text="<br>".join(lines), xref="x domain", yref="y domain", x=corner.x,
                        y=corner.y, xanchor=corner.xanchor, yanchor=corner.yanchor,
+                       yshift=ABOVE_GAP_PX if corner == ABOVE else 0,
                        showarrow=False, align="left", font={"size": BOX_FONT_SIZE},
                        bgcolor="rgba(255,255,255,0.8)", bordercolor="#BFBFBF", borderwidth=1,
                        borderpad=6)
@@ -468,10 +514,14 @@ def _figure(table: pl.DataFrame, est: str, start: float, content: _Content, *, s
     if content.median_table is not None:
         medians = _medians(fig, content.median_table, groups, unit_of(time_label), *x_range)
     lines = _stats_lines(content.test, content.hazard_ratios, groups) if content.stats_box else []
+    above_px = 0.0
     if lines:
         points = _obstacles(table, est, start, medians, x_hi)
-        _stats_box(fig, lines, _place_box(lines, content.corners, points, x_range,
-                                          content.y_range))
+        corner = _place_box(lines, content.corners, points, x_range, content.y_range)
+        if corner == ABOVE:
+            lines = strip_lines(_stats_entries(content.test, content.hazard_ratios, groups))
+            above_px = box_px(lines)[1] + ABOVE_GAP_PX
+        _stats_box(fig, lines, corner)
     _draw_table(fig, rows, ticks)
     fig.update_xaxes(range=x_range, tickvals=ticks, showgrid=True, gridcolor=GRID_COLOR,
                      tickfont={"size": TICK_FONT_SIZE})
@@ -483,7 +533,7 @@ def _figure(table: pl.DataFrame, est: str, start: float, content: _Content, *, s
                      tickfont={"size": TICK_FONT_SIZE})
     text = _caption_text(caption, content.test, content.method)
     caption_px = CAPTION_LINE_PX * (text.count("<br>") + 1) + 24 if text else 20
-    top = 70 if title else 24
+    top = round((70 if title else 24) + above_px)
     left = round(max(MIN_LEFT_PX, _label_px(rows) + KEY_PX + KEY_GAP_PX + 20))
     fig.update_layout(**base_layout(title, text, height=round(top + plot_px + caption_px)))
     fig.update_layout(
@@ -529,10 +579,10 @@ def km_figure(
     conf_type: str = "log-log",
 ) -> go.Figure:
     """Kaplan-Meier plot: stepped curves, shaded CI, '+' censor ticks, dashed medians labelled
-    with their time; in a box inside the plot the log-rank p and the Cox hazard ratios
-    (:func:`cohort.survival.hazard_ratios`) against their reference; under the plot the number
-    at risk at the x ticks (``kmunicate``: also cumulative events and censored), and the
-    method in the caption."""
+    with their time; in a box in a corner no curve passes (else a strip above it) the log-rank p
+    and the Cox hazard ratios (:func:`cohort.survival.hazard_ratios`) against their reference;
+    under the plot the number at risk at the x ticks (``kmunicate``: also cumulative events
+    and censored), and the method in the caption."""
     band = f"shaded 95% CI ({conf_type}, Greenwood)" if show_ci else f"95% CI {conf_type}"
     method = f"Kaplan-Meier; {band}; + censored" if show_censor else f"Kaplan-Meier; {band}"
     if hazard_ratios is not None and hazard_ratios.height > 1:

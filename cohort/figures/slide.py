@@ -28,9 +28,6 @@ SCALE_STEP = 0.95
 DEFAULT_HEIGHT = 450  # plotly's, for a figure that sets none
 PLOTLY_MARGIN = {"l": 80, "r": 80, "t": 100, "b": 80}  # plotly's defaults
 TITLE_PX = 40  # what a figure's own title adds to its top margin
-LEGEND_ROW_PX = 30  # one row of a horizontal legend, at scale 1
-LEGEND_CHAR_PX = 0.55  # average character width, in font sizes
-LEGEND_ITEM_PX = 50  # symbol and gaps of one legend item, at scale 1
 
 
 def screen_scale(width_px: float, height_px: float) -> float:
@@ -61,10 +58,6 @@ class _Geometry:
     top: float
     bottom: float
     bands: tuple[_Band, ...]  # bottom to top; empty when the axes overlap (not restacked)
-    legend_rows: int
-    legend_names: tuple[str, ...]
-    legend_font: float
-    sides: float  # left and right margins
 
     @property
     def plot(self) -> float:
@@ -122,60 +115,27 @@ def _bands(figure: go.Figure) -> tuple[_Band, ...]:
     return tuple(bands)
 
 
-def _legend_names(figure: go.Figure) -> tuple[str, ...]:
-    shown = figure.layout.showlegend
-    if shown is False or (figure.layout.legend.orientation or "v") != "h":
-        return ()
-    return tuple(str(t.name) for t in figure.data if t.name and t.showlegend is not False)
-
-
-def legend_rows(names: tuple[str, ...], font_px: float, width_px: float, scale: float) -> int:
-    """Rows a horizontal legend of ``names`` takes in ``width_px`` at ``font_px`` x ``scale``."""
-    rows, used = (1, 0.0) if names else (0, 0.0)
-    for name in names:
-        item = (LEGEND_ITEM_PX + LEGEND_CHAR_PX * font_px * len(name)) * scale
-        if used and used + item > width_px:
-            rows, used = rows + 1, 0.0
-        used += item
-    return rows
-
-
-def _geometry(figure: go.Figure, design_width: float) -> _Geometry:
+def _geometry(figure: go.Figure) -> _Geometry:
     layout = figure.layout
     title_px = TITLE_PX if layout.title and layout.title.text else 0
     margin = _margins(figure)
     top, bottom = margin["t"] - title_px, margin["b"]
-    names = _legend_names(figure)
-    font = (layout.legend.font.size if layout.legend and layout.legend.font.size
-            else layout.font.size or FONT_SIZE)
     return _Geometry(height=(layout.height or DEFAULT_HEIGHT) - title_px, top=max(top, 0),
-                     bottom=bottom, bands=_bands(figure),
-                     legend_rows=legend_rows(names, font, design_width, 1.0),
-                     legend_names=names, legend_font=font, sides=margin["l"] + margin["r"])
+                     bottom=bottom, bands=_bands(figure))
 
 
-def _legend_extra(geometry: _Geometry, width_px: float, scale: float) -> float:
-    """Pixels the legend needs beyond what the figure reserved for it (more rows on a narrow
-    slide; negative: fewer rows on a wide one)."""
-    if not geometry.legend_names:
-        return 0.0
-    rows = legend_rows(geometry.legend_names, geometry.legend_font,
-                       width_px - geometry.sides * scale, scale)
-    return (rows - geometry.legend_rows) * LEGEND_ROW_PX * scale
-
-
-def _fits(geometry: _Geometry, width_px: float, height_px: float, scale: float) -> bool:
-    fixed = scale * geometry.fixed() + _legend_extra(geometry, width_px, scale)
+def _fits(geometry: _Geometry, height_px: float, scale: float) -> bool:
+    fixed = scale * geometry.fixed()
     plot = max(MIN_PLOT_SHARE * height_px, scale * max(geometry.rows() * MIN_ROW_PX,
                                                        MIN_PLOT_PX))
     return fixed + plot <= height_px
 
 
-def fitted_scale(figure: go.Figure, width_px: float, height_px: float, scale: float) -> float:
+def fitted_scale(figure: go.Figure, height_px: float, scale: float) -> float:
     """``scale``, lowered (by 5% steps, not below :data:`MIN_SCALE`) until the figure's
     fixed-pixel parts and a usable plot area fit ``height_px``."""
-    geometry = _geometry(figure, _design_plot_width(figure))
-    while scale > MIN_SCALE and not _fits(geometry, width_px, height_px, scale):
+    geometry = _geometry(figure)
+    while scale > MIN_SCALE and not _fits(geometry, height_px, scale):
         scale = max(scale * SCALE_STEP, MIN_SCALE)
     return scale
 
@@ -185,12 +145,6 @@ def _margins(figure: go.Figure) -> dict[str, float]:
     margin = figure.layout.margin
     return {side: PLOTLY_MARGIN[side] if getattr(margin, side) is None
             else getattr(margin, side) for side in "lrtb"}
-
-
-def _design_plot_width(figure: go.Figure) -> float:
-    """The width a figure's legend was laid out for: a desk-sized figure, ~1000 px wide."""
-    margin = _margins(figure)
-    return 1000 - margin["l"] - margin["r"]
 
 
 def _scaled(size: float | None, scale: float) -> float | None:
@@ -204,7 +158,6 @@ def _pixels(size: int | None, scale: float) -> int | None:
 def _scale_fonts(fig: go.Figure, scale: float) -> None:
     layout = fig.layout
     font = layout.font.size or FONT_SIZE
-    layout.legend.font.size = _scaled(layout.legend.font.size or font, scale)
     layout.font.size = _scaled(font, scale)
     for name in [k for k in layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))]:
         axis = layout[name]
@@ -291,15 +244,14 @@ def for_slide(figure: go.Figure, width_px: float, height_px: float,
     """A copy of ``figure`` ``height_px`` high (plotly height) for an area ``width_px`` wide,
     without its title's first line (the slide states it): fonts, margins, lines, markers and text sizes
     multiplied by ``scale`` (default :func:`screen_scale` of the area), lowered where the
-    fixed-pixel parts (margins, caption, legend and number-at-risk rows) would not leave the
+    fixed-pixel parts (margins, caption and number-at-risk rows) would not leave the
     plot areas room; the plot areas take the remaining height."""
     requested = screen_scale(width_px, height_px) if scale is None else scale
     fig = go.Figure(figure)
-    geometry = _geometry(figure, _design_plot_width(figure))
-    scale = fitted_scale(figure, width_px, height_px, requested)
-    legend_px = _legend_extra(geometry, width_px, scale)
+    geometry = _geometry(figure)
+    scale = fitted_scale(figure, height_px, requested)
     margin = _margins(figure)
-    top = geometry.top * scale + legend_px
+    top = geometry.top * scale
     bottom = geometry.bottom * scale
     plot_px = max(height_px - top - bottom, 1.0)
     _pin_paper_annotations(fig, geometry.plot)

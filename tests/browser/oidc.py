@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.browser.conftest import START_TIMEOUT_S, free_port
+from tests.ports import free_port, wait_until_answers
 
 CLIENT_ID = "oligomet-tests"
 CLIENT_SECRET = "not-a-secret-only-for-the-local-test-provider"
@@ -28,24 +26,12 @@ def oidc_provider(users: list[dict[str, object]]) -> Iterator[str]:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     issuer = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(f"{issuer}/.well-known/openid-configuration", process)
+        wait_until_answers(f"{issuer}/.well-known/openid-configuration", process,
+                           "the OIDC provider")
         yield issuer
     finally:
         process.terminate()
         process.wait(timeout=20)
-
-
-def _wait_for(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the OIDC provider exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"the OIDC provider did not answer on {url}")
 
 
 def write_auth_secrets(folder: Path, issuer: str, app_port: int) -> Path:

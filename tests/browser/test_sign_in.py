@@ -11,8 +11,9 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ROOT, free_port, running_server, wait_for_app
+from tests.browser.conftest import ROOT, running_server, wait_for_app
 from tests.browser.oidc import oidc_provider, write_auth_secrets
+from tests.ports import free_port
 
 ALICE = {"sub": "alice@hospital.org", "email": "alice@hospital.org", "groups": ["radonc"]}
 
