@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from cohort.figures.style import wrap
+from cohort.figures.templates import PLOTLY_WHITE
 from cohort.schema import RESPONSES, column_label
 from cohort.suppression import WITHHELD, Line, is_small, protect, suppressed_count
 
@@ -101,7 +102,7 @@ def shown_n(values: pl.Series, min_cell: int | None = None) -> int | str:
 def _layout(figure: go.Figure, title: str, note: str, height: int = HEIGHT) -> go.Figure:
     figure.update_layout(
         title={"text": f"{title}<br><sup>{note}</sup>", "font": {"size": FONT_SIZE + 3}},
-        template="plotly_white", font={"size": FONT_SIZE}, height=height,
+        template=PLOTLY_WHITE, font={"size": FONT_SIZE}, height=height,
         paper_bgcolor="white", plot_bgcolor="white",
         margin={"l": 10, "r": 30, "t": TOP_PX, "b": BOTTOM_PX}, showlegend=False, bargap=0.15,
     )

@@ -17,6 +17,7 @@ from cohort.figures.style import (
     rgba,
     wrap,
 )
+from cohort.figures.templates import SIMPLE_WHITE
 from cohort.schema import column_label
 
 #: The dose quantities shown, in this order (derived columns from ``cohort.dose``).
@@ -243,7 +244,7 @@ def _layout(fig: go.Figure, title: str, x_title: str, labels: list[str]) -> go.F
     """Groups on rows 0, 1, ... of the y axis (top to bottom), labelled ``labels``."""
     n_groups = len(labels)
     fig.update_layout(
-        template="simple_white", paper_bgcolor="white", plot_bgcolor="white",
+        template=SIMPLE_WHITE, paper_bgcolor="white", plot_bgcolor="white",
         font={"family": FONT_FAMILY, "size": FONT_SIZE, "color": "#000000"},
         title={"text": title, "x": 0.0, "xanchor": "left", "font": {"size": FONT_SIZE + 2}},
         showlegend=False, height=max(300, ROW_PX * n_groups + 170),
@@ -294,7 +295,7 @@ def dlt_grid_figure(table: pl.DataFrame, title: str | None = None,
     ))
     extra = _caption(fig, caption, CAPTION_WIDTH)
     fig.update_layout(
-        template="simple_white", paper_bgcolor="white", plot_bgcolor="#F2F2F2",
+        template=SIMPLE_WHITE, paper_bgcolor="white", plot_bgcolor="#F2F2F2",
         font={"family": FONT_FAMILY, "size": FONT_SIZE, "color": "#000000"},
         title={"text": title, "x": 0.0, "xanchor": "left"} if title else None,
         height=max(320, 130 * len(y) + 170) + extra,

@@ -11,6 +11,7 @@ import polars as pl
 
 from cohort.cox import covariate_label, format_hr_ci, format_p_value
 from cohort.figures.style import wrap
+from cohort.figures.templates import PLOTLY_WHITE
 
 FONT_SIZE = 16
 CAPTION_FONT_SIZE = FONT_SIZE - 2  # smaller than the axis and column labels
@@ -144,7 +145,7 @@ def forest_figure(
                       "yanchor": "top", "font": {"size": CAPTION_FONT_SIZE}, "align": "left"})
     lo, hi = _x_range(rows)
     fig.update_layout(
-        template="plotly_white", paper_bgcolor="white", plot_bgcolor="white",
+        template=PLOTLY_WHITE, paper_bgcolor="white", plot_bgcolor="white",
         font={"size": FONT_SIZE}, annotations=notes, showlegend=False,
         title={"text": title, "font": {"size": FONT_SIZE + 4}} if title else None,
         height=ROW_PX * (len(rows) + 1) + 150 + caption_px + (40 if title else 0),

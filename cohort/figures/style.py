@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from cohort.figures.templates import SIMPLE_WHITE
+
 #: Okabe-Ito colour-blind-safe palette, ordered so that neighbours differ most (CIEDE2000 ΔE00
 #: of consecutive colours >= 20, tests/test_km_journal.py): no yellow (faint on white), sky blue
 #: and orange (closest to blue and vermillion) late, Okabe-Ito's grey last.
@@ -90,7 +92,7 @@ def format_p(p: float | None) -> str:
 def base_layout(title: str | None, caption: str | None, height: int) -> dict:
     """Layout keywords shared by the figure builders (white background, large fonts)."""
     return {
-        "template": "simple_white",
+        "template": SIMPLE_WHITE,
         "paper_bgcolor": "white",
         "plot_bgcolor": "white",
         "font": {"family": FONT_FAMILY, "size": FONT_SIZE, "color": "#000000"},

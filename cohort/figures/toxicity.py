@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from cohort.figures.style import wrap
+from cohort.figures.templates import PLOTLY_WHITE
 from cohort.toxicity import (
     ANY,
     GRADE_COLUMNS,
@@ -100,7 +101,7 @@ def _layout(fig: go.Figure, title: str | None, n_rows: int, subtitle: str,
     note = wrap(caption) if caption else None
     caption_px = CAPTION_LINE_PX * (note.count("<br>") + 1) + 20 if note else 0
     fig.update_layout(
-        template="plotly_white", paper_bgcolor="white", plot_bgcolor="white",
+        template=PLOTLY_WHITE, paper_bgcolor="white", plot_bgcolor="white",
         font={"size": FONT_SIZE}, title={"text": text, "font": {"size": FONT_SIZE + 3}},
         height=max(280, row_px * n_rows + 210) + caption_px + header_px, showlegend=False,
         margin={"l": 10, "r": 10, "t": 140 + header_px, "b": 10 + caption_px},
