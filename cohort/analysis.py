@@ -303,7 +303,11 @@ def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest,
     cut = strata.cut
     by = STRATUM if request.by else None
     counts = event_counts(frame, TIME, request.event, by)
+    analysed = frame.height
     hidden = small_groups(counts, min_cell)
+    if hidden:  # not drawn: the tests and hazard ratios compare the drawn groups only
+        frame = frame.filter(~pl.col(STRATUM).is_in(hidden) if by else pl.lit(False))
+        counts = counts.filter(~pl.col("group").is_in(hidden))
     km = km_from_counts(round_event_counts(counts, min_cell), request.conf_type,
                         request.conf_level)
     digits = DIGITS[unit] if unit else 1
@@ -332,7 +336,7 @@ def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest,
         request=request,
         unit=unit,
         time_source=source,
-        n=frame.height,
+        n=analysed,
         left_out=left_out,
         stratum_label=column_label(request.by) if request.by else None,
         cut=cut,
@@ -359,16 +363,17 @@ def _percent(value: float | None) -> str:
 
 
 def landmark_table(result: SurvivalResult) -> pl.DataFrame:
-    """Landmark rates as text: group, time, 'survival % (lower–upper)', n at risk."""
+    """Landmark rates as text: group, time, 'survival % (lower–upper)', n at risk (under the
+    result's threshold a rounded count, '<11' below it)."""
     rows = result.landmarks.iter_rows(named=True)
-    return pl.DataFrame(
+    return shown_counts(pl.DataFrame(
         [{"group": r["group"], "time": r["time"],
           "estimate": "not estimable (no follow-up)" if r["survival"] is None else
           f"{_percent(r['survival'])} ({_percent(r['lower'])}–{_percent(r['upper'])})",
           "n_risk": r["n_risk"]} for r in rows],
         schema={"group": pl.String, "time": pl.Float64, "estimate": pl.String,
                 "n_risk": pl.Int64},
-    )
+    ), ["n_risk"], result.min_cell)
 
 
 def rmst_title(result: SurvivalResult) -> str:
@@ -394,9 +399,11 @@ def with_unit(frame: pl.DataFrame, columns: tuple[str, ...], unit: str | None) -
 
 def export_table(result: SurvivalResult, name: str) -> pl.DataFrame:
     """The numbers of one result table (``name``: a key of :data:`TIME_COLUMNS`) for CSV and
-    Excel files: as analysed, its time columns' headers saying the unit."""
+    Excel files: as analysed, its time columns' headers saying the unit (under the result's
+    threshold the landmarks' numbers at risk as :func:`landmark_table` shows them)."""
+    landmarks = shown_counts(result.landmarks, ["n_risk"], result.min_cell)
     tables = {"medians": result.medians, "follow_up": result.follow_up,
-              "landmarks": result.landmarks, "rmst": result.rmst}
+              "landmarks": landmarks, "rmst": result.rmst}
     frame = cif_at(result) if name == "competing" else tables[name]
     if frame is None:
         raise ValueError(f"no {name} table in this result")
@@ -442,13 +449,14 @@ def time_words(result: SurvivalResult) -> str:
 
 def left_out_text(result: SurvivalResult, total: int) -> str:
     """'4,226 of 4,299 patients analysed; left out: 73 missing ECOG.', its counts suppressed
-    under the result's threshold ('of N' left out when the difference would be hidden)."""
+    under the result's threshold; when the patients left out are fewer than it, no number
+    analysed (with the cohort's size, shown beside it, it would give the small count away)."""
     min_cell = result.min_cell
     dropped = ", ".join(f"{patient_count(n, min_cell)} missing {column_label(c)}"
                         for c, n in result.left_out.items())
-    analysed = patient_count(result.n, min_cell)
-    if not is_small(total - result.n, min_cell):
-        analysed += f" of {patient_count(total, min_cell)}"
+    if is_small(total - result.n, min_cell):
+        return f"All but <{min_cell} of the cohort's patients analysed; left out: {dropped}."
+    analysed = f"{patient_count(result.n, min_cell)} of {patient_count(total, min_cell)}"
     return f"{analysed} patients analysed; left out: {dropped}."
 
 

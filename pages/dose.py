@@ -132,7 +132,8 @@ def local_control(view: View, key: str) -> None:
         words = km_caption_words(view.min_cell)
         caption += f". {words[0].upper()}{words[1:]}"
     show_figure(cif_figure(result.cif, gray=result.gray, caption=caption,
-                           title="Local failure by BED10", event_label="Local failure"),
+                           title="Local failure by BED10", event_label="Local failure",
+                           min_cell=view.min_cell),
                 f"Cumulative incidence of local failure by BED10 (cut at {cut:g} Gy)",
                 key="dose.cif", n=result.figure_n)
     st.caption(used_words_lc(result.n_used, result.n_left_out, view.min_cell))

@@ -276,7 +276,8 @@ def show_competing(result: SurvivalResult, endpoint: Endpoint, caption: str, opt
     figure = cif_figure(result.cif, gray=result.gray, show_ci=options["show_ci"],
                         show_censor=options["show_censor"], x_max=options["x_max"],
                         title=f"Cumulative incidence of {event_name}", caption=caption,
-                        event_label="Cumulative incidence", time_label=axis_title(result.unit))
+                        event_label="Cumulative incidence", time_label=axis_title(result.unit),
+                        min_cell=result.min_cell)
     show_figure(figure, f"Cumulative incidence of {event_name}", n=result.figure_n)
     competing = endpoint.competing_label or "a competing event (code 2)"
     compare = cif_at(result)
@@ -318,7 +319,7 @@ def show_result(view, endpoint: Endpoint, request: SurvivalRequest, result: Surv
     title = endpoint.label + (f" by {result.stratum_label}" if result.stratum_label else "")
     figure = km_figure(result.km, median_table=result.medians, logrank=result.logrank,
                        hazard_ratios=result.hazard_ratios, title=title, caption=caption,
-                       conf_type=request.conf_type,
+                       conf_type=request.conf_type, min_cell=result.min_cell,
                        time_label=axis_title(result.unit), **options)
     show_figure(figure, f"Kaplan-Meier: {title}", n=result.figure_n)
     show_tables(result)

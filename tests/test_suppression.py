@@ -5,6 +5,7 @@ hand computation, and a configured dataset with min_cell = 11 opened in the app:
 from __future__ import annotations
 
 import base64
+import html
 import math
 import re
 from statistics import NormalDist
@@ -15,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui.tables
-from cohort.analysis import SurvivalRequest, analyse_survival, cif_at
+from cohort.analysis import SurvivalRequest, analyse_survival, cif_at, left_out_text
 from cohort.datasets import load_dataset
 from cohort.dose import suppressed_dlt_table
 from cohort.figures.distributions import distribution_figure
@@ -326,24 +327,13 @@ COUNT_COLUMNS = {"n", "events", "excluded", "observed", "n_risk", "at risk", "un
 NOT_COUNTS = {"median (IQR)", "range"}
 
 
-#: How the columns of a table read from a rounded curve start (landmark rates: survival and
-#: at risk): its numbers at risk are differences of rounded counts (cohort.suppression, rule 5).
-CURVE_COLUMNS = ("estimate", "survival")
-ROUNDED_AT_RISK = {"n_risk", "at risk"}
-
-
 def _small_counts(frame: pl.DataFrame) -> list[tuple[str, object]]:
     """Cells of ``frame``'s count columns (Table 1: its group columns, count rows) that show a
-    count from 1 to 10; a curve's numbers at risk (rounded) need only be whole and >= 0."""
+    count from 1 to 10 (a rounded count too: a curve's numbers at risk)."""
     found = []
     table_one_like = "statistic" in frame.columns
-    curve = any(c.startswith(CURVE_COLUMNS) for c in frame.columns)
     for column in frame.columns:
         counted = column in COUNT_COLUMNS or (table_one_like and "(n=" in column)
-        if curve and column in ROUNDED_AT_RISK:
-            found += [(column, v) for v in frame[column].to_list()
-                      if v is not None and not float(v) >= 0]
-            continue
         if not counted:
             continue
         rows = frame if not table_one_like else frame.filter(
@@ -391,12 +381,8 @@ def _rounded_curve(figure) -> bool:
 
 def _small_in_figure(figure) -> list[str]:
     bad = [t for t in _figure_texts(figure) if SMALL_N.search(t)]
-    rounded = _rounded_curve(figure)
     for trace in figure.data:
-        if trace.type == "scatter" and trace.mode == "text" and rounded:
-            # risk tables of a rounded curve: rounded counts and their differences, >= 0
-            bad += [t for t in _values(trace.text) if not str(t).isdigit()]
-        elif trace.type == "scatter" and trace.mode == "text":  # risk tables
+        if trace.type == "scatter" and trace.mode == "text":  # risk tables
             bad += [t for t in _values(trace.text) if not _count_ok(t)]
         if trace.type == "heatmap":  # cell texts: its customdata (drawn by a text trace)
             cells = trace.text if trace.text is not None else trace.customdata
@@ -593,15 +579,18 @@ def test_a_small_subgroups_kmunicate_table_and_distribution_bars_show_no_count_u
     rows = [tr for tr in figure.data if tr.mode == "text"]
     assert len(rows) == 3, "at risk, events and censored"
     ticks = list(rows[0].x)
-    table = [[int(t) for t in tr.text] for tr in rows]
+    shown = [[html.unescape(t) for t in tr.text] for tr in rows]
     breast = registry.filter(pl.col("histology") == "breast carcinoma")
     times, events = breast["os_months"].to_list(), breast["os_event"].to_list()
     reference = opensafely_round_km(times, events)
-    assert table[0] == [next((reference[t][0] for t in sorted(reference) if t >= tick), 0)
-                        for tick in ticks]
-    assert table[1] == [roundmid(sum(e == 1 for t, e in zip(times, events, strict=True)
-                                     if t < tick)) for tick in ticks]
-    assert {a + e + c for a, e, c in zip(*table, strict=True)} == {17}
+    at_risk = [next((reference[t][0] for t in sorted(reference) if t >= tick), 0)
+               for tick in ticks]
+    events_before = [roundmid(sum(e == 1 for t, e in zip(times, events, strict=True)
+                                  if t < tick)) for tick in ticks]
+    censored_before = [17 - a - e for a, e in zip(at_risk, events_before, strict=True)]
+    assert shown == [[suppressed_count(n, M) for n in row]
+                     for row in (at_risk, events_before, censored_before)]
+    assert any(0 < n < M for n in at_risk + events_before), "the rounding gave small numbers"
     assert "n = 17 (rounded)" in as_read(figure.layout.annotations[-1].text)
     annotations = " ".join(a.text for a in figure.layout.annotations)
     assert "censored" in annotations.lower() and "OpenSAFELY" in annotations
@@ -614,3 +603,15 @@ def test_a_small_subgroups_kmunicate_table_and_distribution_bars_show_no_count_u
     assert heights and not [h for h in heights if 0 < h < M]
     assert any("withheld" in (f.layout.title.text or "") for f in charts)
     _check_downloads(downloads)
+
+
+def test_a_small_number_left_out_of_the_survival_analysis_is_not_given_away_by_the_analysed_count():
+    """20 patients, 3 without a follow-up time: '17 analysed' beside the cohort's 20 would
+    tell the 3."""
+    patients = pl.DataFrame({"os_months": [float(t) for t in range(1, 18)] + [None] * 3,
+                             "os_event": [1, 0] * 10})
+    result = analyse_survival(patients, SurvivalRequest("os_months", "os_event"), M)
+    text = left_out_text(result, patients.height)
+    assert "17" not in text and "3 " not in text and "<11" in text, text
+    without = analyse_survival(patients, SurvivalRequest("os_months", "os_event"))
+    assert left_out_text(without, patients.height).startswith("17 of 20 patients analysed")

@@ -35,6 +35,7 @@ from cohort.figures.style import (
     rgba,
     wrap,
 )
+from cohort.suppression import suppressed_count
 from cohort.survival import counts_at
 from cohort.units import DIGITS, TIME_UNITS
 
@@ -409,7 +410,7 @@ class _Row:
     heading), colour, and the line sample of a group's first row."""
 
     label: list[str]
-    values: list[int] | None
+    values: list[str] | None
     color: str
     key: _Group | None = None
 
@@ -418,18 +419,23 @@ KMUNICATE_ROWS = (("At risk", "at_risk"), ("Events", "events"), ("Censored", "ce
 
 
 def _table_rows(table: pl.DataFrame, ticks: list[float], groups: list[_Group],
-                kmunicate: bool) -> list[_Row]:
-    """The number at risk of each group, or its KMunicate rows under a heading with its name."""
+                kmunicate: bool, min_cell: int | None) -> list[_Row]:
+    """The number at risk of each group, or its KMunicate rows under a heading with its name;
+    counts of 1 to ``min_cell`` - 1 (rounded ones too) as '<min_cell'."""
     counts = counts_at(table, ticks)
     rows = []
     for g in groups:
         part = counts.filter(pl.col("group") == g.name)
         name = wrap_label(g.name)
+
+        def shown(column: str, part: pl.DataFrame = part) -> list[str]:
+            return [suppressed_count(int(n), min_cell) for n in part[column]]
+
         if not kmunicate:
-            rows.append(_Row(name, part["at_risk"].to_list(), g.color, g))
+            rows.append(_Row(name, shown("at_risk"), g.color, g))
             continue
         rows.append(_Row(name, None, g.color, g))
-        rows += [_Row([label], part[col].to_list(), g.color) for label, col in KMUNICATE_ROWS]
+        rows += [_Row([label], shown(col), g.color) for label, col in KMUNICATE_ROWS]
     return rows
 
 
@@ -449,7 +455,7 @@ def _draw_table(fig: go.Figure, rows: list[_Row], ticks: list[float]) -> None:
         if row.values is not None:
             fig.add_trace(
                 go.Scatter(x=ticks, y=[y] * len(ticks), mode="text",
-                           text=[str(v) for v in row.values],
+                           text=row.values,
                            textfont={"color": row.color, "size": TICK_FONT_SIZE},
                            showlegend=False, hoverinfo="skip", cliponaxis=False),
                 row=2, col=1,
@@ -494,6 +500,7 @@ class _Content:
     hazard_ratios: pl.DataFrame | None = None
     stats_box: bool = True
     kmunicate: bool = False
+    min_cell: int | None = None
 
 
 def _figure(table: pl.DataFrame, est: str, start: float, content: _Content, *, show_ci: bool,
@@ -503,7 +510,7 @@ def _figure(table: pl.DataFrame, est: str, start: float, content: _Content, *, s
     x_range = [-0.03 * x_hi, x_hi * 1.03]
     ticks = nice_ticks(x_hi, unit_of(time_label))
     groups = _groups(table)
-    rows = _table_rows(table, ticks, groups, content.kmunicate)
+    rows = _table_rows(table, ticks, groups, content.kmunicate, content.min_cell)
     risk_px = sum(len(r.label) for r in rows) * LINE_PX + 8
     plot_px = CURVE_PX + PANEL_GAP_PX + risk_px
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[CURVE_PX, risk_px],
@@ -577,12 +584,14 @@ def km_figure(
     caption: str | None = None,
     time_label: str = "Months",
     conf_type: str = "log-log",
+    min_cell: int | None = None,
 ) -> go.Figure:
     """Kaplan-Meier plot: stepped curves, shaded CI, '+' censor ticks, dashed medians labelled
     with their time; in a box in a corner no curve passes (else a strip above it) the log-rank p
     and the Cox hazard ratios (:func:`cohort.survival.hazard_ratios`) against their reference;
     under the plot the number at risk at the x ticks (``kmunicate``: also cumulative events
-    and censored), and the method in the caption."""
+    and censored; counts of 1 to ``min_cell`` - 1 as '<min_cell'), and the method in the
+    caption."""
     band = f"shaded 95% CI ({conf_type}, Greenwood)" if show_ci else f"95% CI {conf_type}"
     method = f"Kaplan-Meier; {band}; + censored" if show_censor else f"Kaplan-Meier; {band}"
     if hazard_ratios is not None and hazard_ratios.height > 1:
@@ -591,7 +600,7 @@ def km_figure(
         method += "; events and censored: cumulative, before each time"
     content = _Content("Survival probability", method, [-0.02, 1.02], SURVIVAL_CORNERS,
                        median_table if show_median else None, logrank, hazard_ratios,
-                       kmunicate=kmunicate)
+                       kmunicate=kmunicate, min_cell=min_cell)
     return _figure(km_table, "survival", 1.0, content, show_ci=show_ci,
                    show_censor=show_censor, x_max=x_max, title=title, caption=caption,
                    time_label=time_label)
@@ -609,6 +618,7 @@ def cif_figure(
     caption: str | None = None,
     time_label: str = "Months",
     event_label: str = "Cumulative incidence",
+    min_cell: int | None = None,
 ) -> go.Figure:
     """Cumulative incidence plot (curves going up) in the same style as :func:`km_figure`;
     ``gray`` is a :class:`cohort.competing.GrayTestResult` shown in the caption."""
@@ -616,6 +626,7 @@ def cif_figure(
     top = y_max if y_max is not None else min(1.0, max(0.2, highest * 1.1))
     method = ("Aalen-Johansen (competing events not counted as failures); "
               "shaded 95% CI (log(-log), cmprsk variance); + censored")
-    content = _Content(event_label, method, [-0.01, top], [], test=gray, stats_box=False)
+    content = _Content(event_label, method, [-0.01, top], [], test=gray, stats_box=False,
+                       min_cell=min_cell)
     return _figure(cif_table, "cif", 0.0, content, show_ci=show_ci, show_censor=show_censor,
                    x_max=x_max, title=title, caption=caption, time_label=time_label)
