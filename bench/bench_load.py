@@ -8,7 +8,9 @@ The users are ``--sessions`` Streamlit sessions driven over Streamlit's own WebS
 (:mod:`bench.protocol_client`): each opens the link ``/?ds=registry`` once, then goes through
 the screens in turn (Cohort, Survival, Cox model, Toxicity, Dose, Published, Data, each session
 starting at a different one), and after every round changes the Study filter in the sidebar
-(one study after another, then none), so that the screens compute anew, for ``--seconds``.
+(one study after another, then none), so that the screens compute anew, for ``--seconds``;
+``--think`` seconds between screens (default 0: every user clicks again as soon as a screen
+has drawn, the worst case).
 A screen's time runs from the request to the server's "script finished": the server's work and
 its messages, without a browser's drawing. ``--browsers N`` adds N headless Chromium users
 clicking the sidebar at the same time, whose times include drawing (what a user waits for
@@ -87,9 +89,10 @@ def study_choices(studies: list[str], turn: int) -> list[str]:
     return [studies[turn % (len(studies) + 1)]] if turn % (len(studies) + 1) < len(studies) else []
 
 
-async def protocol_user(base: str, link: str, index: int, seconds: float, tally: Tally) -> None:
+async def protocol_user(base: str, link: str, index: int, seconds: float, tally: Tally,
+                        think_s: float = 0.0) -> None:
     """One user over the protocol: open ``link``, go through the screens for ``seconds``,
-    changing the study filter after each round."""
+    changing the study filter after each round, reading each screen for ``think_s``."""
     who = f"session {index}"
     titles = list(SCREENS)
     try:
@@ -106,6 +109,7 @@ async def protocol_user(base: str, link: str, index: int, seconds: float, tally:
                     session.choose(STUDY_FILTER, study_choices(studies, step // len(titles)))
                 run = await session.open(SCREENS[title])
                 count(run, title, title, tally, who)
+                await asyncio.sleep(think_s)
     except Exception as error:  # a dropped connection is an error of the run, counted
         tally.errors.append(f"{who}: {type(error).__name__}: {error}"[:300])
 
@@ -188,8 +192,8 @@ async def sample_rss(pid: int, tally: Tally, stop: asyncio.Event) -> None:
         await asyncio.sleep(1)
 
 
-async def run(sessions: int, browsers: int, seconds: float, copies: int, timeout_s: float
-              ) -> tuple[Tally, float, float, float]:
+async def run(sessions: int, browsers: int, seconds: float, copies: int, timeout_s: float,
+              think_s: float) -> tuple[Tally, float, float, float]:
     """The tally, and the server's RSS MB at start, at the end of the run, after the sessions
     have ended."""
     tally = Tally(timeout_s)
@@ -203,7 +207,8 @@ async def run(sessions: int, browsers: int, seconds: float, copies: int, timeout
             stop = asyncio.Event()
             sampler = asyncio.create_task(sample_rss(pid, tally, stop))
             await asyncio.gather(
-                *(protocol_user(base, query, i, seconds, tally) for i in range(sessions)),
+                *(protocol_user(base, query, i, seconds, tally, think_s)
+                  for i in range(sessions)),
                 browser_users(f"{base}/?{query}", browsers, seconds, tally))
             end_mb = rss_mb(pid)
             await asyncio.sleep(SESSION_END_S)
@@ -221,7 +226,8 @@ def percentile(values: list[float], share: float) -> float:
 def report(tally: Tally, args: argparse.Namespace, rss: tuple[float, float, float],
            load: tuple[float, float]) -> None:
     drawn_count = sum(len(times) for times in tally.seconds.values())
-    print(f"{args.sessions} protocol sessions + {args.browsers} browsers, {args.seconds:.0f} s: "
+    print(f"{args.sessions} protocol sessions (think {args.think:g} s) + {args.browsers} "
+          f"browsers, {args.seconds:.0f} s: "
           f"{drawn_count} screens, {len(tally.errors)} errors; "
           f"{tally.received_bytes / 1e6:.0f} MB sent to the protocol sessions")
     print("| user | screen | runs | median s | p95 s | max s |")
@@ -249,12 +255,14 @@ def main() -> None:
     parser.add_argument("--configured", type=int, default=25, metavar="COPIES",
                         help="a configured registry of the demo cohort copied COPIES times "
                              "(0: the bundled data)")
+    parser.add_argument("--think", type=float, default=0.0, metavar="SECONDS",
+                        help="seconds each protocol user reads a screen before the next")
     parser.add_argument("--step-timeout", type=float, default=STEP_TIMEOUT_S,
                         help="seconds a screen may take before it counts as an error")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     tally, *rss = asyncio.run(run(args.sessions, args.browsers, args.seconds, args.configured,
-                                  args.step_timeout))
+                                  args.step_timeout, args.think))
     report(tally, args, tuple(rss), (load_before, os.getloadavg()[0]))
     raise SystemExit(1 if tally.errors else 0)
 
