@@ -1,33 +1,56 @@
 """Sign-in with st.login against a real OpenID Connect provider (oidc-provider-mock), in Chromium:
-nothing but the sign-in shows before login; a colleague's link opens after it."""
+nothing but the sign-in shows before login; a colleague's link opens after it; a configured
+dataset is offered only to the users its access lists, and two users signed in at once see
+neither the other's datasets nor uploads."""
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import ROOT, running_server, wait_for_app
+from cohort.datasets import load_dataset
+from tests.browser.conftest import ROOT, running_server, upload_on_data_page, wait_for_app
 from tests.browser.oidc import oidc_provider, write_auth_secrets
 from tests.ports import free_port
 
 ALICE = {"sub": "alice@hospital.org", "email": "alice@hospital.org", "groups": ["radonc"]}
+BOB = {"sub": "bob@clinic.example.org", "email": "bob@clinic.example.org", "groups": ["icu"]}
+REGISTRY_TITLE = "SBRT registry (radiation oncology)"
+READ = ["patient_id", "study", "age_years", "histology", "os_months", "os_event"]
+
+
+def registry_config(folder) -> str:
+    """A server configuration offering a 40-patient registry to the group 'radonc' only."""
+    load_dataset("oligomet-demo").patients.head(40).select(READ).write_parquet(
+        folder / "registry.parquet")
+    mapping = ", ".join(f'{c} = "{c}"' for c in READ)
+    path = folder / "oligomet.toml"
+    path.write_text(
+        f'[datasets.sbrt]\ntitle = "{REGISTRY_TITLE}"\nprovenance = "Registry export."\n'
+        'patients = "registry.parquet"\naccess = { groups = ["radonc"] }\n'
+        f'reading = {{ mapping = {{ {mapping} }}, time_unit = "months", '
+        'event_codings = { os_event = "0/1" } }\n')
+    return str(path)
 
 
 @pytest.fixture(scope="module")
 def signed_app(tmp_path_factory) -> Iterator[str]:
-    """The app with sign-in on, against a provider of its own."""
-    with oidc_provider([ALICE]) as issuer:
+    """The app with sign-in on, against a provider of its own, with a registry for 'radonc'."""
+    with oidc_provider([ALICE, BOB]) as issuer:
         port = free_port()
-        secrets = write_auth_secrets(tmp_path_factory.mktemp("auth"), issuer, port)
+        folder = tmp_path_factory.mktemp("auth")
+        secrets = write_auth_secrets(folder, issuer, port)
         command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
                    "--global.developmentMode", "false", "--browser.gatherUsageStats", "false",
                    "--server.fileWatcherType", "none", "--secrets.files", str(secrets)]
-        with running_server(command, port=port) as url:
+        env = {**os.environ, "OLIGOMET_CONFIG": registry_config(folder)}
+        with running_server(command, env=env, port=port) as url:
             yield url
 
 
@@ -70,3 +93,48 @@ def test_a_colleagues_link_opens_after_sign_in(signed_app: str, page: Page):
     wait_for_app(page)
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     assert "Patients in cohort" not in page.get_by_test_id("stApp").inner_text()
+
+
+def dataset_choices(page: Page) -> list[str]:
+    """The titles the sidebar's Dataset box offers (the list opened, read and closed)."""
+    box = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(
+        has_text="Dataset")
+    box.locator("input").click()
+    options = page.get_by_role("option")
+    expect(options.first).to_be_visible()
+    titles = [t.strip() for t in options.all_inner_texts()]
+    page.keyboard.press("Escape")
+    return titles
+
+
+def test_two_users_at_once_see_only_the_datasets_and_uploads_they_may(
+        signed_app: str, browser: Browser, tmp_path):
+    alice, bob = (browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+                  for _ in range(2))
+    for page, user in ((alice, ALICE), (bob, BOB)):
+        page.set_default_timeout(60_000)
+        page.goto(signed_app)
+        wait_for_app(page)
+        sign_in(page, user["sub"])
+    assert REGISTRY_TITLE in dataset_choices(alice)
+    assert REGISTRY_TITLE not in dataset_choices(bob)
+
+    alice.goto(f"{signed_app}/survival?ds=sbrt")
+    wait_for_app(alice)
+    expect(alice.get_by_role("heading", name="Survival")).to_be_visible()
+    expect(alice.get_by_test_id("stSidebar").get_by_test_id("stMetric")).to_contain_text("40")
+    bob.goto(f"{signed_app}/survival?ds=sbrt")  # Alice's link, sent to Bob
+    wait_for_app(bob)
+    expect(bob.get_by_text("You do not have access to the dataset 'sbrt'")).to_be_visible()
+    assert "SBRT registry" not in bob.get_by_test_id("stApp").inner_text()
+
+    csv = tmp_path / "alice-upload.csv"
+    load_dataset("oligomet-demo").patients.head(25).select(READ).write_csv(csv)
+    upload_on_data_page(alice, signed_app, csv)
+    assert any("alice-upload.csv" in t for t in dataset_choices(alice))
+    bob.goto(signed_app)
+    wait_for_app(bob)
+    assert not any("alice-upload" in t for t in dataset_choices(bob))
+    assert "alice-upload" not in bob.get_by_test_id("stApp").inner_text()
+    for page in (alice, bob):
+        page.context.close()
