@@ -93,7 +93,8 @@ def km_caption_words(min_cell: int | None) -> str:
     examples = ", ".join(str(roundmid_to(k * min_cell + 1, min_cell)) for k in range(3))
     return (f"counts rounded to midpoints of multiples of {min_cell} ({examples}, …) before "
             f"estimation, numbers at risk their differences (OpenSAFELY kaplan-meier-function "
-            f"method); groups under {min_cell} patients not drawn")
+            f"method), those under {min_cell} shown as <{min_cell}; groups under {min_cell} "
+            f"patients not drawn")
 
 
 # ---------------------------------------------------------------------------------------------
