@@ -1,17 +1,21 @@
 """The deployment files (Dockerfile, docs/hosting/compose.yaml, nginx.conf) refer to what exists,
 and the compose example's database seed and configuration load the registry in the app's reader.
 
-Docker itself is not run here (no daemon on CI); the compose file is read with PyYAML, and its
-PostgreSQL seed script runs against the tests' real PostgreSQL server."""
+Docker itself is not run here (this machine kind has no Docker engine, only the client): the
+image's files are laid out as its COPY lines say, read-only, and its CMD serves every screen from
+them; the compose file is read with PyYAML, and its PostgreSQL seed script runs against the
+tests' real PostgreSQL server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -174,3 +178,74 @@ def test_the_hosted_config_has_xsrf_cors_an_allow_list_upload_size_and_no_error_
     assert server["corsAllowedOrigins"] == []
     assert server["maxUploadSize"] == 50
     assert config["client"]["showErrorDetails"] == "none"
+
+
+def image_tree(root: Path) -> Path:
+    """The files the Dockerfile copies, laid out under ``root`` as in the image's WORKDIR, and
+    made read-only (the image's user cannot write its code)."""
+    [workdir] = instructions("WORKDIR")
+    app = root / workdir.lstrip("/")
+    app.mkdir(parents=True)
+    for args in instructions("COPY"):
+        *sources, target = shlex.split(args)
+        for source in sources:
+            destination = app / target if not target.endswith("/") else app / target / source
+            if target in ("./", "."):
+                destination = app / Path(source).name
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            if (ROOT / source).is_dir():
+                shutil.copytree(ROOT / source, destination, ignore=shutil.ignore_patterns(
+                    "__pycache__"))
+            else:
+                shutil.copy2(ROOT / source, destination)
+    for path in [app, *app.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~0o222)
+    return app
+
+
+def image_environment(home: Path) -> dict[str, str]:
+    """This environment with the image's ENV and a home of its own; no PYTHONPATH (only the
+    copied files are importable)."""
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "OLIGOMET_CONFIG"}}
+    for assignments in instructions("ENV"):
+        env |= dict(item.split("=", 1) for item in shlex.split(assignments))
+    return env | {"HOME": str(home)}
+
+
+def test_the_images_files_alone_serve_every_screen_from_a_read_only_tree(tmp_path):
+    """What the image would run, without Docker: its CMD in its copied files only, code
+    read-only; every screen opens over Streamlit's protocol without an error."""
+    from tests.ports import free_port, wait_until_answers
+    from tests.protocol import ProtocolSession
+
+    app = image_tree(tmp_path / "image")
+    (tmp_path / "home").mkdir()
+    port = free_port()
+    words = json.loads(instructions("CMD")[0])
+    words[words.index("--server.port") + 1] = str(port)
+    words[words.index("--server.address") + 1] = "127.0.0.1"
+    process = subprocess.Popen([sys.executable, *words[1:]], cwd=app,
+                               env=image_environment(tmp_path / "home"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+
+    async def every_screen() -> list[str]:
+        problems = []
+        async with ProtocolSession(base, 120) as session:
+            await session.open("")
+            for path in list(session.pages):
+                run = await session.open(path)
+                problems += run.exceptions + run.error_notices
+                if run.status != "finished" or not run.headings:
+                    problems.append(f"/{path}: {run.status}, headings {run.headings}")
+        return problems
+
+    try:
+        wait_until_answers(f"{base}/_stcore/health", process, "the image's command")
+        assert asyncio.run(every_screen()) == []
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=30)
+        for path in [app, *app.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)
+    assert b"Traceback" not in errors, errors.decode(errors="replace")[-2000:]
