@@ -21,6 +21,7 @@ from tests.ports import free_port
 
 ALICE = {"sub": "alice@hospital.org", "email": "alice@hospital.org", "groups": ["radonc"]}
 BOB = {"sub": "bob@clinic.example.org", "email": "bob@clinic.example.org", "groups": ["icu"]}
+CAROL = {"sub": "carol@hospital.org", "email": "carol@hospital.org", "groups": ["radonc"]}
 REGISTRY_TITLE = "SBRT registry (radiation oncology)"
 READ = ["patient_id", "study", "age_years", "histology", "os_months", "os_event"]
 
@@ -42,7 +43,7 @@ def registry_config(folder) -> str:
 @pytest.fixture(scope="module")
 def signed_app(tmp_path_factory) -> Iterator[str]:
     """The app with sign-in on, against a provider of its own, with a registry for 'radonc'."""
-    with oidc_provider([ALICE, BOB]) as issuer:
+    with oidc_provider([ALICE, BOB, CAROL]) as issuer:
         port = free_port()
         folder = tmp_path_factory.mktemp("auth")
         secrets = write_auth_secrets(folder, issuer, port)
@@ -107,15 +108,39 @@ def dataset_choices(page: Page) -> list[str]:
     return titles
 
 
+def signed_in_page(browser: Browser, app: str, user: dict) -> Page:
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.set_default_timeout(60_000)
+    page.goto(app)
+    wait_for_app(page)
+    sign_in(page, user["sub"])
+    return page
+
+
+def view_text(page: Page, link: str) -> tuple[str, str]:
+    """(the sidebar's patient count, the figure's title) of ``link`` opened in ``page``."""
+    page.goto(link)
+    wait_for_app(page)
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    count = page.get_by_test_id("stSidebar").get_by_test_id("stMetric").first.inner_text()
+    title = page.locator(".js-plotly-plot .gtitle").first.text_content()
+    return count, title
+
+
+def test_a_colleague_in_the_datasets_group_opens_the_same_view_from_a_link(
+        signed_app: str, browser: Browser):
+    link = f"{signed_app}/survival?ds=sbrt&survival.by=histology"
+    alice, carol = (signed_in_page(browser, signed_app, user) for user in (ALICE, CAROL))
+    seen_by_alice = view_text(alice, link)
+    assert "40" in seen_by_alice[0] and "by Histology" in seen_by_alice[1]
+    assert view_text(carol, link) == seen_by_alice
+    for page in (alice, carol):
+        page.context.close()
+
+
 def test_two_users_at_once_see_only_the_datasets_and_uploads_they_may(
         signed_app: str, browser: Browser, tmp_path):
-    alice, bob = (browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-                  for _ in range(2))
-    for page, user in ((alice, ALICE), (bob, BOB)):
-        page.set_default_timeout(60_000)
-        page.goto(signed_app)
-        wait_for_app(page)
-        sign_in(page, user["sub"])
+    alice, bob = (signed_in_page(browser, signed_app, user) for user in (ALICE, BOB))
     assert REGISTRY_TITLE in dataset_choices(alice)
     assert REGISTRY_TITLE not in dataset_choices(bob)
 
