@@ -35,7 +35,8 @@ Rules, in order:
    rounded sum and Aalen-Johansen is computed from the three. Every count a curve, its risk
    table or KMunicate table shows is one of these rounded counts or a difference of them (the
    number at risk; so it can be under m, e.g. 17 - 6 - 6 = 5, without telling any true count
-   to better than m), never a count of the data. A group with fewer than m patients is not
+   to better than m), never a count of the data; like every count, one under m is shown as
+   "<m" (the rounded 6 too), so no number from 1 to m - 1 appears. A group with fewer than m patients is not
    drawn and shows no estimate. Log-rank, Gray's test and Cox are computed on the real data
    (a p value or hazard ratio reveals no count); their counts are suppressed.
 """
