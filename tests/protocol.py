@@ -15,8 +15,12 @@ so the dataset and filters chosen in the sidebar hold across screens.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import websockets
@@ -24,6 +28,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
+T = TypeVar("T")
 #: Alert formats the app uses for an error notice (Alert.Format.ERROR).
 _ERROR_ALERT = 1
 _FINISHED = {ForwardMsg.ScriptFinishedStatus.FINISHED_SUCCESSFULLY: "finished",
@@ -210,8 +215,13 @@ def widget_value(element) -> tuple[str, WidgetState] | None:
     return widget.label, state
 
 
-async def _receive(socket: websockets.ClientConnection, timeout_s: float) -> bytes:
-    import asyncio
+def run_in_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``coroutine`` run to its end in a new event loop on a thread of its own (a test may
+    run where Playwright's sync API keeps a loop running on the main thread)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
+
+async def _receive(socket: websockets.ClientConnection, timeout_s: float) -> bytes:
     data = await asyncio.wait_for(socket.recv(), timeout_s)
     return data if isinstance(data, bytes) else data.encode()

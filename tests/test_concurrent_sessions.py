@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.bench_load import SCREENS, STUDY_FILTER
 from bench.hosting import registry_config, running_app
-from tests.protocol import ProtocolSession
+from tests.protocol import ProtocolSession, run_in_own_loop
 
 SESSIONS = 6
 #: Seconds any one screen may take (6 sessions on 2 cores: a few seconds each).
@@ -51,4 +51,4 @@ async def users(base: str) -> list[str]:
 
 def test_sessions_at_once_on_a_configured_registry_open_every_screen_without_error(tmp_path: Path):
     with running_app({"OLIGOMET_CONFIG": str(registry_config(tmp_path, 2))}) as (base, _):
-        assert asyncio.run(users(base)) == []
+        assert run_in_own_loop(users(base)) == []

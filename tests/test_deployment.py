@@ -8,7 +8,6 @@ tests' real PostgreSQL server."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -216,7 +215,7 @@ def test_the_images_files_alone_serve_every_screen_from_a_read_only_tree(tmp_pat
     """What the image would run, without Docker: its CMD in its copied files only, code
     read-only; every screen opens over Streamlit's protocol without an error."""
     from tests.ports import free_port, wait_until_answers
-    from tests.protocol import ProtocolSession
+    from tests.protocol import ProtocolSession, run_in_own_loop
 
     app = image_tree(tmp_path / "image")
     (tmp_path / "home").mkdir()
@@ -242,7 +241,7 @@ def test_the_images_files_alone_serve_every_screen_from_a_read_only_tree(tmp_pat
 
     try:
         wait_until_answers(f"{base}/_stcore/health", process, "the image's command")
-        assert asyncio.run(every_screen()) == []
+        assert run_in_own_loop(every_screen()) == []
     finally:
         process.terminate()
         _, errors = process.communicate(timeout=30)
