@@ -16,6 +16,7 @@ counts.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from functools import reduce
 
@@ -143,8 +144,8 @@ def _in_range(table: ir.Table, condition: InRange) -> ir.BooleanValue:
         bounds.append(column >= condition.low)
     if condition.high is not None:
         bounds.append(column <= condition.high)
-    if dtype.is_floating():
-        bounds.append(~column.isnan())  # the engines order NaN above every number
+    elif dtype.is_floating():
+        bounds.append(column <= math.inf)  # false for NaN, as ~isnan but inside the scan
     matches = reduce(lambda a, b: a & b, bounds) if bounds else column.notnull()
     return _with_missing(matches, _missing(column), condition.include_missing)
 
