@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 
 import ibis
+import ibis.backends.duckdb  # noqa: F401  (imported as the running app has it, not on the clock)
+import ibis.backends.postgres  # noqa: F401
 import ibis.expr.types as ir
 import numpy as np
 import polars as pl
