@@ -24,6 +24,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import polars as pl
+from ibis.common.exceptions import IbisError
 from ibis.formats.polars import PolarsType
 
 from cohort.filters import CohortFilter, Condition, InRange, ValuesIn
@@ -116,7 +117,7 @@ def _any_element_in(table: ir.Table, column: ir.ArrayValue,
 def _backend_name(table: ir.Table) -> str | None:
     try:
         return table.get_backend().name
-    except Exception:  # an unbound table (ibis.table) has no backend
+    except IbisError:  # an unbound table (ibis.table) has no backend
         return None
 
 
