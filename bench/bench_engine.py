@@ -1,14 +1,20 @@
 """Benchmark: filter + 4-group Kaplan-Meier + log-rank over a Parquet registry on disk, through
 DuckDB (cohort.engine: the counts aggregated in the engine), polars' lazy streaming scan (the
-filtered rows collected, then cohort.survival) and lifelines (on the same filtered rows).
+filtered rows collected, then cohort.survival), lifelines (on the same filtered rows) and
+PostgreSQL (cohort.engine over ibis.postgres, the same rows COPYed into a table first).
 
     python -m bench.bench_engine [--sizes 10000000] [--filter sites|age]
-                                 [--lifelines-max 10000000] [--cache DIR]
+                                 [--lifelines-max 10000000] [--postgres-max 10000000]
+                                 [--cache DIR]
+
+PostgreSQL is started as tests/pg.py does (initdb as the postgres user in a temporary
+directory, a free loopback port), loaded with COPY (not timed; printed) and stopped after the
+size's runs; its query time is the app's wait, its peak memory the app process's only.
 
 The Parquet file is generated once per size into ``--cache`` (default /tmp/oligomet-bench),
 streamed in chunks of 1M rows, never into the repository. Each path runs once, in its own
 child process (libraries imported before the clock starts, as in the running app), so that its
-peak memory (``resource.getrusage`` maxrss) is its own; the run checks that every path gives
+peak memory (``VmHWM``) is its own; the run checks that every path gives
 the same log-rank chi-square.
 """
 
@@ -18,13 +24,15 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import ibis
+import ibis.backends.duckdb  # noqa: F401  (imported as the running app has it, not on the clock)
+import ibis.backends.postgres  # noqa: F401
+import ibis.expr.types as ir
 import numpy as np
 import polars as pl
 from lifelines import KaplanMeierFitter
@@ -120,7 +128,59 @@ def via_lifelines(path: Path) -> tuple[float, int]:
     return multivariate_logrank_test(t, g, e).test_statistic, rows.height
 
 
-PATHS = {"duckdb": via_duckdb, "polars": via_polars, "lifelines": via_lifelines}
+def _postgres_table() -> ir.Table:
+    """The ``registry`` table of the server the parent started (port and password in the
+    environment of this child process only)."""
+    con = ibis.postgres.connect(host="127.0.0.1", port=int(os.environ["BENCH_PG_PORT"]),
+                                user="postgres", password=os.environ["BENCH_PG_PASSWORD"],
+                                database="registry")
+    return con.table("registry")
+
+
+def via_postgres(path: Path) -> tuple[float, int]:
+    table = _postgres_table()
+    counts = engine.event_counts(engine.filtered(table, FILTER), *COLUMNS[1:], by="histology")
+    km_from_counts(counts)
+    return logrank_from_counts(counts).chisq, counts.height
+
+
+PATHS = {"duckdb": via_duckdb, "polars": via_polars, "lifelines": via_lifelines,
+         "postgres": via_postgres}
+
+
+def _pg_array(sites: pl.Expr) -> pl.Expr:
+    """A text list as a PostgreSQL array literal, e.g. {"lung","lymph node"}."""
+    return pl.concat_str(pl.lit("{"), sites.list.eval(pl.concat_str(pl.lit('"'), pl.element(),
+                                                                     pl.lit('"')))
+                         .list.join(","), pl.lit("}"))
+
+
+def load_postgres(server, path: Path) -> float:
+    """COPY the Parquet file into ``registry`` (the filter and count columns) batch by batch;
+    returns the seconds taken (COPY + ANALYZE)."""
+    import pyarrow.parquet as pq
+
+    t0 = time.perf_counter()
+    with server.connect() as con:
+        con.execute("CREATE TABLE registry (age_years double precision, treated_sites text[],"
+                    " histology text, os_months double precision, os_event bigint)")
+        with con.cursor().copy("COPY registry FROM STDIN (FORMAT csv)") as copy:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=CHUNK):
+                frame = pl.from_arrow(batch).with_columns(
+                    treated_sites=_pg_array(pl.col("treated_sites")))
+                copy.write(frame.select("age_years", "treated_sites", *COLUMNS)
+                           .write_csv(include_header=False))
+        con.execute("ANALYZE registry")
+    return time.perf_counter() - t0
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory in MB: VmHWM of its own address space. (Not
+    ``getrusage``'s ru_maxrss: Linux carries the parent's peak across fork + exec into it, so
+    every child reported at least the parent's size.)"""
+    status = Path("/proc/self/status").read_text()
+    kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(kib) / 1024
 
 
 def child(name: str, path: Path) -> None:
@@ -128,15 +188,29 @@ def child(name: str, path: Path) -> None:
     t0 = time.perf_counter()
     chisq, fetched = PATHS[name](path)
     seconds = time.perf_counter() - t0
-    maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    maxrss_mb = _peak_rss_mb()
     print(json.dumps({"seconds": seconds, "chisq": float(chisq), "fetched": fetched,
                       "maxrss_mb": maxrss_mb}))
 
 
-def run(name: str, path: Path) -> dict:
+def run(name: str, path: Path, env: dict[str, str] | None = None) -> dict:
     out = subprocess.run([sys.executable, "-m", "bench.bench_engine", "--child", name,
-                          str(path)], check=True, capture_output=True, text=True)
+                          str(path)], check=True, capture_output=True, text=True,
+                         env={**os.environ, **(env or {})})
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _run_on_postgres(path: Path) -> dict:
+    """Start a server, load ``path``, run the postgres path in a child, stop the server."""
+    from tests.pg import start_postgres, stop
+
+    server = start_postgres()
+    try:
+        print(f"  PostgreSQL loaded by COPY in {load_postgres(server, path):.1f} s")
+        return run("postgres", path, {"BENCH_PG_PORT": str(server.port),
+                                      "BENCH_PG_PASSWORD": server.password})
+    finally:
+        stop(server)
 
 
 def main() -> None:
@@ -144,6 +218,8 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000_000])
     ap.add_argument("--lifelines-max", type=int, default=10_000_000,
                     help="largest size lifelines runs on")
+    ap.add_argument("--postgres-max", type=int, default=10_000_000,
+                    help="largest size PostgreSQL runs on (0: never)")
     ap.add_argument("--filter", choices=list(FILTERS), default="sites")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/oligomet-bench"))
     ap.add_argument("--child", nargs=2, metavar=("PATH_NAME", "FILE"), help=argparse.SUPPRESS)
@@ -160,8 +236,11 @@ def main() -> None:
         path = parquet_file(n, args.cache)
         print(f"{n:,} patients: {path} ({path.stat().st_size / 2**20:.0f} MiB, "
               f"ready in {time.perf_counter() - t0:.1f} s)")
-        names = [p for p in PATHS if p != "lifelines" or n <= args.lifelines_max]
-        results = {name: run(name, path) for name in names}
+        names = [p for p in PATHS if p not in ("lifelines", "postgres")
+                 or n <= (args.lifelines_max if p == "lifelines" else args.postgres_max)]
+        results = {name: run(name, path) for name in names if name != "postgres"}
+        if "postgres" in names:
+            results["postgres"] = _run_on_postgres(path)
         base = results["duckdb"]
         for name, r in results.items():
             assert abs(r["chisq"] - base["chisq"]) <= 1e-6 * max(1.0, base["chisq"]), results
