@@ -26,6 +26,8 @@ from cohort.analysis import (
     rmst_title,
     suggested_cut,
 )
+from cohort.cox import format_p_value
+from cohort.elementwise import each_value
 from cohort.figures.km import cif_figure, km_figure
 from cohort.schema import PATIENT_ID, Endpoint, column_label, is_numeric, is_outcome_column
 from cohort.suppression import km_caption_words
@@ -205,48 +207,48 @@ def choose_reference(patients: pl.DataFrame, request: SurvivalRequest,
 
 
 def show_tables(result: SurvivalResult) -> None:
-    """Medians, landmark rates, RMST and log-rank: the numbers under the figure, every time in
-    the result's unit (on screen, in the report and in the CSV/Excel files)."""
+    """Medians, hazard ratios, landmark rates, RMST, median follow-up and log-rank: the numbers
+    under the figure, every time in the result's unit (on screen, in the report and in the
+    CSV/Excel files). Full width, one under another: side by side at 1280 px the long group
+    names left the estimates cut off at the tables' right edge."""
     words = unit_label(result.unit)
-    left, right = st.columns(2)
-    with left:
-        st.markdown("**Median survival (95% CI)**")
-        show_table(result.medians.select("group", "n", "events", "median_text"),
-                   "Median survival (95% CI)", download=export_table(result, "medians"),
-                   column_config={"median_text": f"median, {words} (95% CI)"})
-        st.markdown("**Median follow-up** (reverse Kaplan-Meier)")
-        show_table(result.follow_up.select("group", "n", "under_follow_up", "text"),
-                   "Median follow-up (reverse Kaplan-Meier)",
-                   download=export_table(result, "follow_up"),
-                   column_config={"under_follow_up": "still followed (censored)",
-                                  "text": f"median, {words} (IQR)"})
-        if result.request.landmarks:
-            st.markdown("**Landmark rates**")
-            show_table(landmark_table(result), "Landmark rates",
-                       download=export_table(result, "landmarks"), column_config={
-                           "time": st.column_config.NumberColumn(words, format="%g"),
-                           "estimate": "survival (95% CI)", "n_risk": "at risk"})
-    with right:
-        if result.rmst is not None:
-            title = rmst_title(result)
-            st.markdown(f"**{title}**")
-            show_table(result.rmst, title, download=export_table(result, "rmst"), column_config={
-                "tau": st.column_config.NumberColumn(f"up to, {words}", format="%g"),
-                "rmst": st.column_config.NumberColumn(f"RMST, {words}", format="%.2f"),
-                "se": st.column_config.NumberColumn(f"SE, {words}", format="%.2f")})
-        if result.hazard_ratios is not None and result.hazard_ratios.height:
-            show_hazard_ratios(result)
-        if result.logrank is not None:
-            show_logrank(result)
+    st.markdown("**Median survival (95% CI)**")
+    show_table(result.medians.select("group", "n", "events", "median_text"),
+               "Median survival (95% CI)", download=export_table(result, "medians"),
+               column_config={"median_text": f"median, {words} (95% CI)"})
+    if result.hazard_ratios is not None and result.hazard_ratios.height:
+        show_hazard_ratios(result)
+    if result.request.landmarks:
+        st.markdown("**Landmark rates**")
+        show_table(landmark_table(result), "Landmark rates",
+                   download=export_table(result, "landmarks"), column_config={
+                       "time": st.column_config.NumberColumn(words, format="%g"),
+                       "estimate": "survival (95% CI)", "n_risk": "at risk"})
+    if result.rmst is not None:
+        title = rmst_title(result)
+        st.markdown(f"**{title}**")
+        show_table(result.rmst, title, download=export_table(result, "rmst"), column_config={
+            "tau": st.column_config.NumberColumn(f"up to, {words}", format="%g"),
+            "rmst": st.column_config.NumberColumn(f"RMST, {words}", format="%.2f"),
+            "se": st.column_config.NumberColumn(f"SE, {words}", format="%.2f")})
+    st.markdown("**Median follow-up** (reverse Kaplan-Meier)")
+    show_table(result.follow_up.select("group", "n", "under_follow_up", "text"),
+               "Median follow-up (reverse Kaplan-Meier)",
+               download=export_table(result, "follow_up"),
+               column_config={"under_follow_up": "still followed (censored)",
+                              "text": f"median, {words} (IQR)"})
+    if result.logrank is not None:
+        show_logrank(result)
 
 
 def show_hazard_ratios(result: SurvivalResult) -> None:
     """The figure's hazard ratios as a table, with n, events and the Wald p."""
     title = f"Hazard ratios vs {result.reference} (Cox, Efron ties)"
     st.markdown(f"**{literal_markdown(title)}**")
-    show_table(result.hazard_ratios.select("group", "n", "events", "text", "p"), title,
-               download=result.hazard_ratios.drop("text"), column_config={
-                   "text": "HR (95% CI)", "p": st.column_config.NumberColumn(format="%.4g")})
+    ratios = result.hazard_ratios
+    shown = ratios.select("group", "n", "events", "text").with_columns(
+        each_value(ratios, "p", format_p_value).fill_null(""))  # the reference has no p
+    show_table(shown, title, download=ratios.drop("text"), column_config={"text": "HR (95% CI)"})
 
 
 def show_logrank(result: SurvivalResult) -> None:

@@ -175,3 +175,12 @@ def test_a_median_not_reached_shows_its_lower_bound():
     assert re.fullmatch(r"NR \(\d+\.\d–NR\)", grade_1["median_text"])
     report = dict(at.session_state["_shown_this_run"].tables)["Median survival (95% CI)"]
     assert grade_1["median_text"] in report.to_series(-1).to_list()
+
+
+def test_the_hazard_ratio_table_writes_p_as_a_clinician_reads_it_and_leaves_the_reference_blank():
+    at = open_app("pages/survival.py", **{"survival.by": "study"})
+    table = drawn_table(at, "HR (95% CI)")
+    reference = table.filter(pl.col("HR (95% CI)") == "reference")
+    assert reference.height == 1 and reference["p"].to_list() == [""]
+    p_values = table.filter(pl.col("HR (95% CI)") != "reference")["p"].to_list()
+    assert p_values and all(re.fullmatch(r"<0\.001|[01]\.\d{3}", p) for p in p_values), p_values
