@@ -13,6 +13,7 @@ and a group of fewer than min_cell patients shows no median, IQR or range.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
@@ -60,13 +61,34 @@ def _numeric_rows(column: pl.Series) -> list[tuple[str, str]]:
     ]
 
 
+ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
+
+
+def ordinal_rank(level: str) -> int | None:
+    """The rank of a level that names a grade or stage: 'I'-'X', '1', 'grade 2', 'G3', 'stage
+    IV' (case and blanks ignored); None for any other text."""
+    words = re.fullmatch(r"(?:grade|stage|g)?\s*([ivx]+|\d+)", level.strip().lower())
+    if words is None:
+        return None
+    token = words.group(1)
+    if token.isdigit():
+        return int(token)
+    return ROMAN.index(token.upper()) + 1 if token.upper() in ROMAN else None
+
+
 def _level_counts(column: pl.Series) -> dict[str, int]:
+    """Counts per level, most frequent first; levels that are all grades or stages ('I', 'II',
+    'III'; 'G1'...) in their own order instead."""
     if isinstance(column.dtype, pl.List):
         values = column.list.unique().explode().drop_nulls()
     else:
         values = column.drop_nulls()
     counts = values.cast(pl.String).value_counts(sort=True)
-    return dict(zip(counts[counts.columns[0]].to_list(), counts["count"].to_list(), strict=True))
+    pairs = list(zip(counts[counts.columns[0]].to_list(), counts["count"].to_list(), strict=True))
+    ranks = [ordinal_rank(level) for level, _ in pairs]
+    if column.dtype == pl.String and pairs and None not in ranks:
+        pairs = [pair for _, pair in sorted(zip(ranks, pairs, strict=True))]
+    return dict(pairs)
 
 
 def _missing(column: pl.Series) -> int:
