@@ -37,6 +37,8 @@ CODING_NAMES: dict[str, str] = {name.split(" (")[0]: name for name in EVENT_CODI
 #: Standard endpoints from dates: TOML field -> the ``standard_rules`` argument.
 STANDARD_EVENT_DATES = ("progression", "local_failure", "next_treatment")
 RESERVED_ENDPOINT_KEYS = ("os", "pfs", "lc", "ttnt")
+#: Rows a model may fetch from an engine dataset unless its ``row_limit`` says otherwise.
+DEFAULT_ROW_LIMIT = 1_000_000
 #: Seconds between two checks whether a database source changed (a count query).
 DEFAULT_CHECK_SECONDS = 60
 FILE_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".parquet")
@@ -101,6 +103,11 @@ class DatasetConfig:
     synthetic: bool = False
     check_seconds: int = DEFAULT_CHECK_SECONDS
     omop: OmopSettings | None = None  # the patients are built from an OMOP CDM schema
+    #: Kept in its engine (DuckDB over Parquet or a DuckDB file, PostgreSQL): the filters and
+    #: aggregations run there, never reading the patients into the app (cohort.engine_cohort).
+    engine: bool = False
+    #: Most rows a screen that needs rows (Cox, dose plots) fetches from an engine dataset.
+    row_limit: int = DEFAULT_ROW_LIMIT
 
     def patient_columns(self) -> list[str]:
         """The source columns the reading uses (mapped, kept, dates, statuses), each once:
@@ -247,7 +254,7 @@ class _Fields:
 
 _DATASET_FIELDS = ("title", "provenance", "patients", "toxicities", "reading",
                    "toxicity_mapping", "access", "min_cell", "accept_warnings", "synthetic",
-                   "check_seconds", "omop")
+                   "check_seconds", "omop", "engine", "row_limit")
 #: Fields an ``omop`` dataset does not take: its patients and their reading are the mapping's.
 _NOT_WITH_OMOP = ("patients", "reading", "toxicities", "toxicity_mapping")
 
@@ -282,6 +289,14 @@ def _dataset(key: str, table: Any, fields: _Fields, reserved: Collection[str]
     access = _access(table.get("access"), fields)
     min_cell = fields.whole(table, "min_cell", 0)
     check_seconds = fields.whole(table, "check_seconds", 1)
+    row_limit = fields.whole(table, "row_limit", 1)
+    engine = fields.flag(table, "engine")
+    if engine and patients is not None and patients.kind == "file" \
+            and patients.path.suffix.lower() != ".parquet":
+        fields.problem("engine", "a file kept in the engine must be Parquet (or use a DuckDB "
+                                 "or PostgreSQL source)")
+    if engine and omop is not None:
+        fields.problem("engine", "not with omop (its patients table is built in memory)")
     if None in (title, provenance, patients, options):
         return None
     return DatasetConfig(
@@ -290,6 +305,7 @@ def _dataset(key: str, table: Any, fields: _Fields, reserved: Collection[str]
         min_cell=min_cell, accept_warnings=fields.flag(table, "accept_warnings"),
         synthetic=fields.flag(table, "synthetic"),
         check_seconds=check_seconds or DEFAULT_CHECK_SECONDS, omop=omop,
+        engine=engine, row_limit=row_limit or DEFAULT_ROW_LIMIT,
     )
 
 

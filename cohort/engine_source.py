@@ -27,7 +27,8 @@ from cohort.io import EVENT_CODINGS, MONTHS_PER_UNIT
 from cohort.schema import PATIENT_COLUMNS
 from cohort.sources import Connections
 
-#: Canonical text columns whose in-memory reading converts the text (not compiled here).
+#: Canonical columns whose in-memory reading converts text (not compiled here; a source
+#: column already of the canonical type, a list of sites or a Boolean, is read as it is).
 _CONVERTED_TEXT = ("treated_sites", "sex", "dlt", "toxicity_assessed")
 
 
@@ -69,7 +70,7 @@ def _canonical(value: ir.Value, canonical: str, dataset: DatasetConfig) -> ir.Va
         if options.time_unit not in MONTHS_PER_UNIT:
             raise EngineError("state the unit of the time columns")
         return value.cast("float64") * MONTHS_PER_UNIT[options.time_unit]
-    if canonical in _CONVERTED_TEXT:
+    if canonical in _CONVERTED_TEXT and value.type().is_string():
         raise EngineError(f"{canonical} is converted from text on reading: not compiled")
     return value
 
@@ -86,6 +87,29 @@ def engine_table(dataset: DatasetConfig, connections: Connections) -> ir.Table:
         raise EngineError(f"{dataset.patients.label}: no column {', '.join(absent)}")
     return source.select(**{canonical: _canonical(source[column], canonical, dataset)
                             for column, canonical in options.mapping.items()})
+
+
+def reading_problems(dataset: DatasetConfig, connections: Connections) -> list[str]:
+    """What the engine reading would silently count as missing, checked in one aggregate
+    query over the source: per event column the values outside its stated coding, per time
+    column the negative times. Each problem names the source, the column and how many rows
+    (never a value); [] when the reading is clean."""
+    source = _connect(dataset.patients, connections)
+    checks: dict[str, tuple[str, str, ir.BooleanValue]] = {}
+    for i, (column, canonical) in enumerate(dataset.options.mapping.items()):
+        value = source[column]
+        coded = _canonical(value, canonical, dataset)
+        if canonical.endswith("_event") and canonical in PATIENT_COLUMNS:
+            checks[f"_{i}"] = (column, "not a code of its stated event coding",
+                               value.notnull() & coded.isnull())
+        elif canonical.endswith("_months") and canonical in PATIENT_COLUMNS:
+            checks[f"_{i}"] = (column, "negative time", coded < 0)
+    if not checks:
+        return []
+    sums = {key: check.cast("int32").sum().fill_null(0) for key, (_, _, check) in checks.items()}
+    row = source.aggregate(**sums).to_polars().row(0, named=True)
+    return [f"{dataset.patients.label}, column '{column}': {int(row[key]):,} row(s) {words}"
+            for key, (column, words, _) in checks.items() if row[key]]
 
 
 def model_rows(table: ir.Table, cohort_filter: CohortFilter, columns: list[str],

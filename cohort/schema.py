@@ -121,18 +121,23 @@ class Cohort:
         return self.patients.height
 
     def endpoints(self) -> list[Endpoint]:
-        """Canonical endpoints whose time and event columns are both present, then any other
-        ``K_months`` / ``K_event`` pair (an endpoint derived from dates under its own name)."""
-        cols = set(self.patients.columns)
-        canonical = [e for e in ENDPOINTS.values() if e.time in cols and e.event in cols]
-        known = {e.time for e in ENDPOINTS.values()}
-        custom = [Endpoint(c.removesuffix("_months").upper(),
-                           c.removesuffix("_months").replace("_", " ").capitalize(), c,
-                           c.removesuffix("_months") + "_event")
-                  for c in self.patients.columns
-                  if c.endswith("_months") and c not in known
-                  and c.removesuffix("_months") + "_event" in cols]
-        return canonical + custom
+        """The endpoints of the patients' columns (:func:`endpoints_of`)."""
+        return endpoints_of(self.patients.columns)
+
+
+def endpoints_of(columns: Collection[str]) -> list[Endpoint]:
+    """Canonical endpoints whose time and event columns are both present, then any other
+    ``K_months`` / ``K_event`` pair (an endpoint derived from dates under its own name)."""
+    cols = set(columns)
+    canonical = [e for e in ENDPOINTS.values() if e.time in cols and e.event in cols]
+    known = {e.time for e in ENDPOINTS.values()}
+    custom = [Endpoint(c.removesuffix("_months").upper(),
+                       c.removesuffix("_months").replace("_", " ").capitalize(), c,
+                       c.removesuffix("_months") + "_event")
+              for c in columns
+              if c.endswith("_months") and c not in known
+              and c.removesuffix("_months") + "_event" in cols]
+    return canonical + custom
 
 #: One line per canonical column, for the data dictionary and the column-mapping screen.
 COLUMN_DESCRIPTIONS: dict[str, str] = {

@@ -5,11 +5,11 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from cohort.figures.distributions import distribution_figure, shown_n
 from cohort.schema import column_label
 from cohort.suppression import attrition_text, caption_words, patient_count
-from cohort.tables import default_variables, table_one
+from cohort.tables import default_variables
 from ui.charts import show_figure
+from ui.describe import rows_needed
 from ui.hardening import run_through_entry_script
 from ui.session import current_view
 from ui.tables import show_table
@@ -26,12 +26,11 @@ DISTRIBUTION_COLUMNS = (
 MAX_GROUPS = 12
 
 view = current_view()
-patients = view.patients
 st.title("Cohort")
 st.caption(literal_markdown(f"{view.label}. {view.cohort.provenance}"))
 
 counts = st.columns(3)
-counts[0].metric("Patients", patient_count(patients.height, view.min_cell),
+counts[0].metric("Patients", patient_count(view.n_patients, view.min_cell),
                  help="after the filters in the sidebar")
 if not view.min_cell:
     counts[1].metric("In the dataset", f"{view.cohort.n_patients:,}")
@@ -43,21 +42,22 @@ if view.min_cell:
 
 st.subheader("Attrition")
 st.caption(literal_markdown(f"Filters: {view.filter.describe()}"))
-show_table(attrition_text(view.filter.attrition(view.cohort.patients), view.min_cell),
+show_table(attrition_text(view.attrition(), view.min_cell),
            "Attrition", column_config={"step": None})
 
-def describe(patients: pl.DataFrame) -> None:
+def describe() -> None:
     """Table 1 by a chosen group, and distributions of the main variables."""
     st.subheader("Baseline characteristics (Table 1)")
-    variables = default_variables(patients, view.cohort.identifying)
+    choices = view.choices
+    variables = default_variables(choices, view.cohort.identifying)
     group_options = [c for c in variables
-                     if not isinstance(patients.schema[c], pl.List)
-                     and patients[c].n_unique() <= MAX_GROUPS
-                     and not (patients.schema[c].is_float())]
+                     if not isinstance(choices.schema[c], pl.List)
+                     and choices[c].n_unique() <= MAX_GROUPS
+                     and not (choices.schema[c].is_float())]
     by = url_selectbox("Columns by", [None, *group_options], format_func=lambda c:
                        "Overall only" if c is None else column_label(c), key="table_one_by",
                        param="cohort.by")
-    table = table_one(patients, by=by, variables=variables, min_cell=view.min_cell)
+    table = view.table_one(by, variables)
     first_of_each = pl.col("characteristic").ne_missing(pl.col("characteristic").shift(1))
     shown_table = table.with_columns(
         pl.when(first_of_each).then(pl.col("characteristic")).otherwise(pl.lit("")))
@@ -67,15 +67,16 @@ def describe(patients: pl.DataFrame) -> None:
                               "statistic": st.column_config.TextColumn("", width="medium")})
 
     st.subheader("Distributions")
-    shown = [c for c in DISTRIBUTION_COLUMNS if c in patients.columns]
+    shown = [c for c in DISTRIBUTION_COLUMNS if c in choices.columns]
     for start in range(0, len(shown), 2):
         for slot, column in zip(st.columns(2), shown[start:start + 2], strict=False):
             with slot:
-                show_figure(distribution_figure(patients[column], column, view.min_cell),
-                            column_label(column), n=shown_n(patients[column], view.min_cell))
+                figure, n = view.distribution(column)
+                show_figure(figure, column_label(column), n=n)
 
 
-if patients.is_empty():
+if view.n_patients == 0:
     st.warning("No patient matches the filters. Widen them in the sidebar.")
 else:
-    describe(patients)
+    with rows_needed():
+        describe()

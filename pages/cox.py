@@ -35,7 +35,7 @@ from cohort.suppression import in_total_words, patient_count, used_words
 from ui import collect
 from ui.cache import session_cache
 from ui.charts import show_figure
-from ui.describe import figure_caption
+from ui.describe import figure_caption, rows_needed
 from ui.hardening import run_through_entry_script
 from ui.session import View, current_view
 from ui.tables import show_table
@@ -266,8 +266,8 @@ def forest_caption(view: View, label: str, result: CoxResult, strata: list[str],
         method += f"; stratified by {', '.join(column_label(s) for s in strata)}"
     if cause_specific:
         method += "; competing events censored (cause-specific HRs)"
-    if result.n < view.patients.height:
-        method += f"; complete cases, {used_words(result.n, view.patients.height, view.min_cell)}"
+    if result.n < view.n_patients:
+        method += f"; complete cases, {used_words(result.n, view.n_patients, view.min_cell)}"
     return figure_caption(view, lower_first(label), method, result.n)
 
 
@@ -280,39 +280,51 @@ def main() -> None:
     """The screen. Returns early (rather than ``st.stop()``) so the entry script still writes
     the URL and shows link notices."""
     view = current_view()
-    patients = view.patients
+    choices = view.choices
     st.title("Cox model")
     st.caption(literal_markdown(f"{view.label}. Filters: {view.filter.describe()}"))
     key = f"cox.{view.dataset}"
-    picked = choose_endpoint(patients, view.cohort.endpoints(), key)
+    picked = choose_endpoint(choices, view.cohort.endpoints(), key)
     if picked is None:
         st.info("This dataset has no time-to-event columns (a time column and a 0/1 event "
                 "column). Load a dataset with an endpoint on the Data page.")
         return
-    label, time, event, endpoint = picked
-    if patients.is_empty():
+    if view.n_patients == 0:
         st.warning("No patient matches the filters. Widen them in the sidebar.")
         return
-    options = [c for c in covariate_options(patients, view.cohort.identifying)
+    with rows_needed():
+        fit_screen(view, picked, key)
+
+
+def fit_screen(view: View, picked: tuple[str, str, str, Endpoint | None], key: str) -> None:
+    """Covariates, references, strata, the fit and its tables and figure. The rows come from
+    the view with only the columns the model uses (an engine dataset's within its row
+    limit)."""
+    label, time, event, endpoint = picked
+    choices = view.choices
+    options = [c for c in covariate_options(choices, view.cohort.identifying)
                if c not in (time, event)]
     covariates = url_multiselect("Covariates", options, format_func=column_label,
                                  key=f"{key}.covariates", param="cox.covariates",
                                  placeholder="choose one or more covariates")
+    patients = view.rows(list(dict.fromkeys([time, event, *covariates])))
     usable = patients.drop_nulls([time, event, *covariates])
     reference = reference_widgets(usable, covariates, key)
     per = per_widgets(usable, covariates, key)
     strata_options = [c for c in options if c not in covariates
-                      and is_categorical(patients.schema[c])]
+                      and is_categorical(choices.schema[c])]
     strata = url_multiselect("Strata (optional: a separate baseline hazard per stratum)",
                              strata_options, format_func=column_label, key=f"{key}.strata",
                              param="cox.strata")
     methods = f"{METHOD}. {event_note(event, endpoint, patients)}"
-    st.caption(literal_markdown(methods + post_treatment_note(patients)))
+    st.caption(literal_markdown(methods + post_treatment_note(choices)))
     collect.add_note(methods)
     if not covariates:
         st.info("Choose one or more covariates to fit the model.")
         return
     used = list(dict.fromkeys([time, event, *covariates, *strata]))
+    if strata:
+        patients = view.rows(used)
     result, univariable = fit_models(patients.select(used), time, event, tuple(covariates),
                                      reference, tuple(strata), per)
     for message in result.messages:
@@ -320,7 +332,7 @@ def main() -> None:
     show_dropped(result, label)
     if result.terms.is_empty():
         return
-    show_counts(result, patients.height)
+    show_counts(result, view.n_patients)
     terms = suppressed_terms(result.terms, view.min_cell)
     table = univariable_multivariable_table(suppressed_terms(univariable, view.min_cell), terms)
     st.subheader(literal_markdown(f"Hazard ratios: {label}"))
@@ -341,6 +353,5 @@ def main() -> None:
                    "test": "Test",
                    "chisq": st.column_config.NumberColumn("Chi-square", format="%.2f")})
     show_ph_test(result, label)
-
 
 main()

@@ -31,7 +31,7 @@ from cohort.figures.km import cif_figure
 from cohort.schema import column_label
 from cohort.suppression import is_small, km_caption_words, patient_count
 from ui.charts import show_figure
-from ui.describe import cohort_words, figure_caption
+from ui.describe import cohort_words, figure_caption, rows_needed
 from ui.hardening import run_through_entry_script
 from ui.session import View, current_view
 from ui.tables import show_table
@@ -66,8 +66,15 @@ def distribution_caption(view: View, data: pl.DataFrame, column: str, by: str, k
     return f"{cohort_words(view, patients_with_value(data, column))}. {method}."
 
 
+def dose_rows(view: View, wanted: tuple[str, ...]) -> pl.DataFrame:
+    """The kept patients with those of the ``wanted`` columns the dataset has (an engine
+    dataset's rows fetched within its row limit)."""
+    return view.rows([c for c in wanted if c in view.choices.columns])
+
+
 def distributions(view: View, key: str) -> None:
-    patients = view.patients
+    patients = dose_rows(view, (*RT_COLUMNS, *GROUPINGS, "dose_per_fraction_gy", "bed10_gy",
+                                "eqd2_gy"))
     st.subheader("Dose distributions")
     if not has_values(patients, RT_COLUMNS):
         st.info("This dataset has no radiotherapy dose columns (total dose and fractions), so "
@@ -107,7 +114,7 @@ def distributions(view: View, key: str) -> None:
 
 
 def local_control(view: View, key: str) -> None:
-    patients = view.patients
+    patients = dose_rows(view, (*LC, "bed10_gy"))
     st.subheader("Local control by BED10")
     if not has_values(patients, (*LC, "bed10_gy")):
         st.info("Local control by dose needs local-control follow-up (lc_months, lc_event) and "
@@ -173,7 +180,7 @@ def bed_cox(patients: pl.DataFrame, min_cell: int | None = None) -> None:
 
 
 def phase_one(view: View) -> None:
-    patients = view.patients
+    patients = dose_rows(view, (*DLT_COLUMNS, "drug_dose_mg", "rt_total_dose_gy"))
     st.subheader("Phase 1 dose escalation")
     if not set(DLT_COLUMNS) <= set(patients.columns):
         st.caption("No dose-level / DLT columns in this dataset.")
@@ -213,13 +220,14 @@ def main() -> None:
     view = current_view()
     st.title("Dose")
     st.caption(literal_markdown(f"{view.label}. Filters: {view.filter.describe()}"))
-    if view.patients.is_empty():
+    if view.n_patients == 0:
         st.warning("No patient matches the filters. Widen them in the sidebar.")
         return
     key = f"dose.{view.dataset}"
-    distributions(view, key)
-    local_control(view, key)
-    phase_one(view)
+    for section in (lambda: distributions(view, key), lambda: local_control(view, key),
+                    lambda: phase_one(view)):
+        with rows_needed():
+            section()
 
 
 main()

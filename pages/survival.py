@@ -14,7 +14,6 @@ from cohort.analysis import (
     SMALL_GROUP,
     SurvivalRequest,
     SurvivalResult,
-    analyse_survival,
     cif_at,
     export_table,
     hidden_groups_text,
@@ -22,9 +21,7 @@ from cohort.analysis import (
     left_out_text,
     method_text,
     pooled_label,
-    reference_options,
     rmst_title,
-    suggested_cut,
 )
 from cohort.cox import format_p_value
 from cohort.elementwise import each_value
@@ -47,7 +44,7 @@ from ui import collect
 from ui.charts import show_figure
 from ui.describe import cohort_words
 from ui.hardening import run_through_entry_script
-from ui.session import current_view
+from ui.session import View, current_view
 from ui.tables import show_table
 from ui.text import literal_markdown
 from ui.urlstate import url_number, url_number_multiselect, url_selectbox, url_toggle
@@ -152,22 +149,23 @@ def choose_options(unit: str | None) -> tuple[float, float, str, dict]:
     return tau, x_max, conf_type, toggles
 
 
-def choose_request(patients: pl.DataFrame, endpoint: Endpoint, identifying: Collection[str],
-                   min_cell: int | None = None) -> tuple[SurvivalRequest, dict]:
+def choose_request(view: View, endpoint: Endpoint) -> tuple[SurvivalRequest, dict]:
     """Stratum, cut, time unit, landmarks, RMST tau, CI type and the figure's toggles; strata
-    (never ``identifying`` columns) and the suggested cut come from the patients with the
-    endpoint recorded."""
-    patients = patients.drop_nulls([endpoint.time, endpoint.event])
+    (never the cohort's identifying columns) and the suggested cut come from the patients
+    with the endpoint recorded."""
+    recorded = [endpoint.time, endpoint.event]
+    choices = view.choices if view.in_engine else view.choices.drop_nulls(recorded)
     columns = st.columns([2, 1, 1, 2])
     with columns[0]:
-        by = url_selectbox("Stratify by", [None, *stratifiable(patients, identifying)], key="surv.by",
+        by = url_selectbox("Stratify by", [None, *stratifiable(choices, view.cohort.identifying)],
+                           key="surv.by",
                            param="survival.by", format_func=lambda c: "No strata" if c is None
                            else column_label(c))
     cut = None
-    if by and is_numeric(patients.schema[by]):
+    if by and is_numeric(choices.schema[by]):
         with columns[1]:
             cut = url_number("Split at", key=f"surv.cut.{by}", param="survival.cut",
-                             value=suggested_cut(patients, by),
+                             value=view.suggested_cut(by, recorded),
                              min_value=-1e9, max_value=1e9, step=1.0,
                              help="Groups: below the value, and at or above it")
     with columns[2]:
@@ -182,7 +180,7 @@ def choose_request(patients: pl.DataFrame, endpoint: Endpoint, identifying: Coll
     )
     left, right = st.columns([2, 2], vertical_alignment="bottom")
     with left:
-        request = replace(request, reference=choose_reference(patients, request, min_cell))
+        request = replace(request, reference=choose_reference(view, request))
     with right:
         toggles["kmunicate"] = url_toggle(
             "KMunicate table", key="surv.kmunicate", param="survival.kmunicate",
@@ -191,12 +189,11 @@ def choose_request(patients: pl.DataFrame, endpoint: Endpoint, identifying: Coll
     return request, toggles | {"x_max": x_max or None}
 
 
-def choose_reference(patients: pl.DataFrame, request: SurvivalRequest,
-                     min_cell: int | None = None) -> str | None:
+def choose_reference(view: View, request: SurvivalRequest) -> str | None:
     """The group the hazard ratios are against (link ``survival.reference``; default the
     largest group; under ``min_cell`` never a group of fewer patients); None without
     strata."""
-    groups, largest = reference_options(patients, request, min_cell)
+    groups, largest = view.reference_options(request)
     if len(groups) < 2:
         return None
     index = groups.index(largest) if largest in groups else 0
@@ -304,7 +301,7 @@ def show_result(view, endpoint: Endpoint, request: SurvivalRequest, result: Surv
         words = km_caption_words(result.min_cell)
         caption += f". {words[0].upper()}{words[1:]}"
     if result.left_out:
-        st.caption(literal_markdown(left_out_text(result, view.patients.height)))
+        st.caption(literal_markdown(left_out_text(result, view.n_patients)))
     if result.hidden_groups:
         st.info(literal_markdown(hidden_groups_text(result)), icon=":material/visibility_off:")
     if result.pooled:
@@ -334,14 +331,13 @@ def main() -> None:
     it rewrites the link and shows notices after the screen."""
     view = current_view()
     st.title("Survival")
-    endpoint = choose_endpoint(view.patients, view.cohort.endpoints())
+    endpoint = choose_endpoint(view.choices, view.cohort.endpoints())
     if endpoint is None:
         st.warning("This dataset has no time-to-event columns. Map a time and an event column "
                    "on the Data page.")
         return
-    request, options = choose_request(view.patients, endpoint, view.cohort.identifying,
-                                      view.min_cell)
-    result = analyse_survival(view.patients, request, view.min_cell)
+    request, options = choose_request(view, endpoint)
+    result = view.survival(request)
     if result.n == 0:
         st.warning(f"No patient in this cohort has {endpoint.label.lower()} data. Choose "
                    "another endpoint or widen the filters.")

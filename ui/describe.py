@@ -2,8 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+
+from cohort.engine_source import RowLimitError
 from cohort.suppression import patient_count
 from ui.session import View
+from ui.text import literal_markdown
+
+
+@contextmanager
+def rows_needed() -> Iterator[None]:
+    """Around what needs the patients' rows: past an engine dataset's row limit, the reason
+    and what to do are shown instead (the screen's other parts stay)."""
+    try:
+        yield
+    except RowLimitError as refused:
+        st.info(literal_markdown(f"{refused} (this part of the screen needs the patients' "
+                                 "rows; counts and survival statistics run in the database)."),
+                icon=":material/filter_alt:")
 
 
 def cohort_label(view: View) -> str:
@@ -17,7 +36,7 @@ def cohort_words(view: View, n: int | str | None = None, dataset: bool = True) -
     ``dataset``: 'Histology: melanoma, n = 42' ('All patients, n = 4,299' when unfiltered);
     ``n`` as text is a count already suppressed ('<11', 'withheld'), written as it is."""
     count = n if isinstance(n, str) else patient_count(
-        view.patients.height if n is None else n, view.min_cell)
+        view.n_patients if n is None else n, view.min_cell)
     if not dataset:
         filters = view.filter.describe() if view.filter.conditions else "All patients"
         return f"{filters}, n = {count}"

@@ -109,7 +109,7 @@ def patients_words(analysed: int | str | None, total: int, min_cell: int | None 
 def subtitle(view: View, analysed: int | str | None, counted: str | None = None) -> str:
     """Patients analysed (or ``counted``), filters and data set of a slide, in one line."""
     filters = view.filter.describe() if view.filter.conditions else "All patients"
-    words = patients_words(analysed, view.patients.height, view.min_cell, counted)
+    words = patients_words(analysed, view.n_patients, view.min_cell, counted)
     return f"{words}. {filters}. Data: {view.label}."
 
 

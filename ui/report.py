@@ -22,7 +22,7 @@ def report_content(view: View, screen_title: str, link: str) -> ReportContent:
     verbs = {verb for n, verb in zip(shown.figure_counts, shown.figure_verbs, strict=True)
              if n is not None}
     counted = verbs.pop() if len(verbs) == 1 else collect.ANALYSED
-    patients = patients_analysed(view.patients.height, shown.figure_counts, view.min_cell,
+    patients = patients_analysed(view.n_patients, shown.figure_counts, view.min_cell,
                                  counted)
     return ReportContent(
         title=f"{screen_title}: {view.cohort.name}",

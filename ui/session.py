@@ -15,19 +15,20 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
-import polars as pl
 import streamlit as st
 
 from cohort.access import resolved
 from cohort.config import Config, DatasetConfig, config_path, load_config
 from cohort.datasets import list_datasets, load_dataset
+from cohort.engine import EngineError
+from cohort.engine_cohort import EngineCohort, EngineReadingError, open_engine_cohort
 from cohort.filters import CohortFilter
 from cohort.io import CohortValidationError
-from cohort.schema import PATIENT_ID, Cohort
+from cohort.schema import Cohort
 from cohort.sources import SourceError, dataset_fingerprint, failure_summaries, load_configured
+from cohort.views import View, view_of
 from ui.auth import current_user, sign_in_configured
 
 UPLOADED = "uploaded"
@@ -39,41 +40,6 @@ _PENDING_SELECTION = "dataset_pending"
 #: (one run sees one version); databases use their dataset's ``check_seconds``.
 FILE_CHECK_SECONDS = 2.0
 LOG = logging.getLogger("oligomet.datasets")
-
-
-@dataclass(frozen=True, eq=False)
-class View:
-    """The chosen cohort and the filter applied; the filtered patients and toxicities are
-    computed on first use in a run and dropped at its end (:func:`release_view`), so a session
-    keeps no copy of a shared dataset between runs."""
-
-    dataset: str
-    cohort: Cohort
-    filter: CohortFilter
-    #: Counts of 1 to min_cell - 1 are not shown (cohort.suppression); None: no threshold.
-    min_cell: int | None = None
-
-    @cached_property
-    def patients(self) -> pl.DataFrame:
-        """The patients the filter keeps: the cohort's own frame (no copy) when nothing is
-        filtered."""
-        return self.filter.apply(self.cohort.patients)
-
-    @cached_property
-    def toxicities(self) -> pl.DataFrame | None:
-        """The toxicity rows of the kept patients: the cohort's own frame when nothing is
-        filtered; None when the cohort has none."""
-        toxicities = self.cohort.toxicities
-        if toxicities is None or not self.filter.conditions:
-            return toxicities
-        return toxicities.filter(pl.col(PATIENT_ID).is_in(self.patients[PATIENT_ID].implode()))
-
-    @property
-    def label(self) -> str:
-        """The cohort in words, with 'synthetic' where it is."""
-        name = self.cohort.name
-        flagged = self.cohort.synthetic and "synthetic" not in name.lower()
-        return f"{name} (synthetic demonstration data)" if flagged else name
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -172,17 +138,27 @@ def _fingerprints() -> _Fingerprints:
 
 
 @st.cache_resource(max_entries=32, show_spinner="Loading the server's datasets…")
-def configured_load(config_id: ConfigId, key: str, fingerprint: tuple) -> Cohort | Unavailable:
-    """A configured dataset loaded once per source version (read-only, shared), or why it
-    is not offered (logged once, without patient values)."""
+def configured_load(config_id: ConfigId, key: str, fingerprint: tuple
+                    ) -> Cohort | EngineCohort | Unavailable:
+    """A configured dataset loaded once per source version (read-only, shared; an engine
+    dataset opened and profiled, not loaded), or why it is not offered (logged once, without
+    patient values)."""
     dataset = server_config(*config_id).datasets[key]
     if fingerprint[0] == "unreachable":
         reasons = [fingerprint[1]]
     else:
         try:
-            cohort = load_configured(dataset, secret_connection)
-        except (CohortValidationError, SourceError) as error:
+            cohort = (open_engine_cohort(dataset, secret_connection) if dataset.engine
+                      else load_configured(dataset, secret_connection))
+        except EngineReadingError as error:
+            reasons = error.problems
+        except (CohortValidationError, SourceError, EngineError) as error:
             reasons = failure_summaries(error)
+        except Exception as error:  # a database's own message may quote values: not logged
+            if not dataset.engine:
+                raise
+            reasons = [f"{dataset.patients.label}: the database refused the engine's query "
+                       f"({type(error).__name__})"]
         else:
             LOG.info("dataset %s: loaded %d patients from %s", key, cohort.n_patients,
                      dataset.patients.label)
@@ -193,7 +169,7 @@ def configured_load(config_id: ConfigId, key: str, fingerprint: tuple) -> Cohort
     return Unavailable(key, tuple(reasons))
 
 
-def configured_results() -> dict[str, Cohort | Unavailable]:
+def configured_results() -> dict[str, Cohort | EngineCohort | Unavailable]:
     """Each configured dataset (none without ``OLIGOMET_CONFIG``): its shared cohort, or why
     it is not offered."""
     found = current_config()
@@ -217,12 +193,12 @@ def allowed_keys() -> set[str]:
             if resolved(dataset.access, sign_in=sign_in).allows(user)}
 
 
-def configured_cohorts() -> dict[str, Cohort]:
+def configured_cohorts() -> dict[str, Cohort | EngineCohort]:
     """The configured datasets offered to this session: those whose source read and validated
     and that its user may see."""
     allowed = allowed_keys()
     return {key: result for key, result in configured_results().items()
-            if isinstance(result, Cohort) and key in allowed}
+            if isinstance(result, Cohort | EngineCohort) and key in allowed}
 
 
 def withheld(key: str) -> str | None:
@@ -267,7 +243,7 @@ def select_pending_dataset(options: dict[str, str]) -> None:
         st.session_state[DATASET_KEY] = next(iter(options))
 
 
-def cohort_for(dataset: str) -> Cohort:
+def cohort_for(dataset: str) -> Cohort | EngineCohort:
     """The cohort behind a dataset key: this session's upload for ``UPLOADED``, a configured
     dataset's shared cohort, or a bundled one (KeyError if none)."""
     if dataset == UPLOADED:
@@ -292,7 +268,7 @@ def min_cell_of(dataset: str) -> int | None:
 
 def build_view(dataset: str, cohort_filter: CohortFilter) -> View:
     """This run's view of the dataset with the filter (its frames computed when first read)."""
-    view = View(dataset, cohort_for(dataset), cohort_filter, min_cell_of(dataset))
+    view = view_of(dataset, cohort_for(dataset), cohort_filter, min_cell_of(dataset))
     st.session_state[_VIEW_STATE] = view
     return view
 
@@ -307,5 +283,4 @@ def release_view() -> None:
     next read, e.g. by a callback before the next run's view, filters again)."""
     view = st.session_state.get(_VIEW_STATE)
     if view is not None:
-        st.session_state[_VIEW_STATE] = View(view.dataset, view.cohort, view.filter,
-                                             view.min_cell)
+        st.session_state[_VIEW_STATE] = view.fresh()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cohort.suppression import in_total_words, patient_count
+from cohort.views import choices_of
 from ui import presentation, urlstate
 from ui.auth import signed_in_panel
 from ui.charts import FIGURE_FORMATS, FORMAT_KEY
@@ -85,7 +86,7 @@ def render_sidebar() -> View:
         st.subheader("Filters")
         cohort = cohort_for(dataset)
         urlstate.hold(awaited_upload() is not None)
-        cohort_filter = filter_widgets(dataset, cohort.patients, cohort.identifying)
+        cohort_filter = filter_widgets(dataset, choices_of(cohort), cohort.identifying)
         urlstate.hold(False)
         st.divider()
         presentation.toggle()
@@ -94,8 +95,8 @@ def render_sidebar() -> View:
         signed_in_panel()
     view = build_view(dataset, cohort_filter)
     with count_slot:
-        st.metric("Patients in cohort", patient_count(view.patients.height, view.min_cell),
-                  help=in_total_words(view.patients.height, cohort.n_patients, view.min_cell))
+        st.metric("Patients in cohort", patient_count(view.n_patients, view.min_cell),
+                  help=in_total_words(view.n_patients, cohort.n_patients, view.min_cell))
         if cohort.synthetic:
             st.caption("⚠️ Synthetic demonstration data, not patient records.")
         if cohort_filter.conditions:

@@ -1,0 +1,195 @@
+"""The filtered view of a cohort that every screen reads: in memory, or in the engine.
+
+Screens ask a view for what they show (the patient count, attrition, the survival analysis,
+rows for a model) and never look at where the patients are. :class:`MemoryView` answers from
+a polars frame (uploads, bundled and configured in-memory datasets); :class:`EngineView` from
+an :class:`~cohort.engine_cohort.EngineCohort`, where the filter and the aggregations run in
+the database and only counts come back. What needs rows (a Cox model, dose plots) fetches the
+filtered rows with only the columns it uses, and raises
+:class:`~cohort.engine_source.RowLimitError` past the dataset's ``row_limit``.
+
+A view computes on first use and keeps nothing between a session's runs
+(:meth:`MemoryView.fresh`): a session never holds a copy of a shared dataset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import ibis.expr.types as ir
+import plotly.graph_objects as go
+import polars as pl
+
+from cohort import engine
+from cohort.analysis import (
+    SurvivalRequest,
+    SurvivalResult,
+    analyse_survival,
+    reference_options,
+    suggested_cut,
+)
+from cohort.engine_cohort import EngineCohort
+from cohort.engine_source import model_rows
+from cohort.figures.distributions import distribution_figure, shown_n
+from cohort.filters import CohortFilter
+from cohort.schema import PATIENT_ID, Cohort
+from cohort.tables import table_one
+
+
+@dataclass(frozen=True, eq=False)
+class MemoryView:
+    """A cohort held in memory and the filter applied to it."""
+
+    dataset: str
+    cohort: Cohort
+    filter: CohortFilter
+    #: Counts of 1 to min_cell - 1 are not shown (cohort.suppression); None: no threshold.
+    min_cell: int | None = None
+    in_engine = False
+
+    def fresh(self) -> MemoryView:
+        """The same view without anything computed (kept between runs)."""
+        return type(self)(self.dataset, self.cohort, self.filter, self.min_cell)
+
+    @property
+    def label(self) -> str:
+        """The cohort in words, with 'synthetic' where it is."""
+        name = self.cohort.name
+        flagged = self.cohort.synthetic and "synthetic" not in name.lower()
+        return f"{name} (synthetic demonstration data)" if flagged else name
+
+    @cached_property
+    def patients(self) -> pl.DataFrame:
+        """The patients the filter keeps: the cohort's own frame (no copy) when nothing is
+        filtered."""
+        return self.filter.apply(self.cohort.patients)
+
+    @cached_property
+    def toxicities(self) -> pl.DataFrame | None:
+        """The toxicity rows of the kept patients: the cohort's own frame when nothing is
+        filtered; None when the cohort has none."""
+        toxicities = self.cohort.toxicities
+        if toxicities is None or not self.filter.conditions:
+            return toxicities
+        return toxicities.filter(pl.col(PATIENT_ID).is_in(self.patients[PATIENT_ID].implode()))
+
+    @property
+    def n_patients(self) -> int:
+        """Patients the filter keeps."""
+        return self.patients.height
+
+    @property
+    def choices(self) -> pl.DataFrame:
+        """The frame pickers read their choices from (columns, types, values): the kept
+        patients."""
+        return self.patients
+
+    def rows(self, columns: list[str]) -> pl.DataFrame:
+        """The kept patients with only ``columns``."""
+        return self.patients.select(columns)
+
+    def attrition(self) -> pl.DataFrame:
+        """:meth:`CohortFilter.attrition` of the whole cohort."""
+        return self.filter.attrition(self.cohort.patients)
+
+    def survival(self, request: SurvivalRequest) -> SurvivalResult:
+        """:func:`cohort.analysis.analyse_survival` of the kept patients."""
+        return analyse_survival(self.patients, request, self.min_cell)
+
+    def reference_options(self, request: SurvivalRequest) -> tuple[list[str], str | None]:
+        """:func:`cohort.analysis.reference_options` of the kept patients."""
+        return reference_options(self.patients, request, self.min_cell)
+
+    def suggested_cut(self, by: str, recorded: list[str]) -> float:
+        """:func:`cohort.analysis.suggested_cut` of numeric ``by`` among the kept patients
+        with every ``recorded`` column present."""
+        return suggested_cut(self.patients.drop_nulls(recorded), by)
+
+    def table_one(self, by: str | None, variables: list[str]) -> pl.DataFrame:
+        """:func:`cohort.tables.table_one` of the kept patients."""
+        return table_one(self.patients, by=by, variables=variables, min_cell=self.min_cell)
+
+    def distribution(self, column: str) -> tuple[go.Figure, int | str]:
+        """The distribution chart of ``column`` over the kept patients and the n it states."""
+        values = self.patients[column]
+        return (distribution_figure(values, column, self.min_cell),
+                shown_n(values, self.min_cell))
+
+
+@dataclass(frozen=True, eq=False)
+class EngineView(MemoryView):
+    """A cohort kept in its engine and the filter applied there."""
+
+    cohort: EngineCohort
+    in_engine = True
+
+    @cached_property
+    def table(self) -> ir.Table:
+        """The kept patients as a lazy engine table (one connection for this run)."""
+        return engine.filtered(self.cohort.table(), self.filter)
+
+    @property
+    def patients(self) -> pl.DataFrame:  # type: ignore[override]
+        raise TypeError("an engine view holds no patient rows: use rows() or an aggregate")
+
+    @property
+    def toxicities(self) -> None:  # type: ignore[override]
+        return None
+
+    @cached_property
+    def n_patients(self) -> int:  # type: ignore[override]
+        """Patients the filter keeps, counted in the engine."""
+        return int(self.table.count().to_pyarrow().as_py())
+
+    @property
+    def choices(self) -> pl.DataFrame:
+        """The cohort's column profile (``cohort.engine_cohort``): the choices of the whole
+        dataset, not of the kept patients."""
+        return self.cohort.profile
+
+    def rows(self, columns: list[str]) -> pl.DataFrame:
+        """The kept patients with only ``columns``, fetched from the engine; raises
+        :class:`~cohort.engine_source.RowLimitError` past the dataset's row limit."""
+        return model_rows(self.cohort.table(), self.filter, columns, self.cohort.row_limit)
+
+    def attrition(self) -> pl.DataFrame:
+        return engine.attrition(self.cohort.table(), self.filter)
+
+    def _analysed_rows(self, request: SurvivalRequest) -> pl.DataFrame:
+        columns = [request.time, request.event, *([request.by] if request.by else [])]
+        return self.rows(list(dict.fromkeys(columns)))
+
+    def survival(self, request: SurvivalRequest) -> SurvivalResult:
+        return analyse_survival(self._analysed_rows(request), request, self.min_cell)
+
+    def reference_options(self, request: SurvivalRequest) -> tuple[list[str], str | None]:
+        return reference_options(self._analysed_rows(request), request, self.min_cell)
+
+    def suggested_cut(self, by: str, recorded: list[str]) -> float:
+        return suggested_cut(self.rows([*recorded, by]).drop_nulls(recorded), by)
+
+    def table_one(self, by: str | None, variables: list[str]) -> pl.DataFrame:
+        rows = self.rows(list(dict.fromkeys([*variables, *([by] if by else [])])))
+        return table_one(rows, by=by, variables=variables, min_cell=self.min_cell)
+
+    def distribution(self, column: str) -> tuple[go.Figure, int | str]:
+        values = self.rows([column])[column]
+        return (distribution_figure(values, column, self.min_cell),
+                shown_n(values, self.min_cell))
+
+
+View = MemoryView | EngineView
+
+
+def choices_of(cohort: Cohort | EngineCohort) -> pl.DataFrame:
+    """The frame the sidebar's filters read their choices from: an in-memory cohort's
+    patients, an engine cohort's column profile."""
+    return cohort.profile if isinstance(cohort, EngineCohort) else cohort.patients
+
+
+def view_of(dataset: str, cohort: Cohort | EngineCohort, cohort_filter: CohortFilter,
+            min_cell: int | None = None) -> View:
+    """The view of ``cohort`` with ``cohort_filter``: in the engine for an engine cohort."""
+    kind = EngineView if isinstance(cohort, EngineCohort) else MemoryView
+    return kind(dataset, cohort, cohort_filter, min_cell)
