@@ -21,6 +21,7 @@ import ibis.expr.types as ir
 import polars as pl
 
 from cohort.config import DatasetConfig, Source
+from cohort.dose import DEFAULT_ALPHA_BETA_GY
 from cohort.engine import EngineError, filtered
 from cohort.filters import CohortFilter
 from cohort.io import EVENT_CODINGS, MONTHS_PER_UNIT
@@ -85,8 +86,27 @@ def engine_table(dataset: DatasetConfig, connections: Connections) -> ir.Table:
     absent = [c for c in options.mapping if c not in source.columns]
     if absent:
         raise EngineError(f"{dataset.patients.label}: no column {', '.join(absent)}")
-    return source.select(**{canonical: _canonical(source[column], canonical, dataset)
-                            for column, canonical in options.mapping.items()})
+    canonical = source.select(**{canonical: _canonical(source[column], canonical, dataset)
+                                 for column, canonical in options.mapping.items()})
+    return _with_dose_columns(canonical)
+
+
+def _with_dose_columns(table: ir.Table) -> ir.Table:
+    """``table`` with dose_per_fraction_gy, bed10_gy and eqd2_gy derived from total dose and
+    fractions in the engine, with the float arithmetic of ``cohort.dose.add_dose_columns``
+    (the in-memory reading); unchanged without both columns."""
+    if not {"rt_total_dose_gy", "rt_fractions"} <= set(table.columns):
+        return table
+    total = table.rt_total_dose_gy.cast("float64")
+    fractions = table.rt_fractions.cast("float64")
+    has_course = fractions > 0
+    bed10 = total * (1.0 + total / fractions / 10.0)
+    eqd2 = total * (1.0 + total / fractions / DEFAULT_ALPHA_BETA_GY) / (
+        1.0 + 2.0 / DEFAULT_ALPHA_BETA_GY)
+    missing = ibis.null("float64")
+    return table.mutate(dose_per_fraction_gy=has_course.ifelse(total / fractions, missing),
+                        bed10_gy=has_course.ifelse(bed10, missing),
+                        eqd2_gy=has_course.ifelse(eqd2, missing))
 
 
 def reading_problems(dataset: DatasetConfig, connections: Connections) -> list[str]:

@@ -1,0 +1,90 @@
+"""A registry configured with ``engine = true`` opens on every screen and shows the numbers of
+the same registry read into memory: the screens read a view (cohort/views.py), never where the
+patients are. Past its ``row_limit`` a part that needs rows says so; the rest stays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cohort.datasets import load_dataset
+from tests.apptest import as_read, metric, open_app, shown_table
+
+#: The demonstration cohort's canonical columns, as a registry would hold them in Parquet.
+COLUMNS = ("patient_id", "study", "age_years", "histology", "treated_sites", "n_metastases",
+           "oligo_state", "ecog", "rt_technique", "rt_total_dose_gy", "rt_fractions",
+           "regimen", "dose_level", "drug_dose_mg", "dlt", "toxicity_assessed",
+           "os_months", "os_event", "pfs_months", "pfs_event", "lc_months", "lc_event")
+STUDY = "Kao sunitinib + IGRT phase 1"
+SCREENS = ("pages/cohort.py", "pages/survival.py", "pages/cox.py", "pages/dose.py",
+           "pages/toxicity.py")
+
+
+def _dataset(key: str, engine: bool, row_limit: int | None = None) -> str:
+    mapping = "\n".join(f'{c} = "{c}"' for c in COLUMNS)
+    codings = "\n".join(f'{c} = "0/1"' for c in COLUMNS if c.endswith("_event"))
+    limit = f"row_limit = {row_limit}\n" if row_limit else ""
+    return (f'[datasets.{key}]\ntitle = "Registry {key}"\nprovenance = "Test registry."\n'
+            f'patients = "registry.parquet"\nsynthetic = true\nengine = {str(engine).lower()}\n'
+            f"{limit}[datasets.{key}.reading]\ntime_unit = \"months\"\n"
+            f"[datasets.{key}.reading.mapping]\n{mapping}\n"
+            f"[datasets.{key}.reading.event_codings]\n{codings}\n")
+
+
+@pytest.fixture
+def registries(monkeypatch, tmp_path: Path) -> Path:
+    """The demonstration cohort as a Parquet registry, configured three times: in memory
+    ('mem'), in the engine ('eng') and in the engine with a row limit of 100 ('small')."""
+    load_dataset("oligomet-demo").patients.select(COLUMNS).write_parquet(
+        tmp_path / "registry.parquet")
+    config = tmp_path / "oligomet.toml"
+    config.write_text(_dataset("mem", False) + _dataset("eng", True)
+                      + _dataset("small", True, row_limit=100))
+    monkeypatch.setenv("OLIGOMET_CONFIG", str(config))
+    return config
+
+
+def _texts(at: AppTest) -> list[str]:
+    return [as_read(e.value) for e in [*at.markdown, *at.caption, *at.info, *at.warning]]
+
+
+def _tables(at: AppTest) -> dict[str, list[dict]]:
+    """Each table the screen showed this run (title -> rows as on screen)."""
+    shown = at.session_state["_shown_this_run"]
+    return {title: frame.to_dicts() for title, frame in shown.tables}
+
+
+def _assert_same_tables(engine: AppTest, memory: AppTest) -> None:
+    got, expected = _tables(engine), _tables(memory)
+    assert list(got) == list(expected)
+    for title, rows in expected.items():
+        assert got[title] == rows, title
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_every_screen_shows_what_the_in_memory_registry_shows(registries, screen):
+    link = {"f.study": STUDY, "survival.by": "dose_level", "cox.covariates": ["dose_level"]}
+    memory = open_app(screen, ds="mem", **link)
+    engine = open_app(screen, ds="eng", **link)
+    assert engine.selectbox(key="dataset").value == "eng"
+    assert metric(engine, "Patients in cohort") == metric(memory, "Patients in cohort") != "0"
+    _assert_same_tables(engine, memory)
+    assert len(engine.get("plotly_chart")) == len(memory.get("plotly_chart"))
+
+
+def test_counts_and_attrition_come_from_the_engine_without_fetching_rows(registries):
+    at = open_app("pages/cohort.py", ds="small", **{"f.study": STUDY})  # rows: at most 100
+    attrition = shown_table(at, "Attrition")["n"].to_list()
+    kept = int(metric(at, "Patients in cohort").replace(",", ""))
+    assert attrition == [4299, kept] and 0 < kept < 4299
+    assert metric(at, "In the dataset") == "4,299"
+
+
+def test_past_the_row_limit_a_part_needing_rows_says_so_and_the_counts_stay(registries):
+    at = open_app("pages/cox.py", ds="small", **{"cox.covariates": ["dose_level"]})
+    assert metric(at, "Patients in cohort") == "4,299"
+    refusal = [t for t in _texts(at) if "a model fetches at most 100 rows" in t]
+    assert refusal and refusal[0].startswith("4,299 patients match the filter")
+    assert not at.get("plotly_chart")
