@@ -29,8 +29,8 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from cohort.competing import GrayTestResult, cif_from_counts, gray_test
-from cohort.cox import covariate_levels
+from cohort.competing import GrayTestResult, cif_from_counts, gray_test_from_counts
+from cohort.cox_counts import hazard_ratios_from_counts
 from cohort.schema import column_label, is_numeric
 from cohort.suppression import (
     caption_words,
@@ -43,15 +43,14 @@ from cohort.suppression import (
     small_groups,
 )
 from cohort.survival import (
+    ALL,
     ConfType,
     LogrankResult,
     event_counts,
-    hazard_ratios,
+    follow_up_from_counts,
     km_from_counts,
     landmarks_from_km,
-    largest_group,
     logrank_from_counts,
-    median_follow_up,
     median_from_km,
     rmst_from_km,
 )
@@ -166,6 +165,11 @@ def _number(value: float) -> str:
     return f"{value:g}" if abs(value) >= 1e-3 else f"{value:.3g}"
 
 
+def cut_labels(cut: float) -> tuple[str, str]:
+    """The two groups of a numeric stratum split at ``cut``: '< cut' and '≥ cut'."""
+    return f"< {_number(cut)}", f"≥ {_number(cut)}"
+
+
 @dataclass(frozen=True)
 class Strata:
     """Patients with a ``stratum`` Enum column (ordered groups), the numeric cut used, and the
@@ -191,7 +195,7 @@ def stratify(patients: pl.DataFrame, by: str, cut: float | None = None,
         if values.dtype.is_float():
             values = values.filter(values.is_finite())
         cut = float(values.median()) if cut is None and values.len() else cut
-        low, high = f"< {_number(cut)}", f"≥ {_number(cut)}"
+        low, high = cut_labels(cut)
         missing = (column.is_null() | column.is_nan()) if values.dtype.is_float() else column.is_null()
         labels = pl.when(missing).then(None).when(column < cut).then(pl.lit(low)).otherwise(pl.lit(high))
         return Strata(patients.with_columns(labels.cast(pl.Enum([low, high])).alias(STRATUM)), cut)
@@ -244,18 +248,60 @@ def _analysed(patients: pl.DataFrame, request: SurvivalRequest
     return frame, left_out, strata
 
 
+@dataclass(frozen=True)
+class AnalysedCounts:
+    """The one aggregation a survival analysis reads (:func:`analysed_counts` in memory,
+    :func:`cohort.engine_analysis.analysed_counts_in_engine` in a database): the event counts
+    per (group, distinct time) of the analysed rows, times in the request's unit."""
+
+    #: :func:`cohort.survival.event_counts` (cause 1): groups in level order, then time.
+    counts: pl.DataFrame
+    #: The column the times were read from (:func:`cohort.units.time_source`).
+    time_source: str
+    #: Rows left out per column (time, event, stratum), in that order.
+    left_out: dict[str, int]
+    cut: float | None = None
+    pooled: tuple[str, ...] = ()
+    #: The groups with a competing event (code 2).
+    competing_groups: tuple[str, ...] = ()
+
+    @property
+    def groups(self) -> list[str]:
+        """The analysed groups in level order."""
+        return list(group_sizes(self.counts))
+
+
+def analysed_counts(patients: pl.DataFrame, request: SurvivalRequest) -> AnalysedCounts:
+    """The :class:`AnalysedCounts` of ``request`` on in-memory ``patients``."""
+    source = time_source(patients, request.time, request.unit)
+    frame, left_out, strata = _analysed(patients, request)
+    by = STRATUM if request.by else None
+    counts = event_counts(frame, TIME, request.event, by)
+    code = frame[request.event].cast(pl.Int64, strict=False)
+    competing = (frame.filter(code == COMPETING_CODE)[STRATUM].cast(pl.String).unique()
+                 .to_list() if by else [ALL] if (code == COMPETING_CODE).any() else [])
+    return AnalysedCounts(counts, source, left_out, strata.cut, strata.pooled,
+                          tuple(g for g in group_sizes(counts) if g in set(competing)))
+
+
+def reference_options_from_counts(analysed: AnalysedCounts, min_cell: int | None = None
+                                  ) -> tuple[list[str], str | None]:
+    """The groups analysed, in order, and the largest of them (most patients; ties: the first):
+    the hazard ratios' reference unless another is chosen (no groups without a stratum). Under
+    ``min_cell`` a group of fewer patients is not offered (it shows no estimate)."""
+    sizes = group_sizes(analysed.counts)
+    if not sizes or list(sizes) == [ALL]:
+        return [], None
+    largest = max(sizes, key=lambda g: sizes[g])  # the first of equals, in level order
+    return [g for g, n in sizes.items() if n >= (min_cell or 0)], largest
+
+
 def reference_options(patients: pl.DataFrame, request: SurvivalRequest,
                       min_cell: int | None = None) -> tuple[list[str], str | None]:
-    """The groups ``request`` analyses on ``patients``, in order, and the largest of them: the
-    hazard ratios' reference unless another is chosen (no groups without a stratum). Under
-    ``min_cell`` a group of fewer patients is not offered (it shows no estimate)."""
+    """:func:`reference_options_from_counts` of ``request`` on ``patients``."""
     if not request.by:
         return [], None
-    frame, _, _ = _analysed(patients, request)
-    sizes = frame[STRATUM].cast(pl.String).value_counts()
-    small = set(sizes.filter(pl.col("count") < (min_cell or 0))[STRATUM].to_list())
-    groups = [g for g in covariate_levels(frame[STRATUM]) if g not in small]
-    return groups, largest_group(frame, STRATUM)
+    return reference_options_from_counts(analysed_counts(patients, request), min_cell)
 
 
 def _real_counts(counts: pl.DataFrame) -> pl.DataFrame:
@@ -292,21 +338,23 @@ def _suppressed_ratios(ratios: pl.DataFrame, hidden: list[str], min_cell: int
 
 def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest,
                      min_cell: int | None = None) -> SurvivalResult:
+    """:func:`survival_from_counts` of ``request`` on in-memory ``patients``."""
+    return survival_from_counts(analysed_counts(patients, request), request, min_cell)
+
+
+def survival_from_counts(analysed: AnalysedCounts, request: SurvivalRequest,
+                         min_cell: int | None = None) -> SurvivalResult:
     """Kaplan-Meier, medians, median follow-up (reverse Kaplan-Meier), landmarks, RMST,
     log-rank, Cox hazard ratios against the reference group and (when the event column has
-    code 2) cumulative incidence with Gray's test, for ``request`` on ``patients``, every time
-    in the request's unit. One aggregation over the rows serves the curve, its summaries and
-    the log-rank test. ``min_cell``: small-cell suppression (see the module's docstring)."""
+    code 2) cumulative incidence with Gray's test, for ``request``, every time in the request's
+    unit, all from the one aggregation ``analysed`` (in memory or in a database: the same
+    numbers from the same counts). ``min_cell``: small-cell suppression (see the module's
+    docstring)."""
     unit = analysed_unit(request.time, request.unit)
-    source = time_source(patients, request.time, request.unit)
-    frame, left_out, strata = _analysed(patients, request)
-    cut = strata.cut
-    by = STRATUM if request.by else None
-    counts = event_counts(frame, TIME, request.event, by)
-    analysed = frame.height
+    counts = analysed.counts
+    analysed_n = int(counts["n_exit"].sum())
     hidden = small_groups(counts, min_cell)
     if hidden:  # not drawn: the tests and hazard ratios compare the drawn groups only
-        frame = frame.filter(~pl.col(STRATUM).is_in(hidden) if by else pl.lit(False))
         counts = counts.filter(~pl.col("group").is_in(hidden))
     km = km_from_counts(round_event_counts(counts, min_cell), request.conf_type,
                         request.conf_level)
@@ -314,32 +362,32 @@ def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest,
     medians = median_from_km(km, digits)
     tau = request.tau if request.tau is not None else _default_tau(km)
     groups = list(group_sizes(counts))
-    competing = bool((frame[request.event].cast(pl.Int64, strict=False) == COMPETING_CODE).any())
+    competing = any(g not in hidden for g in analysed.competing_groups)
     cif = gray = None
     if competing:
         cif = cif_from_counts(round_event_counts(counts, min_cell, competing=True),
                               request.conf_level)
         if len(groups) > 1:
-            gray = gray_test(frame, TIME, request.event, by)
-    test = logrank_from_counts(counts, ordered=cut is not None) if len(groups) > 1 else None
-    ratios = hazard_ratios(frame, TIME, request.event, STRATUM, request.reference,
-                           request.conf_level) if len(groups) > 1 else None
-    follow_up = median_follow_up(frame, TIME, request.event, by, digits)
+            gray = gray_test_from_counts(counts)
+    test = (logrank_from_counts(counts, ordered=analysed.cut is not None)
+            if len(groups) > 1 else None)
+    ratios = (hazard_ratios_from_counts(counts, request.reference, request.conf_level)
+              if len(groups) > 1 else None)
+    follow_up = follow_up_from_counts(counts, digits)
     small = [g for g in medians.filter(pl.col("n") < SMALL_GROUP)["group"] if g not in hidden]
     if min_cell:
         medians = _suppressed_medians(medians, counts, min_cell)
-        follow_up = shown_counts(follow_up.filter(~pl.col("group").is_in(hidden)),
-                                 ["n", "under_follow_up"], min_cell)
+        follow_up = shown_counts(follow_up, ["n", "under_follow_up"], min_cell)
         test = _suppressed_logrank(test, hidden, min_cell) if test is not None else None
         ratios = _suppressed_ratios(ratios, hidden, min_cell) if ratios is not None else None
     return SurvivalResult(
         request=request,
         unit=unit,
-        time_source=source,
-        n=analysed,
-        left_out=left_out,
+        time_source=analysed.time_source,
+        n=analysed_n,
+        left_out=analysed.left_out,
         stratum_label=column_label(request.by) if request.by else None,
-        cut=cut,
+        cut=analysed.cut,
         km=km,
         medians=medians,
         landmarks=landmarks_from_km(km, list(request.landmarks)),
@@ -351,7 +399,7 @@ def analyse_survival(patients: pl.DataFrame, request: SurvivalRequest,
         cif=cif,
         gray=gray,
         small_groups=small,
-        pooled=strata.pooled,
+        pooled=analysed.pooled,
         hazard_ratios=ratios,
         min_cell=min_cell,
         hidden_groups=tuple(hidden),

@@ -23,7 +23,8 @@ from scipy.special import chdtrc
 
 from cohort.survival import _z, event_counts
 
-__all__ = ["GrayTestResult", "cif_from_counts", "cumulative_incidence", "gray_test"]
+__all__ = ["GrayTestResult", "cif_from_counts", "cumulative_incidence", "gray_test",
+           "gray_test_from_counts"]
 
 
 def _t5(d: pl.Expr, n: pl.Expr) -> pl.Expr:
@@ -185,7 +186,12 @@ def gray_test(
     ``Tests`` row of ``cmprsk::cuminc`` for that cause (NaN statistic when the covariance
     matrix is singular, where cmprsk reports -1).
     """
-    counts = event_counts(df, time, event, by, cause=cause)
+    return gray_test_from_counts(event_counts(df, time, event, by, cause=cause), rho)
+
+
+def gray_test_from_counts(counts: pl.DataFrame, rho: float = 0.0) -> GrayTestResult:
+    """:func:`gray_test` from :func:`cohort.survival.event_counts` output (``n_event``: the
+    cause's events, ``n_competing``: the other causes')."""
     at_risk, d1, d2, ng = _matrices(counts)
     if ng < 2:
         raise ValueError("Gray's test needs at least 2 groups")

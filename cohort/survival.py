@@ -40,6 +40,7 @@ __all__ = [
     "TrendResult",
     "counts_at",
     "event_counts",
+    "follow_up_from_counts",
     "hazard_ratios",
     "kaplan_meier",
     "km_from_counts",
@@ -365,7 +366,18 @@ def median_follow_up(
     when not reached) and ``text`` ("31.2 (IQR 18.0–47.5)").
     """
     flipped = df.with_columns((pl.col(event).cast(pl.Int64) == 0).cast(pl.Int64).alias(_CENSORED))
-    km = kaplan_meier(flipped, time, _CENSORED, by)
+    return _follow_up_from_km(kaplan_meier(flipped, time, _CENSORED, by), digits)
+
+
+def follow_up_from_counts(counts: pl.DataFrame, digits: int = 1) -> pl.DataFrame:
+    """:func:`median_follow_up` from :func:`event_counts` output: the reverse Kaplan-Meier
+    of the same counts, censorings as its events."""
+    reverse = counts.with_columns(n_event=pl.col("n_censor"),
+                                  n_censor=pl.col("n_exit") - pl.col("n_censor"))
+    return _follow_up_from_km(km_from_counts(reverse), digits)
+
+
+def _follow_up_from_km(km: pl.DataFrame, digits: int) -> pl.DataFrame:
     out = km.group_by("group", maintain_order=True).agg(
         n=pl.col("n_risk").first(),
         under_follow_up=pl.col("n_event").sum(),

@@ -71,13 +71,20 @@ def analysed_unit(time_column: str, unit: str) -> str | None:
     return unit if column_unit(time_column) is not None else None
 
 
+def unit_factor(source_unit: str, unit: str) -> float:
+    """What a time in ``source_unit`` is multiplied by to be in ``unit`` (one multiplication,
+    the same in polars and in SQL: polars divides by a literal through its reciprocal, SQL
+    engines exactly, so a division would differ in the last bit)."""
+    return DAYS_PER_UNIT[source_unit] / DAYS_PER_UNIT[unit]
+
+
 def time_in_unit(patients: pl.DataFrame, time_column: str, unit: str) -> pl.Expr:
     """The time of ``time_column`` in ``unit``, as Float64 (unit "months": a ``K_months``
     column unchanged).
 
-    Days, weeks and years come from the exact ``K_days`` column when ``patients`` has it (days /
-    days per unit; for "days" the days themselves as Float64: 365 stays 365.0); otherwise from
-    the column's own unit (months x 30.4375 / days per unit). ``K_months`` is ``K_days / 30.4375``
+    Days, weeks and years come from the exact ``K_days`` column when ``patients`` has it (days
+    x :func:`unit_factor`; for "days" the days themselves as Float64: 365 stays 365.0);
+    otherwise from the column's own unit. ``K_months`` is ``K_days / 30.4375``
     by construction, so "months" reads it as it is. A column whose name states no unit
     (:func:`column_unit` is None) is returned as it is: its unit is unknown, nothing is converted.
     """
@@ -87,7 +94,7 @@ def time_in_unit(patients: pl.DataFrame, time_column: str, unit: str) -> pl.Expr
         return pl.col(time_column)
     time = pl.col(source).cast(pl.Float64)
     if source_unit != unit:
-        time = time * DAYS_PER_UNIT[source_unit] / DAYS_PER_UNIT[unit]  # to days, then to unit
+        time = time * unit_factor(source_unit, unit)
     return time.alias(time_column)
 
 

@@ -23,12 +23,16 @@ import polars as pl
 
 from cohort import engine
 from cohort.analysis import (
+    AnalysedCounts,
     SurvivalRequest,
     SurvivalResult,
     analyse_survival,
     reference_options,
+    reference_options_from_counts,
     suggested_cut,
+    survival_from_counts,
 )
+from cohort.engine_analysis import analysed_counts_in_engine, suggested_cut_in_engine
 from cohort.engine_cohort import EngineCohort
 from cohort.engine_source import model_rows
 from cohort.figures.distributions import distribution_figure, shown_n
@@ -156,18 +160,29 @@ class EngineView(MemoryView):
     def attrition(self) -> pl.DataFrame:
         return engine.attrition(self.cohort.table(), self.filter)
 
-    def _analysed_rows(self, request: SurvivalRequest) -> pl.DataFrame:
-        columns = [request.time, request.event, *([request.by] if request.by else [])]
-        return self.rows(list(dict.fromkeys(columns)))
+    @cached_property
+    def _counts(self) -> dict[tuple, AnalysedCounts]:
+        return {}
+
+    def analysed_counts(self, request: SurvivalRequest) -> AnalysedCounts:
+        """:func:`cohort.engine_analysis.analysed_counts_in_engine` of the kept patients, once
+        per run for each (endpoint, stratum, cut, unit)."""
+        key = (request.time, request.event, request.by, request.cut, request.unit)
+        if key not in self._counts:
+            self._counts[key] = analysed_counts_in_engine(self.table, request)
+        return self._counts[key]
 
     def survival(self, request: SurvivalRequest) -> SurvivalResult:
-        return analyse_survival(self._analysed_rows(request), request, self.min_cell)
+        """The analysis from counts aggregated in the engine: no patient row is fetched."""
+        return survival_from_counts(self.analysed_counts(request), request, self.min_cell)
 
     def reference_options(self, request: SurvivalRequest) -> tuple[list[str], str | None]:
-        return reference_options(self._analysed_rows(request), request, self.min_cell)
+        if not request.by:
+            return [], None
+        return reference_options_from_counts(self.analysed_counts(request), self.min_cell)
 
     def suggested_cut(self, by: str, recorded: list[str]) -> float:
-        return suggested_cut(self.rows([*recorded, by]).drop_nulls(recorded), by)
+        return suggested_cut_in_engine(self.table, by, recorded)
 
     def table_one(self, by: str | None, variables: list[str]) -> pl.DataFrame:
         rows = self.rows(list(dict.fromkeys([*variables, *([by] if by else [])])))

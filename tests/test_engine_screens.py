@@ -88,3 +88,35 @@ def test_past_the_row_limit_a_part_needing_rows_says_so_and_the_counts_stay(regi
     refusal = [t for t in _texts(at) if "a model fetches at most 100 rows" in t]
     assert refusal and refusal[0].startswith("4,299 patients match the filter")
     assert not at.get("plotly_chart")
+
+
+@pytest.fixture
+def fetched_rows(monkeypatch) -> list[int]:
+    """The number of rows of every result fetched from DuckDB while the fixture is active."""
+    from ibis.backends.duckdb import Backend
+
+    sizes: list[int] = []
+    for method in ("to_pyarrow", "to_polars"):
+        original = getattr(Backend, method)
+
+        def counted(self, *args, _original=original, **kwargs):
+            result = _original(self, *args, **kwargs)
+            sizes.append(len(result) if hasattr(result, "__len__") else 1)
+            return result
+
+        monkeypatch.setattr(Backend, method, counted)
+    return sizes
+
+
+def test_the_survival_screen_fetches_only_counts_past_the_row_limit(registries, fetched_rows):
+    link = {"survival.by": "study"}
+    engine = open_app("pages/survival.py", ds="small", **link)  # 4,299 patients, limit 100
+    fetched_rows.clear()  # opening the dataset (its profile) is done once per server
+    engine.run()
+    # the largest result is the (study, distinct time) counts, not 4,299 patients
+    assert fetched_rows and max(fetched_rows) <= 2500, fetched_rows
+    memory = open_app("pages/survival.py", ds="mem", **link)
+    _assert_same_tables(engine, memory)
+    assert {"Median survival (95% CI)", "Log-rank test: observed and expected events"} <= set(
+        _tables(engine))
+    assert not [t for t in _texts(engine) if "fetches at most" in t]
