@@ -50,14 +50,33 @@ def _fmt(value: float | None) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
 
-def _numeric_rows(column: pl.Series) -> list[tuple[str, str]]:
+@dataclass(frozen=True)
+class Summary:
+    """A numeric column's non-missing values: median, quartiles (linear interpolation) and
+    range, in the column's unit."""
+
+    median: float
+    q1: float
+    q3: float
+    low: float
+    high: float
+
+
+def numeric_summary(column: pl.Series) -> Summary | None:
+    """The :class:`Summary` of ``column`` without nulls and NaN; None when nothing is left."""
     values = column.drop_nulls().drop_nans() if column.dtype.is_float() else column.drop_nulls()
     if values.is_empty():
+        return None
+    return Summary(values.median(), values.quantile(0.25, "linear"),
+                   values.quantile(0.75, "linear"), values.min(), values.max())
+
+
+def _numeric_rows(summary: Summary | None) -> list[tuple[str, str]]:
+    if summary is None:
         return [("median (IQR)", "–"), ("range", "–")]
-    q1, q3 = values.quantile(0.25, "linear"), values.quantile(0.75, "linear")
     return [
-        ("median (IQR)", f"{_fmt(values.median())} ({_fmt(q1)}–{_fmt(q3)})"),
-        ("range", f"{_fmt(values.min())}–{_fmt(values.max())}"),
+        ("median (IQR)", f"{_fmt(summary.median)} ({_fmt(summary.q1)}–{_fmt(summary.q3)})"),
+        ("range", f"{_fmt(summary.low)}–{_fmt(summary.high)}"),
     ]
 
 
@@ -76,19 +95,27 @@ def ordinal_rank(level: str) -> int | None:
     return ROMAN.index(token.upper()) + 1 if token.upper() in ROMAN else None
 
 
+def level_order(counts: dict[str, int], is_text: bool) -> list[str]:
+    """The levels of ``counts`` (level -> patients) as Table 1 lists them: most frequent first,
+    ties by level; levels of a text column (``is_text``) that are all grades or stages ('I',
+    'II', 'III'; 'G1'...) in their own order instead."""
+    pairs = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
+    ranks = [ordinal_rank(level) for level, _ in pairs]
+    if is_text and pairs and None not in ranks:
+        pairs = [pair for _, pair in sorted(zip(ranks, pairs, strict=True))]
+    return [level for level, _ in pairs]
+
+
 def _level_counts(column: pl.Series) -> dict[str, int]:
-    """Counts per level, most frequent first; levels that are all grades or stages ('I', 'II',
-    'III'; 'G1'...) in their own order instead."""
+    """Patients per level (text as polars writes it) in :func:`level_order`; a list column
+    counts a patient once per distinct value."""
     if isinstance(column.dtype, pl.List):
         values = column.list.unique().explode().drop_nulls()
     else:
         values = column.drop_nulls()
-    counts = values.cast(pl.String).value_counts(sort=True)
-    pairs = list(zip(counts[counts.columns[0]].to_list(), counts["count"].to_list(), strict=True))
-    ranks = [ordinal_rank(level) for level, _ in pairs]
-    if column.dtype == pl.String and pairs and None not in ranks:
-        pairs = [pair for _, pair in sorted(zip(ranks, pairs, strict=True))]
-    return dict(pairs)
+    counts = values.cast(pl.String).value_counts()
+    pairs = dict(zip(counts[counts.columns[0]].to_list(), counts["count"].to_list(), strict=True))
+    return {level: pairs[level] for level in level_order(pairs, column.dtype == pl.String)}
 
 
 def _missing(column: pl.Series) -> int:
@@ -130,27 +157,39 @@ class _Cells:
         self.denominators[key] = denominator
 
 
-def _variable_cells(cells: _Cells, variable: str, groups: dict[str, pl.DataFrame],
-                    headers: list[str], levels: list[str] | None, sizes: dict[str, int],
-                    min_cell: int | None) -> list[str]:
+@dataclass(frozen=True)
+class VariableStats:
+    """One Table 1 variable before formatting, per group header: its missing count and either
+    its patients per level (``levels`` in display order) or its numeric :class:`Summary`
+    (``levels`` None). ``is_list``: levels of a list column, which need not add up."""
+
+    missing: dict[str, int]
+    levels: list[str] | None = None
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    summaries: dict[str, Summary | None] = field(default_factory=dict)
+    is_list: bool = False
+
+
+def _variable_cells(cells: _Cells, variable: str, stats: VariableStats, headers: list[str],
+                    sizes: dict[str, int], min_cell: int | None) -> list[str]:
     """Add one variable's cells in every group; returns its statistic labels in order."""
     labels: list[str] = []
-    for header, members in groups.items():
-        column = members[variable]
-        missing = _missing(column)
+    levels = stats.levels
+    for header in headers:
+        missing = stats.missing[header]
         if levels is None:
-            numeric = _numeric_rows(column)
+            numeric = _numeric_rows(stats.summaries[header])
             if is_small(sizes[header], min_cell):
                 numeric = [(label, "–") for label, _ in numeric]
             cells.texts |= {(variable, label, header): text for label, text in numeric}
             labels = [label for label, _ in numeric]
         else:
-            counts = _level_counts(column)
+            counts = stats.counts[header]
             for level in levels:
                 cells.add_count((variable, level, header), counts.get(level, 0),
-                                len(column) - missing)
+                                sizes[header] - missing)
             labels = list(levels)
-            if not isinstance(column.dtype, pl.List):
+            if not stats.is_list:
                 cells.lines.append(Line(tuple((variable, s, header) for s in [*levels, "missing"]),
                                         (*SIZE[:2], header)))
         cells.add_count((variable, "missing", header), missing)
@@ -184,18 +223,39 @@ def table_one(patients: pl.DataFrame, by: str | None = None,
     variables = [v for v in (variables or default_variables(patients)) if v != by]
     groups = _groups(patients, by)
     sizes = {value: members.height for value, members in groups.items()}
-    headers = list(groups)
+    stats = [(variable, _variable_stats(variable, groups)) for variable in variables]
+    return format_table_one(sizes, stats, by is not None, min_cell)
+
+
+def _variable_stats(variable: str, groups: dict[str, pl.DataFrame]) -> VariableStats:
+    """One variable's :class:`VariableStats` from the rows of each group (Overall first)."""
+    columns = {header: members[variable] for header, members in groups.items()}
+    overall = columns[OVERALL]
+    missing = {header: _missing(column) for header, column in columns.items()}
+    if is_numeric(overall.dtype):
+        return VariableStats(missing, summaries={header: numeric_summary(column)
+                                                 for header, column in columns.items()})
+    return VariableStats(missing, levels=list(_level_counts(overall)),
+                         counts={header: _level_counts(column)
+                                 for header, column in columns.items()},
+                         is_list=isinstance(overall.dtype, pl.List))
+
+
+def format_table_one(sizes: dict[str, int], stats: list[tuple[str, VariableStats]], grouped: bool,
+                     min_cell: int | None) -> pl.DataFrame:
+    """Table 1 as text (see :func:`table_one`) from the patients per group header (Overall
+    first, then the groups in order) and (variable, statistics) in row order;
+    ``grouped``: the table has a group column per value of a ``by`` column."""
+    headers = list(sizes)
     cells = _Cells()
     for header in headers:
         cells.add_count((*SIZE[:2], header), sizes[header])
-    if by is not None:
+    if grouped:
         cells.lines.append(Line(tuple((*SIZE[:2], h) for h in headers[1:]),
                                 (*SIZE[:2], headers[0])))
     rows: list[tuple[str, str]] = []
-    for variable in variables:
-        column = patients[variable]
-        levels = None if is_numeric(column.dtype) else list(_level_counts(column))
-        labels = _variable_cells(cells, variable, groups, headers, levels, sizes, min_cell)
+    for variable, variable_stats in stats:
+        labels = _variable_cells(cells, variable, variable_stats, headers, sizes, min_cell)
         rows += [(variable, label) for label in labels]
     hidden = protect(cells.counts, cells.lines, min_cell)
     titles = {h: f"{h} (n={count_text(sizes[h], min_cell, (*SIZE[:2], h) in hidden)})"
@@ -210,11 +270,16 @@ def table_one(patients: pl.DataFrame, by: str | None = None,
     return pl.DataFrame(records, schema=dict.fromkeys(records, pl.String))
 
 
+def group_order(values: list[str]) -> list[str]:
+    """Group headers in table order: sorted, 'missing' last."""
+    return sorted(values, key=lambda v: (v == "missing", v))
+
+
 def _groups(patients: pl.DataFrame, by: str | None) -> dict[str, pl.DataFrame]:
     groups = {OVERALL: patients}
     if by is None:
         return groups
     keys = patients[by].cast(pl.String).fill_null("missing")
-    for value in sorted(keys.unique().to_list(), key=lambda v: (v == "missing", v)):
+    for value in group_order(keys.unique().to_list()):
         groups[value] = patients.filter(keys == value)
     return groups
