@@ -35,6 +35,7 @@ from cohort.analysis import (
 from cohort.engine_analysis import analysed_counts_in_engine, suggested_cut_in_engine
 from cohort.engine_cohort import EngineCohort
 from cohort.engine_source import model_rows
+from cohort.engine_tables import table_one_in_engine
 from cohort.figures.distributions import distribution_figure, shown_n
 from cohort.filters import CohortFilter
 from cohort.schema import PATIENT_ID, Cohort
@@ -185,8 +186,9 @@ class EngineView(MemoryView):
         return suggested_cut_in_engine(self.table, by, recorded)
 
     def table_one(self, by: str | None, variables: list[str]) -> pl.DataFrame:
-        rows = self.rows(list(dict.fromkeys([*variables, *([by] if by else [])])))
-        return table_one(rows, by=by, variables=variables, min_cell=self.min_cell)
+        """:func:`cohort.engine_tables.table_one_in_engine` of the kept patients: aggregates
+        only, whatever their number."""
+        return table_one_in_engine(self.table, by, variables, self.min_cell)
 
     def distribution(self, column: str) -> tuple[go.Figure, int | str]:
         values = self.rows([column])[column]

@@ -120,3 +120,17 @@ def test_the_survival_screen_fetches_only_counts_past_the_row_limit(registries, 
     assert {"Median survival (95% CI)", "Log-rank test: observed and expected events"} <= set(
         _tables(engine))
     assert not [t for t in _texts(engine) if "fetches at most" in t]
+
+
+@pytest.mark.parametrize("by", [None, "study"])
+def test_table_one_past_the_row_limit_is_aggregated_in_the_engine(registries, fetched_rows, by):
+    link = {"cohort.by": by} if by else {}
+    engine = open_app("pages/cohort.py", ds="small", **link)  # 4,299 patients, limit 100
+    fetched_rows.clear()
+    engine.run()
+    memory = open_app("pages/cohort.py", ds="mem", **link)
+    title = "Baseline characteristics (Table 1)"
+    assert _tables(engine)[title] == _tables(memory)[title]
+    headers = list(_tables(engine)[title][0])
+    assert any(h.startswith(STUDY) for h in headers) == (by == "study"), headers
+    assert max(fetched_rows) < 1000, fetched_rows  # counts per level, never 4,299 patients
