@@ -9,13 +9,20 @@ filtered rows with only the columns it uses, and raises
 :class:`~cohort.engine_source.RowLimitError` past the dataset's ``row_limit``.
 
 A view computes on first use and keeps nothing between a session's runs
-(:meth:`MemoryView.fresh`): a session never holds a copy of a shared dataset.
+(:meth:`MemoryView.fresh`): a session never holds a copy of a shared dataset. An engine view
+may be given its session's :class:`EngineMemo`, which keeps the session's last aggregates
+(counts, attrition, Table 1: kilobytes, whatever the registry's size) so that a rerun with
+the same filter and choices does not query the engine again.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeVar
 
 import ibis.expr.types as ir
 import plotly.graph_objects as go
@@ -40,6 +47,35 @@ from cohort.figures.distributions import distribution_figure, shown_n
 from cohort.filters import CohortFilter
 from cohort.schema import PATIENT_ID, Cohort
 from cohort.tables import table_one
+
+T = TypeVar("T")
+
+
+class EngineMemo:
+    """One session's most recent engine aggregates of one cohort version (a new version, e.g.
+    the database changed and the dataset was opened again, starts afresh). Never shared
+    between sessions: it holds aggregates of patient data."""
+
+    def __init__(self, max_entries: int = 32):
+        self.max_entries = max_entries
+        self._cohort: object | None = None
+        self._entries: OrderedDict[Hashable, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, cohort: object, key: Hashable, compute: Callable[[], T]) -> T:
+        """The value kept for (``cohort``, ``key``), else ``compute()`` (kept, the least
+        recently used dropped past ``max_entries``)."""
+        with self._lock:
+            if cohort is not self._cohort:
+                self._cohort, self._entries = cohort, OrderedDict()
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]  # type: ignore[return-value]
+            value = compute()
+            self._entries[key] = value
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+            return value
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,7 +163,20 @@ class EngineView(MemoryView):
     """A cohort kept in its engine and the filter applied there."""
 
     cohort: EngineCohort
+    min_cell: int | None = None
+    memo: EngineMemo | None = None
     in_engine = True
+
+    def fresh(self) -> EngineView:
+        """The same view without anything computed; the session's memo kept."""
+        return EngineView(self.dataset, self.cohort, self.filter, self.min_cell, self.memo)
+
+    def _memoised(self, key: tuple, compute: Callable[[], T]) -> T:
+        """``compute()`` for this filter, or the session memo's value of it."""
+        if self.memo is None:
+            return compute()
+        return self.memo.get(self.cohort, (self.dataset, self.filter, self.min_cell, *key),
+                             compute)
 
     @cached_property
     def table(self) -> ir.Table:
@@ -145,7 +194,7 @@ class EngineView(MemoryView):
     @cached_property
     def n_patients(self) -> int:  # type: ignore[override]
         """Patients the filter keeps, counted in the engine."""
-        return int(self.table.count().to_pyarrow().as_py())
+        return self._memoised(("n",), lambda: int(self.table.count().to_pyarrow().as_py()))
 
     @property
     def choices(self) -> pl.DataFrame:
@@ -159,7 +208,8 @@ class EngineView(MemoryView):
         return model_rows(self.cohort.table(), self.filter, columns, self.cohort.row_limit)
 
     def attrition(self) -> pl.DataFrame:
-        return engine.attrition(self.cohort.table(), self.filter)
+        return self._memoised(("attrition",),
+                              lambda: engine.attrition(self.cohort.table(), self.filter))
 
     @cached_property
     def _counts(self) -> dict[tuple, AnalysedCounts]:
@@ -170,7 +220,8 @@ class EngineView(MemoryView):
         per run for each (endpoint, stratum, cut, unit)."""
         key = (request.time, request.event, request.by, request.cut, request.unit)
         if key not in self._counts:
-            self._counts[key] = analysed_counts_in_engine(self.table, request)
+            self._counts[key] = self._memoised(
+                ("counts", *key), lambda: analysed_counts_in_engine(self.table, request))
         return self._counts[key]
 
     def survival(self, request: SurvivalRequest) -> SurvivalResult:
@@ -183,12 +234,14 @@ class EngineView(MemoryView):
         return reference_options_from_counts(self.analysed_counts(request), self.min_cell)
 
     def suggested_cut(self, by: str, recorded: list[str]) -> float:
-        return suggested_cut_in_engine(self.table, by, recorded)
+        return self._memoised(("cut", by, tuple(recorded)),
+                              lambda: suggested_cut_in_engine(self.table, by, recorded))
 
     def table_one(self, by: str | None, variables: list[str]) -> pl.DataFrame:
         """:func:`cohort.engine_tables.table_one_in_engine` of the kept patients: aggregates
         only, whatever their number."""
-        return table_one_in_engine(self.table, by, variables, self.min_cell)
+        return self._memoised(("table one", by, tuple(variables)), lambda: table_one_in_engine(
+            self.table, by, variables, self.min_cell))
 
     def distribution(self, column: str) -> tuple[go.Figure, int | str]:
         values = self.rows([column])[column]
@@ -206,7 +259,9 @@ def choices_of(cohort: Cohort | EngineCohort) -> pl.DataFrame:
 
 
 def view_of(dataset: str, cohort: Cohort | EngineCohort, cohort_filter: CohortFilter,
-            min_cell: int | None = None) -> View:
-    """The view of ``cohort`` with ``cohort_filter``: in the engine for an engine cohort."""
-    kind = EngineView if isinstance(cohort, EngineCohort) else MemoryView
-    return kind(dataset, cohort, cohort_filter, min_cell)
+            min_cell: int | None = None, memo: EngineMemo | None = None) -> View:
+    """The view of ``cohort`` with ``cohort_filter``: in the engine for an engine cohort
+    (answering from the session's ``memo`` where it can)."""
+    if isinstance(cohort, EngineCohort):
+        return EngineView(dataset, cohort, cohort_filter, min_cell, memo)
+    return MemoryView(dataset, cohort, cohort_filter, min_cell)

@@ -110,9 +110,9 @@ def fetched_rows(monkeypatch) -> list[int]:
 
 def test_the_survival_screen_fetches_only_counts_past_the_row_limit(registries, fetched_rows):
     link = {"survival.by": "study"}
-    engine = open_app("pages/survival.py", ds="small", **link)  # 4,299 patients, limit 100
+    open_app("pages/survival.py", ds="small", **link)  # 4,299 patients, limit 100
     fetched_rows.clear()  # opening the dataset (its profile) is done once per server
-    engine.run()
+    engine = open_app("pages/survival.py", ds="small", **link)  # a new session
     # the largest result is the (study, distinct time) counts, not 4,299 patients
     assert fetched_rows and max(fetched_rows) <= 2500, fetched_rows
     memory = open_app("pages/survival.py", ds="mem", **link)
@@ -125,12 +125,28 @@ def test_the_survival_screen_fetches_only_counts_past_the_row_limit(registries, 
 @pytest.mark.parametrize("by", [None, "study"])
 def test_table_one_past_the_row_limit_is_aggregated_in_the_engine(registries, fetched_rows, by):
     link = {"cohort.by": by} if by else {}
-    engine = open_app("pages/cohort.py", ds="small", **link)  # 4,299 patients, limit 100
-    fetched_rows.clear()
-    engine.run()
+    open_app("pages/cohort.py", ds="small", **link)  # 4,299 patients, limit 100
+    fetched_rows.clear()  # the dataset is opened once per server
+    engine = open_app("pages/cohort.py", ds="small", **link)  # a new session
     memory = open_app("pages/cohort.py", ds="mem", **link)
     title = "Baseline characteristics (Table 1)"
     assert _tables(engine)[title] == _tables(memory)[title]
     headers = list(_tables(engine)[title][0])
     assert any(h.startswith(STUDY) for h in headers) == (by == "study"), headers
     assert max(fetched_rows) < 1000, fetched_rows  # counts per level, never 4,299 patients
+
+
+def test_a_rerun_with_the_same_choices_answers_from_the_sessions_memo(registries, fetched_rows):
+    """(The Cohort screen's distributions fetch their rows again: rows are not kept.)"""
+    link = {"f.study": STUDY, "survival.by": "dose_level"}
+    at = open_app("pages/survival.py", ds="small", **link)
+    shown = _tables(at)
+    fetched_rows.clear()
+    at.run()
+    assert _tables(at) == shown
+    assert fetched_rows == []  # nothing asked of the engine again
+    at.selectbox(key="surv.by").set_value("ecog").run()
+    assert fetched_rows  # a new choice is a new aggregation
+    other = open_app("pages/survival.py", ds="small", **link)  # another session: its own memo
+    assert "_engine_memo" in other.session_state
+    assert other.session_state["_engine_memo"] is not at.session_state["_engine_memo"]

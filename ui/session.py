@@ -28,13 +28,15 @@ from cohort.filters import CohortFilter
 from cohort.io import CohortValidationError
 from cohort.schema import Cohort
 from cohort.sources import SourceError, dataset_fingerprint, failure_summaries, load_configured
-from cohort.views import View, view_of
+from cohort.views import EngineMemo, View, view_of
 from ui.auth import current_user, sign_in_configured
 
 UPLOADED = "uploaded"
 DATASET_KEY = "dataset"
 _UPLOAD_STATE = "uploaded_cohort"
 _VIEW_STATE = "view"
+#: This session's engine aggregates (cohort.views.EngineMemo): never shared between sessions.
+_ENGINE_MEMO_STATE = "_engine_memo"
 _PENDING_SELECTION = "dataset_pending"
 #: Seconds a file source's fingerprint is trusted before its size and mtime are read again
 #: (one run sees one version); databases use their dataset's ``check_seconds``.
@@ -268,7 +270,8 @@ def min_cell_of(dataset: str) -> int | None:
 
 def build_view(dataset: str, cohort_filter: CohortFilter) -> View:
     """This run's view of the dataset with the filter (its frames computed when first read)."""
-    view = view_of(dataset, cohort_for(dataset), cohort_filter, min_cell_of(dataset))
+    memo = st.session_state.setdefault(_ENGINE_MEMO_STATE, EngineMemo())
+    view = view_of(dataset, cohort_for(dataset), cohort_filter, min_cell_of(dataset), memo)
     st.session_state[_VIEW_STATE] = view
     return view
 
