@@ -54,8 +54,16 @@ def _connect(source: Source, connections: Connections) -> ir.Table:
 
 
 def _event_codes(value: ir.Value, coding: str) -> ir.IntegerValue:
-    """The column as codes 0/1/2 of its stated coding (text compared stripped, lower case)."""
+    """The column as codes 0/1/2 of its stated coding (text compared stripped, lower case).
+    An integer column is compared as integers with the codes written as integers (its text
+    is its digits, so the codes are the same) and never cast to text row by row."""
     codes: Mapping[str, int] = EVENT_CODINGS[coding]
+    if value.type().is_integer():
+        numeric = {int(k): code for k, code in codes.items() if k.lstrip("-").isdigit()
+                   and str(int(k)) == k}
+        if not numeric:
+            return ibis.null("int64")
+        return value.cases(*numeric.items(), else_=ibis.null("int64"))
     text = value.cast("string").strip().lower()
     return text.cases(*codes.items(), else_=ibis.null("int64"))
 

@@ -14,7 +14,13 @@ from polars.testing import assert_frame_equal
 
 from cohort import engine, survival
 from cohort.config import DatasetConfig, Source
-from cohort.engine_source import EngineError, RowLimitError, engine_table, model_rows
+from cohort.engine_source import (
+    EngineError,
+    RowLimitError,
+    engine_table,
+    model_rows,
+    reading_problems,
+)
 from cohort.filters import CohortFilter, InRange, ValuesIn
 from cohort.io import ReadOptions
 from cohort.sources import load_configured
@@ -71,3 +77,40 @@ def test_model_rows_fetch_only_the_filtered_columns_and_respect_the_limit(tmp_pa
 def test_a_reading_the_engine_does_not_compile_is_refused(tmp_path):
     with pytest.raises(EngineError, match="missing-value codes"):
         engine_table(_dataset(tmp_path, missing_values=frozenset({"na"})), lambda name: {})
+
+
+def _coded_dataset(tmp_path: Path, coding: str, vital: list[int | None]) -> DatasetConfig:
+    """A DuckDB registry whose event column holds integers, read with ``coding``."""
+    frame = pl.DataFrame({"pid": [f"P{i}" for i in range(len(vital))],
+                          "surv": [float(i + 1) for i in range(len(vital))],
+                          "vital": pl.Series(vital, dtype=pl.Int32)})
+    path = tmp_path / "coded.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.register("frame", frame.to_arrow())
+        con.execute("CREATE TABLE patients AS SELECT * FROM frame")
+    read = ReadOptions(mapping={"pid": "patient_id", "surv": "os_months", "vital": "os_event"},
+                       time_unit="months", event_codings={"os_event": coding})
+    return DatasetConfig(key="reg", title="Registry", provenance="Test registry.",
+                         patients=Source("duckdb", path=path, table="patients"), options=read)
+
+
+@pytest.mark.parametrize(("coding", "vital"), [
+    ("0/1 (0 = censored, 1 = event, 2 = competing event)", [0, 1, 2, None, 1, 0]),
+    ("1/2 (R style: 1 = censored, 2 = event)", [1, 2, None, 2, 1, 1]),
+])
+def test_integer_event_codes_read_as_the_in_memory_reading_does(tmp_path, coding, vital):
+    dataset = _coded_dataset(tmp_path, coding, vital)
+    expected = load_configured(dataset).patients.sort("patient_id")["os_event"]
+    got = engine_table(dataset, lambda name: {}).to_polars().sort("patient_id")["os_event"]
+    assert got.cast(pl.Int64).to_list() == expected.cast(pl.Int64).to_list()
+    assert reading_problems(dataset, lambda name: {}) == []
+
+
+def test_integer_codes_outside_the_coding_are_reported_by_column_and_count(tmp_path):
+    dataset = _coded_dataset(tmp_path, "1/2 (R style: 1 = censored, 2 = event)",
+                             [1, 2, 0, 3, None, 2])
+    problems = reading_problems(dataset, lambda name: {})
+    assert problems == [f"{dataset.patients.label}, column 'vital': 2 row(s) not a code of "
+                        "its stated event coding"]
+    codes = engine_table(dataset, lambda name: {}).to_polars().sort("patient_id")["os_event"]
+    assert codes.to_list() == [0, 1, None, None, None, 1]
