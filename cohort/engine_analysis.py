@@ -14,6 +14,8 @@ text column by value, the least frequent values beyond ``MAX_STRATA - 1`` pooled
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import ibis
 import ibis.expr.types as ir
 import polars as pl
@@ -26,7 +28,8 @@ from cohort.analysis import (
     cut_labels,
     pooled_label,
 )
-from cohort.engine import count_where, is_missing, status_codes
+from cohort.engine import is_missing
+from cohort.engine_source import Decoder, stored_column
 from cohort.survival import ALL
 from cohort.units import column_unit, time_source, unit_factor
 
@@ -90,24 +93,69 @@ def _stratum(table: ir.Table, request: SurvivalRequest, analysed: ir.BooleanValu
     return group, cut, [low, high]
 
 
-def counts_query(table: ir.Table, request: SurvivalRequest) -> tuple[ir.Table, str,
-                                                                       float | None, list | None]:
-    """The ibis query: one row per (``group``, ``time``) with ``n_rows`` (all rows),
-    ``n_event_missing`` and, of the rows with an event code, ``n_event`` (code 1),
-    ``n_censor`` (0), ``n_two`` (2) and ``n_exit`` (any); a null group or time collects the
-    rows missing it. Also the time's source column, the cut and the numeric groups' order."""
-    source, time = _time_in_unit(table, request)
-    event = table[request.event]
-    analysed = time.notnull() & ~is_missing(event)
+def _grouping_key(table: ir.Table, column: str, decoders: Mapping[str, Decoder]
+                  ) -> tuple[ir.Value, Decoder | None]:
+    """What to group ``column`` by: its stored value and the decoder of such values where the
+    table keeps them (``cohort.engine_source.engine_table``), else the column itself."""
+    stored = stored_column(column)
+    if column in decoders and stored in table.columns:
+        return table[stored], decoders[column]
+    return table[column], None
+
+
+def counts_query(table: ir.Table, request: SurvivalRequest,
+                 decoders: Mapping[str, Decoder] | None = None
+                 ) -> tuple[ir.Table, Callable[[pl.DataFrame], pl.DataFrame], str, float | None,
+                            list | None]:
+    """The ibis query: one row per (``group``, ``time``, ``event``) as stored, with ``n``
+    rows; its decoding (fetched frame -> one row per (``group``, ``time`` in the request's
+    unit) with ``n_rows`` (all rows), ``n_event_missing`` and, of the rows with an event
+    code, ``n_event`` (code 1), ``n_censor`` (0), ``n_two`` (2) and ``n_exit`` (any); a null
+    group or time collects the rows missing it). Also the time's source column, the cut and
+    the numeric groups' order. The engine does only the grouping: decoding each of 100M
+    rows cost it more than grouping them; decoding the fetched keys costs nothing."""
+    source = time_source(table, request.time, request.unit)
+    source_unit = column_unit(source)
+    time_key, time_decoder = _grouping_key(table, source if source_unit else request.time,
+                                           decoders or {})
+    event_key, event_decoder = _grouping_key(table, request.event, decoders or {})
+    analysed = _time_in_unit(table, request)[1].notnull() & ~is_missing(table[request.event])
     group, cut, order = _stratum(table, request, analysed)
-    rows = table.select(group=group, time=time, _s=status_codes(event),
-                        _em=is_missing(event))
-    status = rows["_s"]
-    query = rows.group_by(["group", "time"]).aggregate(
-        n_rows=rows.count(), n_event_missing=count_where(rows["_em"]),
-        n_event=count_where(status == 1), n_censor=count_where(status == 0),
-        n_two=count_where(status == COMPETING_CODE), n_exit=status.count())
-    return query, source, cut, order
+    rows = table.select(group=group, time=time_key, event=event_key)
+    query = rows.group_by(["group", "time", "event"]).aggregate(n=rows.count())
+    factor = (unit_factor(source_unit, request.unit)
+              if source_unit is not None and source_unit != request.unit else None)
+
+    def decoded(fetched: pl.DataFrame) -> pl.DataFrame:
+        time = (time_decoder(fetched["time"]) if time_decoder else fetched["time"]
+                ).cast(pl.Float64)
+        if factor is not None:
+            time = time * factor
+        event = event_decoder(fetched["event"]) if event_decoder else fetched["event"]
+        return _per_time(fetched.select("group", "n").with_columns(
+            time=time.fill_nan(None), status=_status_codes(event),
+            event_missing=_is_missing(event)))
+
+    return query, decoded, source, cut, order
+
+
+def _status_codes(event: pl.Series) -> pl.Series:
+    """The event values as integer codes (``cohort.survival``'s reading of an event column)."""
+    return event.cast(pl.Int64, strict=event.dtype == pl.Boolean)
+
+
+def _is_missing(event: pl.Series) -> pl.Series:
+    missing = event.is_null()
+    return missing | event.is_nan().fill_null(False) if event.dtype.is_float() else missing
+
+
+def _per_time(keys: pl.DataFrame) -> pl.DataFrame:
+    """Rows per decoded (group, time) of (group, time, status, event_missing, n) keys."""
+    n, status = pl.col("n"), pl.col("status")
+    return keys.group_by("group", "time").agg(
+        n_rows=n.sum(), n_event_missing=n.filter(pl.col("event_missing")).sum(),
+        n_event=n.filter(status == 1).sum(), n_censor=n.filter(status == 0).sum(),
+        n_two=n.filter(status == COMPETING_CODE).sum(), n_exit=n.filter(status.is_not_null()).sum())
 
 
 def _left_out(fetched: pl.DataFrame, request: SurvivalRequest) -> dict[str, int]:
@@ -135,15 +183,16 @@ def _text_groups(counts: pl.DataFrame) -> tuple[list[str], dict[str, str], tuple
     return [*kept, other], {v: v if v in kept else other for v in by_frequency}, pooled
 
 
-def analysed_counts_in_engine(table: ir.Table, request: SurvivalRequest) -> AnalysedCounts:
+def analysed_counts_in_engine(table: ir.Table, request: SurvivalRequest,
+                              decoders: Mapping[str, Decoder] | None = None) -> AnalysedCounts:
     """The :class:`~cohort.analysis.AnalysedCounts` of ``request`` on the engine table
-    ``table`` (filtered already): one GROUP BY in the engine, its rows (groups x distinct
-    times, a few thousand) fetched."""
-    query, source, cut, order = counts_query(table, request)
-    fetched = query.to_polars().with_columns(
-        pl.col("group").cast(pl.String), pl.col("time").cast(pl.Float64),
-        *(pl.col(c).cast(pl.Int64).fill_null(0)
-          for c in ("n_rows", "n_event_missing", "n_event", "n_censor", "n_two", "n_exit")))
+    ``table`` (filtered already; ``decoders`` of its stored columns, as
+    ``cohort.engine_source.decoders`` gives them): one GROUP BY in the engine, its rows
+    (groups x distinct times x event values, a few thousand) fetched."""
+    query, decoded, source, cut, order = counts_query(table, request, decoders)
+    fetched = query.to_polars()
+    fetched = decoded(fetched.with_columns(pl.col("group").cast(pl.String),
+                                           pl.col("n").cast(pl.Int64)))
     left_out = _left_out(fetched, request)
     counted = fetched.drop_nulls(["group", "time"])
     pooled: tuple[str, ...] = ()

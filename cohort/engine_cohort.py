@@ -23,7 +23,13 @@ import polars as pl
 
 from cohort.config import DatasetConfig
 from cohort.engine import EngineError
-from cohort.engine_source import engine_table, reading_problems
+from cohort.engine_source import (
+    Decoder,
+    canonical_columns,
+    decoders,
+    engine_table,
+    reading_problems,
+)
 from cohort.schema import PATIENT_ID, Endpoint, endpoints_of, identifying_columns
 from cohort.sources import Connections
 
@@ -67,6 +73,11 @@ class EngineCohort:
         """The patients as a lazy ibis table on a connection of its own (one per caller: an
         embedded DuckDB connection is not shared between threads)."""
         return engine_table(self.dataset, self.connections)
+
+    @property
+    def decoders(self) -> dict[str, Decoder]:
+        """The decoding of the table's stored event and time values (engine_source)."""
+        return decoders(self.dataset)
 
     def endpoints(self) -> list[Endpoint]:
         return endpoints_of(self.profile.columns)
@@ -139,6 +150,7 @@ def open_engine_cohort(dataset: DatasetConfig, connections: Connections,
     """The dataset opened in its engine, checked and profiled; raises :class:`EngineError`
     (:class:`EngineReadingError` with the problems) when it cannot be offered."""
     table = engine_table(dataset, connections)
+    table = table.select(canonical_columns(table))
     if PATIENT_ID not in table.columns:
         raise EngineReadingError([f"{dataset.patients.label}: no column is mapped to patient_id"])
     problems = reading_problems(dataset, connections)

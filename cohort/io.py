@@ -303,7 +303,7 @@ class _Checker:
     def numeric(self, text: pl.Series, column: str, integer: bool = False) -> pl.Series:
         """The text as numbers (whole ones if ``integer``); empty cells and NaN markers are
         missing; any other value that is not such a number is a problem with its rows."""
-        stripped = _stripped(text)
+        stripped = stripped_text(text)
         values = _as_numbers(stripped)
         self.add(column, stripped.is_not_null() & values.is_null() & ~_is_nan_text(stripped),
                  "not a number")
@@ -319,7 +319,7 @@ class _Checker:
 
     def coded(self, text: pl.Series, column: str, codes: Mapping[str, object], what: str
               ) -> pl.Series:
-        lowered = _stripped(text).str.to_lowercase()
+        lowered = stripped_text(text).str.to_lowercase()
         known = lowered.is_in(list(codes)) | lowered.is_null()
         allowed = ", ".join(dict.fromkeys(str(k) for k in codes))
         self.add(column, ~known, f"not a recognised {what} (allowed: {allowed})")
@@ -400,7 +400,7 @@ def _split_sites(text: pl.Series) -> pl.Series:
 MAX_WHOLE = 2.0**53
 
 
-def _stripped(text: pl.Series) -> pl.Series:
+def stripped_text(text: pl.Series) -> pl.Series:
     """Text without surrounding blanks; a cell of blanks only is missing, as an empty one."""
     stripped = text.str.strip_chars()
     return stripped.set((stripped.str.len_chars() == 0).fill_null(False), None)
@@ -438,7 +438,7 @@ def _numeric_or_text(text: pl.Series, column: str, check: _Checker,
     numeric = _numbers_with_codes_missing(text, column, check, codes)
     if numeric is not None:
         return numeric
-    stripped = _stripped(text)
+    stripped = stripped_text(text)
     values = _as_numbers(stripped)
     numbers = stripped.is_not_null() & ~_is_nan_text(stripped)
     if numbers.any() and values.is_not_null().sum() == numbers.sum():

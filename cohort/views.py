@@ -221,7 +221,8 @@ class EngineView(MemoryView):
         key = (request.time, request.event, request.by, request.cut, request.unit)
         if key not in self._counts:
             self._counts[key] = self._memoised(
-                ("counts", *key), lambda: analysed_counts_in_engine(self.table, request))
+                ("counts", *key), lambda: analysed_counts_in_engine(self.table, request,
+                                                                self.cohort.decoders))
         return self._counts[key]
 
     def survival(self, request: SurvivalRequest) -> SurvivalResult:

@@ -7,16 +7,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import ibis
 import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from cohort import engine, survival
+from cohort.analysis import SurvivalRequest, analysed_counts
 from cohort.config import DatasetConfig, Source
+from cohort.engine_analysis import analysed_counts_in_engine, counts_query
 from cohort.engine_source import (
     EngineError,
     RowLimitError,
+    decoders,
     engine_table,
     model_rows,
     reading_problems,
@@ -114,3 +118,25 @@ def test_integer_codes_outside_the_coding_are_reported_by_column_and_count(tmp_p
                         "its stated event coding"]
     codes = engine_table(dataset, lambda name: {}).to_polars().sort("patient_id")["os_event"]
     assert codes.to_list() == [0, 1, None, None, None, 1]
+
+
+@pytest.mark.parametrize("request_", [
+    SurvivalRequest("os_months", "os_event", by="histology", unit="days"),
+    SurvivalRequest("os_months", "os_event", by="rt_total_dose_gy", unit="months"),
+    SurvivalRequest("os_months", "os_event", unit="weeks"),
+], ids=["by histology, days", "by dose, months", "overall, weeks"])
+def test_survival_counts_group_stored_values_and_equal_the_in_memory_reading(tmp_path,
+                                                                              request_):
+    """Days and dead/alive text are grouped as stored (no decoding of each row in the
+    engine) and the fetched keys decoded: the counts equal the in-memory reading's."""
+    dataset = _dataset(tmp_path)
+    patients = FILTER.apply(load_configured(dataset).patients)
+    table = engine.filtered(engine_table(dataset, lambda name: {}), FILTER)
+    query = counts_query(table, request_, decoders(dataset))[0]
+    grouped = str(ibis.to_sql(query, dialect="duckdb"))
+    assert '"t0"."vital" AS "event"' in grouped and '"t0"."surv_days" AS "time"' in grouped
+    got = analysed_counts_in_engine(table, request_, decoders(dataset))
+    expected = analysed_counts(patients, request_)
+    assert_frame_equal(got.counts, expected.counts)
+    assert (got.left_out, got.cut, got.competing_groups) == (
+        expected.left_out, expected.cut, expected.competing_groups)
