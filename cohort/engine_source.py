@@ -128,6 +128,9 @@ def _canonical(value: ir.Value, canonical: str, dataset: DatasetConfig) -> ir.Va
         if coding not in EVENT_CODINGS:
             raise EngineError(f"state how events are coded in {canonical}")
         return _event_codes(value, coding)
+    if _is_number_column(canonical) and value.type().is_string():
+        raise EngineError(f"{canonical} is stored as text: numbers written as text are "
+                          "parsed on reading (decimal commas, blanks): not compiled")
     if _is_time(canonical):
         if options.time_unit not in MONTHS_PER_UNIT:
             raise EngineError("state the unit of the time columns")
@@ -135,6 +138,11 @@ def _canonical(value: ir.Value, canonical: str, dataset: DatasetConfig) -> ir.Va
     if canonical in _CONVERTED_TEXT and value.type().is_string():
         raise EngineError(f"{canonical} is converted from text on reading: not compiled")
     return value
+
+
+def _is_number_column(canonical: str) -> bool:
+    dtype = PATIENT_COLUMNS.get(canonical)
+    return dtype is not None and dtype.is_numeric()
 
 
 def engine_table(dataset: DatasetConfig, connections: Connections) -> ir.Table:

@@ -140,3 +140,24 @@ def test_survival_counts_group_stored_values_and_equal_the_in_memory_reading(tmp
     assert_frame_equal(got.counts, expected.counts)
     assert (got.left_out, got.cut, got.competing_groups) == (
         expected.left_out, expected.cut, expected.competing_groups)
+
+
+@pytest.mark.parametrize("column", ["surv", "dose"])
+def test_numbers_stored_as_text_are_refused_not_compared_as_text(tmp_path, column):
+    """A text time or dose would be compared as text by a filter (" 9" < "10" < "9"), and
+    the in-memory reading parses such text (decimal commas, blanks): the engine refuses it."""
+    frame = pl.DataFrame({"pid": ["P1", "P2"], "surv": [3.0, 12.5], "vital": [0, 1],
+                          "dose": [30.0, 8.0]}).with_columns(pl.col(column).cast(pl.String))
+    path = tmp_path / "text.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.register("frame", frame.to_arrow())
+        con.execute("CREATE TABLE patients AS SELECT * FROM frame")
+    read = ReadOptions(mapping={"pid": "patient_id", "surv": "os_months", "vital": "os_event",
+                                "dose": "rt_total_dose_gy"},
+                       time_unit="months",
+                       event_codings={"os_event": "0/1 (0 = censored, 1 = event, 2 = competing event)"})
+    dataset = DatasetConfig(key="reg", title="Registry", provenance="Test registry.",
+                            patients=Source("duckdb", path=path, table="patients"), options=read)
+    canonical = {"surv": "os_months", "dose": "rt_total_dose_gy"}[column]
+    with pytest.raises(EngineError, match=f"{canonical} is stored as text"):
+        engine_table(dataset, lambda name: {})
