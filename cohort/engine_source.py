@@ -25,7 +25,7 @@ from cohort.dose import DEFAULT_ALPHA_BETA_GY
 from cohort.engine import EngineError, filtered
 from cohort.filters import CohortFilter
 from cohort.io import EVENT_CODINGS, MONTHS_PER_UNIT, stripped_text
-from cohort.schema import PATIENT_COLUMNS
+from cohort.schema import PATIENT_COLUMNS, is_numeric
 from cohort.sources import Connections
 
 #: Canonical columns whose in-memory reading converts text (not compiled here; a source
@@ -141,8 +141,7 @@ def _canonical(value: ir.Value, canonical: str, dataset: DatasetConfig) -> ir.Va
 
 
 def _is_number_column(canonical: str) -> bool:
-    dtype = PATIENT_COLUMNS.get(canonical)
-    return dtype is not None and dtype.is_numeric()
+    return canonical in PATIENT_COLUMNS and is_numeric(PATIENT_COLUMNS[canonical])
 
 
 def engine_table(dataset: DatasetConfig, connections: Connections) -> ir.Table:

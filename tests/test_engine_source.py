@@ -35,6 +35,12 @@ FILTER = CohortFilter((InRange("rt_total_dose_gy", 30, 60, include_missing=True)
                        ValuesIn("histology", ("prostate", "NSCLC"))))
 
 
+#: The columns of the small registries below and their canonical names.
+SHORT_MAPPING = {"pid": "patient_id", "surv": "os_months", "vital": "os_event",
+                 "dose": "rt_total_dose_gy"}
+ZERO_ONE = "0/1 (0 = censored, 1 = event, 2 = competing event)"
+
+
 def _dataset(tmp_path: Path, **options) -> DatasetConfig:
     rng = np.random.default_rng(5)
     n = 400
@@ -88,12 +94,18 @@ def _coded_dataset(tmp_path: Path, coding: str, vital: list[int | None]) -> Data
     frame = pl.DataFrame({"pid": [f"P{i}" for i in range(len(vital))],
                           "surv": [float(i + 1) for i in range(len(vital))],
                           "vital": pl.Series(vital, dtype=pl.Int32)})
-    path = tmp_path / "coded.duckdb"
+    return _duckdb_dataset(tmp_path, frame, coding)
+
+
+def _duckdb_dataset(tmp_path: Path, frame: pl.DataFrame, coding: str) -> DatasetConfig:
+    """``frame`` as the patients table of a DuckDB registry, its columns mapped by
+    ``SHORT_MAPPING``, times in months, os_event read with ``coding``."""
+    path = tmp_path / "short.duckdb"
     with duckdb.connect(str(path)) as con:
         con.register("frame", frame.to_arrow())
         con.execute("CREATE TABLE patients AS SELECT * FROM frame")
-    read = ReadOptions(mapping={"pid": "patient_id", "surv": "os_months", "vital": "os_event"},
-                       time_unit="months", event_codings={"os_event": coding})
+    mapping = {k: v for k, v in SHORT_MAPPING.items() if k in frame.columns}
+    read = ReadOptions(mapping=mapping, time_unit="months", event_codings={"os_event": coding})
     return DatasetConfig(key="reg", title="Registry", provenance="Test registry.",
                          patients=Source("duckdb", path=path, table="patients"), options=read)
 
@@ -148,16 +160,7 @@ def test_numbers_stored_as_text_are_refused_not_compared_as_text(tmp_path, colum
     the in-memory reading parses such text (decimal commas, blanks): the engine refuses it."""
     frame = pl.DataFrame({"pid": ["P1", "P2"], "surv": [3.0, 12.5], "vital": [0, 1],
                           "dose": [30.0, 8.0]}).with_columns(pl.col(column).cast(pl.String))
-    path = tmp_path / "text.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.register("frame", frame.to_arrow())
-        con.execute("CREATE TABLE patients AS SELECT * FROM frame")
-    read = ReadOptions(mapping={"pid": "patient_id", "surv": "os_months", "vital": "os_event",
-                                "dose": "rt_total_dose_gy"},
-                       time_unit="months",
-                       event_codings={"os_event": "0/1 (0 = censored, 1 = event, 2 = competing event)"})
-    dataset = DatasetConfig(key="reg", title="Registry", provenance="Test registry.",
-                            patients=Source("duckdb", path=path, table="patients"), options=read)
-    canonical = {"surv": "os_months", "dose": "rt_total_dose_gy"}[column]
+    dataset = _duckdb_dataset(tmp_path, frame, ZERO_ONE)
+    canonical = SHORT_MAPPING[column]
     with pytest.raises(EngineError, match=f"{canonical} is stored as text"):
         engine_table(dataset, lambda name: {})
