@@ -74,15 +74,18 @@ def suggested_cut_in_engine(table: ir.Table, by: str, recorded: list[str]) -> fl
     return round(median, 1) if median is not None else 0.0
 
 
-def _stratum(table: ir.Table, request: SurvivalRequest, analysed: ir.BooleanValue
-             ) -> tuple[ir.Value, float | None, list[str] | None]:
-    """The group of each row, the numeric cut (None for text) and the numeric groups' order
-    (None for text: known once the values are counted)."""
+def _stratum(table: ir.Table, request: SurvivalRequest, analysed: ir.BooleanValue,
+             decoders: Mapping[str, Decoder]
+             ) -> tuple[ir.Value, Decoder | None, float | None, list[str] | None]:
+    """The group of each row (a text stratum as stored) and its decoder, the numeric cut
+    (None for text) and the numeric groups' order (None for text: known once the values are
+    counted)."""
     if not request.by:
-        return ibis.literal(ALL), None, [ALL]
+        return ibis.literal(ALL), None, None, [ALL]
     value = table[request.by]
     if not _is_number(value):
-        return value.cast("string"), None, None
+        key, decoder = _grouping_key(table, request.by, decoders)
+        return key.cast("string"), decoder, None, None
     cut = request.cut
     if cut is None:
         cut = median_in_engine(table.filter(analysed), request.by)
@@ -90,7 +93,7 @@ def _stratum(table: ir.Table, request: SurvivalRequest, analysed: ir.BooleanValu
     low, high = cut_labels(cut)
     group = ibis.cases((is_missing(value), ibis.null("string")),
                        (value < cut, ibis.literal(low)), else_=ibis.literal(high))
-    return group, cut, [low, high]
+    return group, None, cut, [low, high]
 
 
 def _grouping_key(table: ir.Table, column: str, decoders: Mapping[str, Decoder]
@@ -120,7 +123,7 @@ def counts_query(table: ir.Table, request: SurvivalRequest,
                                            decoders or {})
     event_key, event_decoder = _grouping_key(table, request.event, decoders or {})
     analysed = _time_in_unit(table, request)[1].notnull() & ~is_missing(table[request.event])
-    group, cut, order = _stratum(table, request, analysed)
+    group, group_decoder, cut, order = _stratum(table, request, analysed, decoders or {})
     rows = table.select(group=group, time=time_key, event=event_key)
     query = rows.group_by(["group", "time", "event"]).aggregate(n=rows.count())
     factor = (unit_factor(source_unit, request.unit)
@@ -132,8 +135,9 @@ def counts_query(table: ir.Table, request: SurvivalRequest,
         if factor is not None:
             time = time * factor
         event = event_decoder(fetched["event"]) if event_decoder else fetched["event"]
-        return _per_time(fetched.select("group", "n").with_columns(
-            time=time.fill_nan(None), status=_status_codes(event),
+        group = group_decoder(fetched["group"]) if group_decoder else fetched["group"]
+        return _per_time(fetched.select("n").with_columns(
+            group=group, time=time.fill_nan(None), status=_status_codes(event),
             event_missing=_is_missing(event)))
 
     return query, decoded, source, cut, order
