@@ -150,30 +150,40 @@ def _canonical(value: ir.Value, canonical: str, dataset: DatasetConfig) -> ir.Va
     if _is_event(canonical):
         coding = options.event_codings.get(canonical)
         if coding not in EVENT_CODINGS:
-            raise EngineError(f"state how events are coded in {canonical}")
+            raise EngineError("state how events are coded")
         return _event_codes(value, coding)
     if _is_number_column(canonical) and value.type().is_string():
-        raise EngineError(f"{canonical} is stored as text: numbers written as text are "
+        raise EngineError("stored as text: numbers written as text are "
                           "parsed on reading (decimal commas, blanks): not compiled")
     if _is_time(canonical):
         if options.time_unit not in MONTHS_PER_UNIT:
             raise EngineError("state the unit of the time columns")
         return value.cast("float64") * MONTHS_PER_UNIT[options.time_unit]
     if canonical in _CONVERTED_TEXT and value.type().is_string():
-        raise EngineError(f"{canonical} is converted from text on reading: not compiled")
+        raise EngineError("converted from text on reading: not compiled")
     if _is_text(canonical):
-        return _text(value, canonical)
+        return _text(value)
     return value
 
 
-def _text(value: ir.Value, canonical: str) -> ir.StringValue:
+def _named_canonical(source: ir.Table, column: str, canonical: str, dataset: DatasetConfig
+                     ) -> ir.Value:
+    """:func:`_canonical` of the source's ``column``; its refusal names the source and column."""
+    try:
+        return _canonical(source[column], canonical, dataset)
+    except EngineError as error:
+        raise EngineError(f"{dataset.patients.label}, column '{column}' ({canonical}): "
+                          f"{error}") from None
+
+
+def _text(value: ir.Value) -> ir.StringValue:
     """A text column as the in-memory reading keeps it: text stripped, integers as their
     digits (a histology coded 1-4 is four groups, not a number split at its median)."""
     if value.type().is_string():
         return stripped(value)
     if value.type().is_integer():
         return value.cast("string")
-    raise EngineError(f"{canonical} is stored as {value.type()}, not as text or integer "
+    raise EngineError(f"stored as {value.type()}, not as text or integer "
                       "codes: not compiled")
 
 
@@ -192,7 +202,7 @@ def engine_table(dataset: DatasetConfig, connections: Connections) -> ir.Table:
     absent = [c for c in options.mapping if c not in source.columns]
     if absent:
         raise EngineError(f"{dataset.patients.label}: no column {', '.join(absent)}")
-    canonical = {canonical: _canonical(source[column], canonical, dataset)
+    canonical = {canonical: _named_canonical(source, column, canonical, dataset)
                  for column, canonical in options.mapping.items()}
     decoded = decoders(dataset)
     stored = {stored_column(canonical): source[column]
@@ -227,7 +237,7 @@ def reading_problems(dataset: DatasetConfig, connections: Connections) -> list[s
     checks: dict[str, tuple[str, str, ir.BooleanValue]] = {}
     for i, (column, canonical) in enumerate(dataset.options.mapping.items()):
         value = source[column]
-        coded = _canonical(value, canonical, dataset)
+        coded = _named_canonical(source, column, canonical, dataset)
         if _is_event(canonical):
             checks[f"_{i}"] = (column, "not a code of its stated event coding",
                                value.notnull() & coded.isnull())
