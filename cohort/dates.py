@@ -19,6 +19,8 @@ from io import BytesIO
 
 import polars as pl
 
+from cohort.text import stripped_text
+
 DATE_ORDERS = ("dmy", "mdy")
 #: Excel's day 0 of serial numbers, per date system (1900: from serial 61 = 1900-03-01; the
 #: fictitious 1900-02-29 is serial 60).
@@ -37,14 +39,9 @@ _MAX_WORKBOOK_PART = 4 * 1024 * 1024
 _DATE1904 = re.compile(rb"<(?:\w+:)?workbookPr\b[^>]*\bdate1904\s*=\s*[\"'](1|true)[\"']")
 
 
-def _stripped(text: pl.Series) -> pl.Series:
-    stripped = text.cast(pl.String).str.strip_chars()
-    return stripped.set(stripped.str.len_chars() == 0, None)
-
-
 def _parts(text: pl.Series) -> pl.DataFrame:
     """The d/m/y text values split: first, separator, second, year (null where not d/m/y)."""
-    fields = _stripped(text).str.extract_groups(_DMY_TEXT)
+    fields = stripped_text(text).str.extract_groups(_DMY_TEXT)
     return fields.struct.unnest().rename({"1": "first", "2": "sep", "3": "second", "4": "year"})
 
 
@@ -71,7 +68,7 @@ def looks_like_dates(text: pl.Series, serials: bool = False) -> bool:
     """Whether every non-missing value is shaped like a date (ISO or d/m/y text, with or
     without a time; with ``serials``, also Excel serial numbers from 367, 1901-01-01, to
     2958465), with at least one value. Shape only: 31.02.2019 is shaped like a date."""
-    values = _stripped(text).drop_nulls()
+    values = stripped_text(text).drop_nulls()
     if values.len() == 0:
         return False
     shaped = values.str.contains(_ISO) | values.str.contains(_DMY_TEXT)
@@ -136,7 +133,7 @@ def parse_dates(text: pl.Series, order: str | None = None, date_system: int = 19
     serial numbers in ``date_system`` (1900 or 1904; a fraction, the time of day, is dropped)
     where the column is one of serials (``_serial_column``). Null where the text is missing,
     is no valid date (31.02.2019), or is d/m/y with '/' or '-' and ``order`` is None."""
-    values = _stripped(text)
+    values = stripped_text(text)
     distinct = values.drop_nulls().unique()  # registries repeat dates: parse each once
     found = pl.DataFrame({"iso": _iso_dates(distinct), "dmy": _dmy_dates(distinct, order),
                           "serial": _serial_dates(distinct, date_system)})
@@ -150,7 +147,7 @@ def parse_dates(text: pl.Series, order: str | None = None, date_system: int = 19
 
 def invalid_dates(text: pl.Series, parsed: pl.Series) -> pl.Series:
     """True where a value is present (not empty after stripping) but no date was parsed."""
-    return (_stripped(text).is_not_null() & parsed.is_null()).fill_null(False)
+    return (stripped_text(text).is_not_null() & parsed.is_null()).fill_null(False)
 
 
 def workbook_date_system(data: bytes) -> int:

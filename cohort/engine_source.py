@@ -24,9 +24,10 @@ from cohort.config import DatasetConfig, Source
 from cohort.dose import DEFAULT_ALPHA_BETA_GY
 from cohort.engine import EngineError, filtered
 from cohort.filters import CohortFilter
-from cohort.io import EVENT_CODINGS, MONTHS_PER_UNIT, stripped_text
+from cohort.io import EVENT_CODINGS, MONTHS_PER_UNIT
 from cohort.schema import PATIENT_COLUMNS, is_numeric
 from cohort.sources import Connections
+from cohort.text import WHITESPACE, stripped_text
 
 #: Canonical columns whose in-memory reading converts text (not compiled here; a source
 #: column already of the canonical type, a list of sites or a Boolean, is read as it is).
@@ -44,10 +45,6 @@ STORED_PREFIX = "_stored_"
 Decoder = Callable[[pl.Series], pl.Series]
 
 
-#: The characters polars' ``str.strip_chars()`` strips (Unicode White_Space); ibis' ``strip``
-#: trims only the ASCII ones, so a no-break space exported from Excel would stay.
-WHITESPACE = ("\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
-              + "\u2028\u2029\u202f\u205f\u3000")
 _SURROUNDING_WHITESPACE = f"^[{WHITESPACE}]+|[{WHITESPACE}]+$"
 
 

@@ -55,6 +55,7 @@ from cohort.schema import (
     TOXICITY_REQUIRED,
     Cohort,
 )
+from cohort.text import stripped_text
 from cohort.units import DAYS_PER_MONTH, DAYS_PER_UNIT
 
 #: Months per unit of time, for converting stated time units to months (cohort.units).
@@ -398,12 +399,6 @@ def _split_sites(text: pl.Series) -> pl.Series:
 
 #: Whole numbers up to this size are exact as 64-bit floats (2**53).
 MAX_WHOLE = 2.0**53
-
-
-def stripped_text(text: pl.Series) -> pl.Series:
-    """Text without surrounding blanks; a cell of blanks only is missing, as an empty one."""
-    stripped = text.str.strip_chars()
-    return stripped.set((stripped.str.len_chars() == 0).fill_null(False), None)
 
 
 def _whole_numbers(stripped: pl.Series, values: pl.Series) -> pl.Series:

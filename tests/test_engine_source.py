@@ -19,7 +19,6 @@ from cohort.analysis import SurvivalRequest, analysed_counts
 from cohort.config import DatasetConfig, Source
 from cohort.engine_analysis import analysed_counts_in_engine, counts_query
 from cohort.engine_source import (
-    WHITESPACE,
     EngineError,
     RowLimitError,
     decoders,
@@ -31,6 +30,7 @@ from cohort.engine_source import (
 from cohort.filters import CohortFilter, InRange, ValuesIn
 from cohort.io import ReadOptions
 from cohort.sources import load_configured
+from cohort.text import WHITESPACE
 
 MAPPING = {"pid": "patient_id", "surv_days": "os_months", "vital": "os_event",
            "hist": "histology", "dose": "rt_total_dose_gy"}
