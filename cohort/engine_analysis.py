@@ -30,7 +30,7 @@ from cohort.analysis import (
 )
 from cohort.engine import is_missing
 from cohort.engine_source import Decoder, stored_column
-from cohort.survival import ALL
+from cohort.survival import ALL, event_codes
 from cohort.units import column_unit, time_source, unit_factor
 
 __all__ = ["analysed_counts_in_engine", "median_in_engine", "suggested_cut_in_engine"]
@@ -137,15 +137,11 @@ def counts_query(table: ir.Table, request: SurvivalRequest,
         event = event_decoder(fetched["event"]) if event_decoder else fetched["event"]
         group = group_decoder(fetched["group"]) if group_decoder else fetched["group"]
         return _per_time(fetched.select("n").with_columns(
-            group=group, time=time.fill_nan(None), status=_status_codes(event),
-            event_missing=_is_missing(event)))
+            group=group, time=time.fill_nan(None), event=event,
+        ).with_columns(status=event_codes(pl.col("event"), event.dtype),
+                       event_missing=_is_missing(event)))
 
     return query, decoded, source, cut, order
-
-
-def _status_codes(event: pl.Series) -> pl.Series:
-    """The event values as integer codes (``cohort.survival``'s reading of an event column)."""
-    return event.cast(pl.Int64, strict=event.dtype == pl.Boolean)
 
 
 def _is_missing(event: pl.Series) -> pl.Series:

@@ -39,6 +39,7 @@ __all__ = [
     "LogrankResult",
     "TrendResult",
     "counts_at",
+    "event_codes",
     "event_counts",
     "follow_up_from_counts",
     "hazard_ratios",
@@ -59,11 +60,14 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 
 
+def event_codes(event: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """An event column of type ``dtype`` as Int64 codes (Boolean True -> 1, False -> 0;
+    polars' non-strict cast otherwise: a float truncated, NaN or non-integer text -> null)."""
+    return event.cast(pl.Int64, strict=dtype == pl.Boolean)
+
+
 def _status_expr(df: pl.DataFrame | pl.LazyFrame, event: str) -> pl.Expr:
-    """Event column as Int64 codes (Boolean True -> 1, False -> 0)."""
-    dtype = df.collect_schema()[event]
-    col = pl.col(event)
-    return col.cast(pl.Int64) if dtype == pl.Boolean else col.cast(pl.Int64, strict=False)
+    return event_codes(pl.col(event), df.collect_schema()[event])
 
 
 def event_counts(
