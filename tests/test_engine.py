@@ -6,7 +6,6 @@ times, competing codes, missing values and "include missing"."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import ibis
@@ -19,6 +18,7 @@ from polars.testing import assert_frame_equal
 from cohort import engine, survival
 from cohort.filters import CohortFilter, InRange, ValuesIn
 from cohort.tables import _level_counts, _missing
+from tests.engines import BACKENDS, engine_table
 
 SITES = ("lung", "liver", "bone", "adrenal", "brain")
 FILTERS = {
@@ -83,30 +83,6 @@ def parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def spark() -> Iterator[object]:
-    """One local SparkSession (1 core, small shuffles) for the test session."""
-    pyspark_sql = pytest.importorskip("pyspark.sql")
-    session = (pyspark_sql.SparkSession.builder.master("local[1]").appName("oligomet-tests")
-               .config("spark.sql.shuffle.partitions", "2")
-               .config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false")
-               .config("spark.sql.session.timeZone", "UTC")
-               .getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    try:
-        yield session
-    finally:
-        session.stop()
-
-
-def _postgres_table(server) -> ir.Table:
-    con = ibis.postgres.connect(host="127.0.0.1", port=server.port, user="postgres",
-                                password=server.password, database="registry")
-    return con.create_table("engine_cohort", COHORT, overwrite=True)
-
-
-BACKENDS = ("duckdb", "duckdb-parquet", "postgres", "spark")
 #: Spark answers each query in seconds: it runs a subset that still has every condition kind,
 #: "include missing", both causes and a list column (the whole Spark part under ~2 minutes).
 SPARK_CASES = {"all, mixed", "sites or missing", "histology or missing", "dose or missing"}
@@ -121,16 +97,11 @@ def cases(*variants: tuple) -> list:
 
 
 @pytest.fixture(scope="module")
-def table(request: pytest.FixtureRequest, parquet: Path) -> ir.Table:
+def table(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+          ) -> ir.Table:
     """The cohort as an engine table on each backend."""
-    if request.param == "duckdb":
-        return ibis.duckdb.connect().create_table("cohort", COHORT)
-    if request.param == "duckdb-parquet":
-        return ibis.duckdb.connect().read_parquet(parquet)
-    if request.param == "postgres":
-        return _postgres_table(request.getfixturevalue("postgres"))
-    con = ibis.pyspark.connect(request.getfixturevalue("spark"))
-    return con.read_parquet(str(parquet))
+    return engine_table(request.param, COHORT, "engine_cohort", request,
+                        tmp_path_factory.mktemp("engine"))
 
 
 def test_the_cohort_has_every_case_the_engines_must_agree_on():
@@ -286,18 +257,8 @@ EDGE_CONDITIONS = (
 def edge_table(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
                ) -> ir.Table:
     """EDGES as an engine table on each backend."""
-    path = tmp_path_factory.mktemp("edges") / "edges.parquet"
-    EDGES.write_parquet(path)
-    if request.param == "duckdb":
-        return ibis.duckdb.connect().create_table("edges", EDGES)
-    if request.param == "duckdb-parquet":
-        return ibis.duckdb.connect().read_parquet(path)
-    if request.param == "postgres":
-        server = request.getfixturevalue("postgres")
-        con = ibis.postgres.connect(host="127.0.0.1", port=server.port, user="postgres",
-                                    password=server.password, database="registry")
-        return con.create_table("engine_edges", EDGES, overwrite=True)
-    return ibis.pyspark.connect(request.getfixturevalue("spark")).read_parquet(str(path))
+    return engine_table(request.param, EDGES, "engine_edges", request,
+                        tmp_path_factory.mktemp("edges"))
 
 
 @pytest.mark.parametrize("edge_table", BACKENDS, indirect=True)

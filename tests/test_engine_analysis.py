@@ -7,9 +7,6 @@ a text stratum with more values than curves (pooled into "Other")."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import ibis
 import ibis.expr.types as ir
 import numpy as np
 import polars as pl
@@ -27,7 +24,8 @@ from cohort.analysis import (
     survival_from_counts,
 )
 from cohort.engine_analysis import analysed_counts_in_engine, suggested_cut_in_engine
-from tests.test_engine import COHORT, FILTERS, _postgres_table, spark  # noqa: F401
+from tests.engines import BACKENDS, engine_table
+from tests.test_engine import COHORT, FILTERS
 
 CLINICS = [f"clinic {c}" for c in "ABCDEFGHIJK"]
 
@@ -48,7 +46,6 @@ def _registry() -> pl.DataFrame:
 
 
 REGISTRY = _registry()
-BACKENDS = ("duckdb", "duckdb-parquet", "postgres", "spark")
 REQUESTS = {
     "overall, months": SurvivalRequest("os_days", "status", unit="months"),
     "by group, days": SurvivalRequest("os_days", "status", by="group", unit="days"),
@@ -63,22 +60,10 @@ SPARK_FILTERS = {"all, mixed"}
 
 @pytest.fixture(scope="module")
 def table(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[ir.Table]:
+          ) -> ir.Table:
     """The registry as an engine table on each backend."""
-    if request.param in ("duckdb-parquet", "spark"):
-        path = tmp_path_factory.mktemp("analysis") / "registry.parquet"
-        REGISTRY.write_parquet(path)
-    if request.param == "duckdb":
-        yield ibis.duckdb.connect().create_table("registry", REGISTRY)
-    elif request.param == "duckdb-parquet":
-        yield ibis.duckdb.connect().read_parquet(path)
-    elif request.param == "postgres":
-        server = request.getfixturevalue("postgres")
-        con = ibis.postgres.connect(host="127.0.0.1", port=server.port, user="postgres",
-                                    password=server.password, database="registry")
-        yield con.create_table("analysis_registry", REGISTRY, overwrite=True)
-    else:
-        yield ibis.pyspark.connect(request.getfixturevalue("spark")).read_parquet(str(path))
+    return engine_table(request.param, REGISTRY, "analysis_registry", request,
+                        tmp_path_factory.mktemp("analysis"))
 
 
 def _cases() -> list[tuple[str, str, str]]:

@@ -31,6 +31,7 @@ from cohort.filters import CohortFilter, InRange, ValuesIn
 from cohort.io import ReadOptions
 from cohort.sources import load_configured
 from cohort.text import WHITESPACE
+from tests.engines import postgres_connection
 
 MAPPING = {"pid": "patient_id", "surv_days": "os_months", "vital": "os_event",
            "hist": "histology", "dose": "rt_total_dose_gy"}
@@ -202,8 +203,7 @@ def test_postgres_strips_exactly_the_characters_polars_strips(postgres):
         with con.cursor().copy("COPY texts (i, v) FROM STDIN") as copy:
             for row in enumerate(values):
                 copy.write_row(row)
-    engine_con = ibis.postgres.connect(host="127.0.0.1", port=postgres.port, user="postgres",
-                                       password=postgres.password, database="registry")
+    engine_con = postgres_connection(postgres)
     expected = pl.Series(values).str.strip_chars().to_list()
     assert _stripped_by_the_engine(engine_con.table("texts")) == expected
 

@@ -20,7 +20,7 @@ from cohort.datasets import load_dataset
 from cohort.engine_tables import table_one_in_engine
 from cohort.schema import is_numeric
 from cohort.tables import default_variables, table_one
-from tests.test_engine import spark  # noqa: F401  (the Spark local-mode fixture, by name)
+from tests.engines import engine_table
 from tests.test_engine_screens import COLUMNS
 
 
@@ -70,20 +70,7 @@ def _variables(name: str) -> list[str]:
 
 
 def _open(backend: str, name: str, request: pytest.FixtureRequest, tmp: Path) -> ir.Table:
-    frame = DATASETS[name][0]
-    table_name = f"t1_{name.replace('-', '_')}"
-    if backend == "duckdb":
-        return ibis.duckdb.connect().create_table(table_name, frame)
-    path = tmp / f"{table_name}.parquet"
-    frame.write_parquet(path)
-    if backend == "duckdb-parquet":
-        return ibis.duckdb.connect().read_parquet(path)
-    if backend == "spark":
-        return ibis.pyspark.connect(request.getfixturevalue("spark")).read_parquet(str(path))
-    server = request.getfixturevalue("postgres")
-    con = ibis.postgres.connect(host="127.0.0.1", port=server.port, user="postgres",
-                                password=server.password, database="registry")
-    return con.create_table(table_name, frame, overwrite=True)
+    return engine_table(backend, DATASETS[name][0], f"t1_{name.replace('-', '_')}", request, tmp)
 
 
 @pytest.fixture(scope="module")
