@@ -11,7 +11,7 @@ covariates the model cannot use are listed in ``CoxResult.dropped`` with the rea
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -363,22 +363,24 @@ def _solve(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, bool]:
         return np.linalg.lstsq(a, b, rcond=None)[0], True
 
 
-def _newton(blocks: list[_Block], p: int) -> _Fit:
-    """Newton-Raphson from beta = 0 with step halving, as R's coxph.fit."""
+def newton_raphson(efron: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]],
+                   p: int) -> _Fit:
+    """Newton-Raphson from beta = 0 with step halving, as R's coxph.fit; ``efron(beta)``
+    gives the Efron log partial likelihood, its score and its information matrix."""
     beta = np.zeros(p)
-    ll0, u0, i0 = _efron(blocks, beta)
+    ll0, u0, i0 = efron(beta)
     ll, u, imat = ll0, u0, i0
     singular, converged, it = False, False, 0
     for it in range(1, MAX_ITER + 1):  # noqa: B007
         step, sing = _solve(imat, u)
         singular |= sing
         new = beta + step
-        nll, nu, nimat = _efron(blocks, new)
+        nll, nu, nimat = efron(new)
         for _ in range(40):
             if np.isfinite(nll) and nll >= ll - 1e-12 * abs(ll):
                 break
             new = (beta + new) / 2
-            nll, nu, nimat = _efron(blocks, new)
+            nll, nu, nimat = efron(new)
         done = abs(1 - ll / nll) <= EPS if nll != 0 else True
         beta, ll, u, imat = new, nll, nu, nimat
         if done:
@@ -737,7 +739,7 @@ def _fit(
     x = design.x - design.x.mean(axis=0)
     blocks = _blocks(x, t, d, strat)
     p = x.shape[1]
-    fit = _newton(blocks, p)
+    fit = newton_raphson(lambda beta: _efron(blocks, beta), p)
     if not fit.converged:
         messages.append(f"The model did not converge in {MAX_ITER} iterations: estimates are "
                         "unreliable.")

@@ -14,14 +14,13 @@ otherwise from closed forms in digamma, trigamma and log-gamma (with c = d S / E
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 from scipy import special, stats
 
-from cohort.cox import EPS, MAX_ITER, TOLER_INF, _estimate, _Fit, _solve, format_hr_ci
+from cohort.cox import TOLER_INF, _estimate, _Fit, format_hr_ci, newton_raphson
 from cohort.survival import HR_SCHEMA
 
 #: Tied deaths at one time up to which the Efron sums are summed term by term.
@@ -129,32 +128,6 @@ def _efron(tab: _Tables, beta: np.ndarray, ref: int) -> tuple[float, np.ndarray,
     return loglik, score[keep], info[np.ix_(keep, keep)]
 
 
-def _newton(efron: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]],
-            p: int) -> _Fit:
-    """Newton-Raphson from beta = 0 with step halving, as :func:`cohort.cox._newton`."""
-    beta = np.zeros(p)
-    ll0, u0, i0 = efron(beta)
-    ll, u, imat = ll0, u0, i0
-    singular, converged, it = False, False, 0
-    for it in range(1, MAX_ITER + 1):  # noqa: B007
-        step, sing = _solve(imat, u)
-        singular |= sing
-        new = beta + step
-        nll, nu, nimat = efron(new)
-        for _ in range(40):
-            if np.isfinite(nll) and nll >= ll - 1e-12 * abs(ll):
-                break
-            new = (beta + new) / 2
-            nll, nu, nimat = efron(new)
-        done = abs(1 - ll / nll) <= EPS if nll != 0 else True
-        beta, ll, u, imat = new, nll, nu, nimat
-        if done:
-            converged = True
-            break
-    step, _ = _solve(imat, u)
-    return _Fit(beta, ll0, ll, u0, i0, imat, step, converged, it, singular)
-
-
 def _reference(n: dict[str, int], levels: list[str], reference: str | None) -> str:
     """``reference`` if it is a group, else the largest group (ties: first in level order)."""
     if reference in n:
@@ -214,5 +187,5 @@ def hazard_ratios_from_counts(counts: pl.DataFrame, reference: str | None = None
     n = np.array([by_group[g][0] for g in levels], dtype=float)
     events = np.array([by_group[g][1] for g in levels], dtype=float)
     tab = _tables(used, levels)
-    fit = _newton(lambda b: _efron(tab, b, ref), len(levels) - 1)
+    fit = newton_raphson(lambda b: _efron(tab, b, ref), len(levels) - 1)
     return pl.DataFrame(_rows(levels, ref, n, events, fit, conf_level), schema=HR_SCHEMA)
