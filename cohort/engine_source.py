@@ -8,12 +8,15 @@ filtered rows and the columns it uses, and a clear refusal past a row limit.
 
 Not compiled (``EngineError``): endpoints derived from dates, "missing value" codes, and text
 columns that the in-memory reader converts (treated sites, sex); such a dataset stays on the
-in-memory path. Rows are not validated one by one as an upload is: a code outside the stated
-event coding counts as missing here.
+in-memory path. Rows are not validated one by one as an upload is; what would make the
+numbers differ from the in-memory reading's (codes outside the stated event coding, negative
+times, missing or duplicate patient ids) is counted once when the dataset opens
+(:func:`reading_problems`) and the dataset is not offered.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Mapping
 
 import ibis
@@ -25,7 +28,7 @@ from cohort.dose import DEFAULT_ALPHA_BETA_GY
 from cohort.engine import EngineError, filtered
 from cohort.filters import CohortFilter
 from cohort.io import EVENT_CODINGS, MONTHS_PER_UNIT
-from cohort.schema import PATIENT_COLUMNS, is_numeric
+from cohort.schema import PATIENT_COLUMNS, PATIENT_ID, is_numeric
 from cohort.sources import Connections
 from cohort.text import WHITESPACE, stripped_text
 
@@ -225,12 +228,27 @@ def _with_dose_columns(table: ir.Table) -> ir.Table:
                         eqd2_gy=has_course.ifelse(eqd2, missing))
 
 
+#: What DuckDB may hold while it checks every patient id (then it spills to a private temporary
+#: directory): 100M ids peak at 1.0 GB in 12 s instead of 4 GB in 18 s.
+CHECK_MEMORY_LIMIT = "1GB"
+
+
 def reading_problems(dataset: DatasetConfig, connections: Connections) -> list[str]:
-    """What the engine reading would silently count as missing, checked in one aggregate
-    query over the source: per event column the values outside its stated coding, per time
-    column the negative times. Each problem names the source, the column and how many rows
-    (never a value); [] when the reading is clean."""
-    source = _connect(dataset.patients, connections)
+    """What the engine reading would silently miscount, as the in-memory reading refuses it:
+    per event column the values outside its stated coding, per time column the negative
+    times, and missing or duplicate patient ids. Each problem names the source, the column
+    and how many rows (never a value); [] when the reading is clean."""
+    with tempfile.TemporaryDirectory(prefix="oligomet-check-") as spill:
+        source = _connect(dataset.patients, connections)
+        backend = source.get_backend()
+        if backend.name == "duckdb":
+            backend.raw_sql(f"SET temp_directory = '{spill}'; "
+                            f"SET memory_limit = '{CHECK_MEMORY_LIMIT}'")
+        return _row_problems(source, dataset) + _id_problems(source, dataset)
+
+
+def _row_problems(source: ir.Table, dataset: DatasetConfig) -> list[str]:
+    """Codes outside an event coding and negative times, in one aggregate query."""
     checks: dict[str, tuple[str, str, ir.BooleanValue]] = {}
     for i, (column, canonical) in enumerate(dataset.options.mapping.items()):
         value = source[column]
@@ -240,12 +258,32 @@ def reading_problems(dataset: DatasetConfig, connections: Connections) -> list[s
                                value.notnull() & coded.isnull())
         elif _is_time(canonical):
             checks[f"_{i}"] = (column, "negative time", coded < 0)
+        elif canonical == PATIENT_ID:
+            checks[f"_{i}"] = (column, "missing patient_id", coded.isnull())
     if not checks:
         return []
     sums = {key: check.cast("int32").sum().fill_null(0) for key, (_, _, check) in checks.items()}
     row = source.aggregate(**sums).to_polars().row(0, named=True)
     return [f"{dataset.patients.label}, column '{column}': {int(row[key]):,} row(s) {words}"
             for key, (column, words, _) in checks.items() if row[key]]
+
+
+def _id_problems(source: ir.Table, dataset: DatasetConfig) -> list[str]:
+    """Rows sharing their patient id with another row (counted as the in-memory reading
+    counts them: every such row), from a GROUP BY over the ids."""
+    columns = [c for c, canonical in dataset.options.mapping.items() if canonical == PATIENT_ID]
+    if not columns:
+        return []
+    stored = source[columns[0]]
+    ids = source.select(id=stored if stored.type().is_integer()  # its text is its digits
+                        else _named_canonical(source, columns[0], PATIENT_ID, dataset))
+    ids = ids.filter(ids.id.notnull())
+    repeated = ids.group_by("id").aggregate(n=ids.count())
+    repeated = repeated.filter(repeated.n > 1)
+    n = int(repeated.aggregate(rows=repeated.n.sum().fill_null(0)).to_pyarrow()["rows"][0]
+            .as_py())
+    return ([f"{dataset.patients.label}, column '{columns[0]}': {n:,} row(s) duplicate "
+             "patient_id"] if n else [])
 
 
 def model_rows(table: ir.Table, cohort_filter: CohortFilter, columns: list[str],

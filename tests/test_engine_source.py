@@ -259,3 +259,47 @@ def test_a_text_column_coded_as_integers_is_grouped_by_code_not_split_at_a_media
     (tmp_path / "f").mkdir()
     with pytest.raises(EngineError, match=r"column 'hist' \(histology\): stored as float64"):
         engine_table(_duckdb_dataset(tmp_path / "f", decimals, ZERO_ONE), lambda name: {})
+
+
+def _ids_frame() -> pl.DataFrame:
+    """Six patients: "P2" twice (once padded with a no-break space), "P3" three times, one
+    without an id."""
+    return pl.DataFrame({"pid": ["P1", "P2", "P2\xa0", "P3", "P3", "P3", None],
+                         "surv": [float(i + 1) for i in range(7)], "vital": [0, 1] * 3 + [1]})
+
+
+def _postgres_dataset(server, frame: pl.DataFrame, coding: str) -> DatasetConfig:
+    """``frame`` as a PostgreSQL table read through the secrets connection ``registry``."""
+    postgres_connection(server).create_table("short_registry", frame, overwrite=True)
+    mapping = {k: v for k, v in SHORT_MAPPING.items() if k in frame.columns}
+    read = ReadOptions(mapping=mapping, time_unit="months", event_codings={"os_event": coding})
+    return DatasetConfig(key="reg", title="Registry", provenance="Test registry.",
+                         patients=Source("postgres", connection="registry",
+                                         table="short_registry"), options=read)
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgres"])
+def test_missing_and_duplicate_patient_ids_are_reported_as_the_upload_reports_them(
+        tmp_path, request, backend):
+    """Counted twice, a patient would weigh twice in every curve; the in-memory reading
+    refuses such a registry, and the engine reading reports the same rows."""
+    frame = _ids_frame()
+    if backend == "duckdb":
+        dataset, connections = _duckdb_dataset(tmp_path, frame, ZERO_ONE), lambda name: {}
+    else:
+        server = request.getfixturevalue("postgres")
+        dataset = _postgres_dataset(server, frame, ZERO_ONE)
+        connections = {"registry": server.secrets()}.__getitem__
+    label = dataset.patients.label
+    assert reading_problems(dataset, connections) == [
+        f"{label}, column 'pid': 1 row(s) missing patient_id",
+        f"{label}, column 'pid': 5 row(s) duplicate patient_id"]
+    with pytest.raises(Exception) as refused:
+        load_configured(dataset, connections)
+    words = str(refused.value)
+    assert "missing patient_id" in words and "duplicate patient_id" in words
+    clean = frame.filter(pl.col("pid").is_in(["P1", "P2"]))
+    if backend == "duckdb":
+        (tmp_path / "clean").mkdir()
+        assert reading_problems(_duckdb_dataset(tmp_path / "clean", clean, ZERO_ONE),
+                                connections) == []
