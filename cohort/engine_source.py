@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 import ibis
 import ibis.expr.types as ir
 import polars as pl
+from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from cohort.config import DatasetConfig, Source
 from cohort.dose import DEFAULT_ALPHA_BETA_GY
@@ -75,15 +76,21 @@ def _connect(source: Source, connections: Connections) -> ir.Table:
     if source.kind == "file":
         if source.path.suffix.lower() != ".parquet":
             raise EngineError(f"{source.label}: only Parquet files open in the engine")
-        return ibis.duckdb.connect().read_parquet(source.path)
+        return _quiet(ibis.duckdb.connect()).read_parquet(source.path)
     if source.kind == "duckdb":
-        con = ibis.duckdb.connect(str(source.path), read_only=True)
+        con = _quiet(ibis.duckdb.connect(str(source.path), read_only=True))
     else:
         params = {k: v for k, v in dict(connections(source.connection)).items()
                   if k != "dialect"}
         params = {{"username": "user"}.get(k, k): v for k, v in params.items()}
         con = ibis.postgres.connect(**params)
     return con.table(source.table) if source.table else con.sql(source.query)
+
+
+def _quiet(con: DuckDBBackend) -> DuckDBBackend:
+    """``con`` without DuckDB's progress bar, which it would print into the server log."""
+    con.raw_sql("SET enable_progress_bar = false")
+    return con
 
 
 def _event_codes(value: ir.Value, coding: str) -> ir.IntegerValue:
