@@ -103,13 +103,14 @@ def _pct(n: pl.Expr, denominator: pl.Expr | int) -> pl.Expr:
     return pl.when(den > 0).then(100.0 * n / den).otherwise(None)
 
 
-def _by_grade(worst: pl.DataFrame, denominator: int) -> pl.DataFrame:
-    counts = [(pl.col("grade") == g).sum().cast(pl.Int64).alias(c)
+def _by_grade(worst_counts: pl.DataFrame, denominator: int) -> pl.DataFrame:
+    n, grade = pl.col("n"), pl.col("grade")
+    counts = [n.filter(grade == g).sum().cast(pl.Int64).alias(c)
               for g, c in zip(GRADES, GRADE_COLUMNS, strict=True)]
-    table = worst.group_by("term").agg(
+    table = worst_counts.group_by("term").agg(
         *counts,
-        pl.len().cast(pl.Int64).alias(ANY),
-        (pl.col("grade") >= 3).sum().cast(pl.Int64).alias(HIGH),
+        n.sum().cast(pl.Int64).alias(ANY),
+        n.filter(grade >= 3).sum().cast(pl.Int64).alias(HIGH),
     )
     cols = [*GRADE_COLUMNS, ANY, HIGH]
     return table.with_columns(_pct(pl.col(c), denominator).alias(f"pct_{c}") for c in cols).sort(
@@ -126,15 +127,12 @@ def _group_labels(patients: pl.DataFrame, by: str | None) -> pl.DataFrame:
     )
 
 
-def _by_group(worst: pl.DataFrame, groups: pl.DataFrame, terms: list[str]) -> pl.DataFrame:
-    sizes = groups.group_by("group").agg(pl.len().cast(pl.Int64).alias("group_n"))
-    counts = (
-        worst.join(groups, on="patient_id")
-        .group_by("term", "group")
-        .agg(
-            pl.len().cast(pl.Int64).alias("n_any"),
-            (pl.col("grade") >= 3).sum().cast(pl.Int64).alias("n_grade_3plus"),
-        )
+def _by_group(worst_counts: pl.DataFrame, sizes: pl.DataFrame, terms: list[str]
+              ) -> pl.DataFrame:
+    n = pl.col("n")
+    counts = worst_counts.group_by("term", "group").agg(
+        n.sum().cast(pl.Int64).alias("n_any"),
+        n.filter(pl.col("grade") >= 3).sum().cast(pl.Int64).alias("n_grade_3plus"),
     )
     order = pl.DataFrame({"term": terms, "_order": range(len(terms))},
                          schema={"term": pl.String, "_order": pl.Int64})
@@ -162,18 +160,38 @@ def assessed_patients(patients: pl.DataFrame, toxicities: pl.DataFrame) -> pl.Da
     return patients.filter(recorded)
 
 
-def grade_matrix(
-    toxicities: pl.DataFrame,
-    patients: pl.DataFrame,
-    by: str | None = None,
-    phase: str | None = None,
-) -> GradeMatrix:
-    """Patients by worst grade per term, overall and per group of ``patients[by]``.
+@dataclass(frozen=True)
+class GradeCounts:
+    """What a :class:`GradeMatrix` is computed from, wherever the rows are counted.
 
-    Only toxicity rows of patients in ``patients`` (the filtered cohort) count; the denominators
-    are its patients assessed for toxicity (:func:`assessed_patients`). Returns a
-    :class:`GradeMatrix`.
-    """
+    ``worst``: term, group, grade (Int64), n = assessed patients of the group whose worst
+    grade of the term is that grade; ``sizes``: group, group_n = assessed patients per group;
+    ``cohort_n``: patients in the cohort; ``assessed_by``: ``ASSESSED_BY_COLUMN`` or
+    ``ASSESSED_BY_RECORD``."""
+
+    worst: pl.DataFrame
+    sizes: pl.DataFrame
+    cohort_n: int
+    assessed_by: str
+
+
+def matrix_from_counts(counts: GradeCounts, by: str | None = None, phase: str | None = None
+                       ) -> GradeMatrix:
+    """The :class:`GradeMatrix` of ``counts`` (the in-memory and the engine path's own)."""
+    worst = counts.worst.with_columns(pl.col("n").cast(pl.Int64), pl.col("grade").cast(pl.Int64))
+    sizes = counts.sizes.with_columns(pl.col("group_n").cast(pl.Int64))
+    denominator = int(sizes["group_n"].sum())
+    by_grade = _by_grade(worst, denominator)
+    by_group = _by_group(worst, sizes, by_grade["term"].to_list())
+    return GradeMatrix(by_grade, by_group, denominator, phase, by, counts.cohort_n,
+                       counts.assessed_by)
+
+
+def grade_counts(toxicities: pl.DataFrame, patients: pl.DataFrame, by: str | None = None,
+                 phase: str | None = None) -> GradeCounts:
+    """The :class:`GradeCounts` of the cohort ``patients``: only toxicity rows of its
+    patients count; the denominators are its patients assessed for toxicity
+    (:func:`assessed_patients`)."""
     cohort = patients.select(
         "patient_id", *([by] if by else []), *([ASSESSED] if ASSESSED in patients.columns else [])
     ).unique("patient_id", keep="first", maintain_order=True)
@@ -182,11 +200,23 @@ def grade_matrix(
     tox = toxicities.with_columns(pl.col("patient_id").cast(pl.String)).filter(
         pl.col("patient_id").is_in(assessed["patient_id"].implode())
     )
-    worst = worst_grade(tox, phase)
-    by_grade = _by_grade(worst, assessed.height)
-    by_group = _by_group(worst, _group_labels(assessed, by), by_grade["term"].to_list())
+    groups = _group_labels(assessed, by)
+    worst = (worst_grade(tox, phase).join(groups, on="patient_id")
+             .group_by("term", "group", "grade").agg(n=pl.len()))
+    sizes = groups.group_by("group").agg(group_n=pl.len())
     basis = ASSESSED_BY_COLUMN if ASSESSED in patients.columns else ASSESSED_BY_RECORD
-    return GradeMatrix(by_grade, by_group, assessed.height, phase, by, cohort.height, basis)
+    return GradeCounts(worst, sizes, cohort.height, basis)
+
+
+def grade_matrix(
+    toxicities: pl.DataFrame,
+    patients: pl.DataFrame,
+    by: str | None = None,
+    phase: str | None = None,
+) -> GradeMatrix:
+    """Patients by worst grade per term, overall and per group of ``patients[by]``
+    (:func:`grade_counts`, :func:`matrix_from_counts`). Returns a :class:`GradeMatrix`."""
+    return matrix_from_counts(grade_counts(toxicities, patients, by, phase), by, phase)
 
 
 def denominator_words(matrix: GradeMatrix) -> str:
