@@ -30,6 +30,7 @@ from cohort.engine_source import (
     engine_table,
     reading_problems,
 )
+from cohort.engine_toxicity import engine_tables, toxicity_problems
 from cohort.schema import PATIENT_ID, Endpoint, endpoints_of, identifying_columns
 from cohort.sources import Connections
 
@@ -61,7 +62,7 @@ class EngineCohort:
     profile: pl.DataFrame
     identifying: frozenset[str]
     synthetic: bool = False
-    #: Engine datasets have no in-memory toxicity table.
+    #: An engine dataset holds no toxicity rows in memory (its views count them in the engine).
     toxicities: None = None
 
     @property
@@ -73,6 +74,11 @@ class EngineCohort:
         """The patients as a lazy ibis table on a connection of its own (one per caller: an
         embedded DuckDB connection is not shared between threads)."""
         return engine_table(self.dataset, self.connections)
+
+    def tables(self) -> tuple[ir.Table, ir.Table | None]:
+        """The patients and the toxicities (None without them) on one connection of their own
+        (``cohort.engine_toxicity.engine_tables``)."""
+        return engine_tables(self.dataset, self.connections)
 
     @property
     def decoders(self) -> dict[str, Decoder]:
@@ -153,7 +159,7 @@ def open_engine_cohort(dataset: DatasetConfig, connections: Connections,
     table = table.select(canonical_columns(table))
     if PATIENT_ID not in table.columns:
         raise EngineReadingError([f"{dataset.patients.label}: no column is mapped to patient_id"])
-    problems = reading_problems(dataset, connections)
+    problems = reading_problems(dataset, connections) + toxicity_problems(dataset, connections)
     if problems:
         raise EngineReadingError(problems)
     sample = table.limit(SAMPLE_ROWS).to_polars()

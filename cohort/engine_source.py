@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 import ibis
 import ibis.expr.types as ir
 import polars as pl
+from ibis.backends import BaseBackend
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from cohort.config import DatasetConfig, Source
@@ -71,20 +72,41 @@ class RowLimitError(EngineError):
     """More filtered rows than a model may fetch; the message says how many and the limit."""
 
 
-def _connect(source: Source, connections: Connections) -> ir.Table:
-    """The source's table or query as an ibis table (DuckDB files read-only)."""
+def connection_for(source: Source, connections: Connections) -> BaseBackend:
+    """A connection to the engine that holds ``source`` (DuckDB files read-only)."""
     if source.kind == "file":
         if source.path.suffix.lower() != ".parquet":
             raise EngineError(f"{source.label}: only Parquet files open in the engine")
-        return _quiet(ibis.duckdb.connect()).read_parquet(source.path)
+        return _quiet(ibis.duckdb.connect())
     if source.kind == "duckdb":
-        con = _quiet(ibis.duckdb.connect(str(source.path), read_only=True))
-    else:
-        params = {k: v for k, v in dict(connections(source.connection)).items()
-                  if k != "dialect"}
-        params = {{"username": "user"}.get(k, k): v for k, v in params.items()}
-        con = ibis.postgres.connect(**params)
+        return _quiet(ibis.duckdb.connect(str(source.path), read_only=True))
+    params = {k: v for k, v in dict(connections(source.connection)).items() if k != "dialect"}
+    params = {{"username": "user"}.get(k, k): v for k, v in params.items()}
+    return ibis.postgres.connect(**params)
+
+
+def read_source(con: BaseBackend, source: Source) -> ir.Table:
+    """The source's file, table or query as an ibis table of ``con``."""
+    if source.kind == "file":
+        return con.read_parquet(source.path)
     return con.table(source.table) if source.table else con.sql(source.query)
+
+
+def _connect(source: Source, connections: Connections) -> ir.Table:
+    """The source's table or query as an ibis table on a connection of its own."""
+    return read_source(connection_for(source, connections), source)
+
+
+def shares_engine(patients: Source, toxicities: Source) -> bool:
+    """Whether the toxicities can be read on the patients' connection (a query joins them):
+    a Parquet file beside Parquet or a DuckDB file, the same DuckDB file, the same
+    PostgreSQL connection."""
+    if toxicities.kind == "file":
+        return (patients.kind in ("file", "duckdb")
+                and toxicities.path.suffix.lower() == ".parquet")
+    if toxicities.kind == "duckdb":
+        return patients.kind == "duckdb" and patients.path == toxicities.path
+    return patients.kind == "postgres" and patients.connection == toxicities.connection
 
 
 def _quiet(con: DuckDBBackend) -> DuckDBBackend:
@@ -169,7 +191,7 @@ def _canonical(value: ir.Value, canonical: str, dataset: DatasetConfig) -> ir.Va
     if canonical in _CONVERTED_TEXT and value.type().is_string():
         raise EngineError("converted from text on reading: not compiled")
     if _is_text(canonical):
-        return _text(value)
+        return text_value(value)
     return value
 
 
@@ -183,7 +205,7 @@ def _named_canonical(source: ir.Table, column: str, canonical: str, dataset: Dat
                           f"{error}") from None
 
 
-def _text(value: ir.Value) -> ir.StringValue:
+def text_value(value: ir.Value) -> ir.StringValue:
     """A text column as the in-memory reading keeps it: text stripped, integers as their
     digits (a histology coded 1-4 is four groups, not a number split at its median)."""
     if value.type().is_string():
@@ -202,10 +224,14 @@ def engine_table(dataset: DatasetConfig, connections: Connections) -> ir.Table:
     """The dataset's patients as a lazy ibis table with the canonical columns (only the mapped
     ones) and, beside each decoded event and time column, its stored value
     (:func:`stored_column`); raises :class:`EngineError` for a reading the engine path does not compile."""
+    return patients_table(dataset, _connect(dataset.patients, connections))
+
+
+def patients_table(dataset: DatasetConfig, source: ir.Table) -> ir.Table:
+    """:func:`engine_table` of the patients source table ``source``."""
     options = dataset.options
     if options.dates is not None or options.missing_values:
         raise EngineError("endpoints from dates and missing-value codes are read in memory")
-    source = _connect(dataset.patients, connections)
     absent = [c for c in options.mapping if c not in source.columns]
     if absent:
         raise EngineError(f"{dataset.patients.label}: no column {', '.join(absent)}")

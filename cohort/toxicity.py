@@ -14,10 +14,12 @@ without a percentage for those counts.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 import polars as pl
 
+from cohort.schema import PATIENT_ID, TOXICITY_PHASES, is_outcome_column
 from cohort.suppression import WITHHELD, Line, count_text, is_small, patient_count, protect
 
 GRADES = (1, 2, 3, 4, 5)
@@ -29,6 +31,8 @@ MISSING_GROUP = "missing"
 #: Optional boolean patient column: assessed for toxicity, with or without a recorded toxicity.
 ASSESSED = "toxicity_assessed"
 ASSESSED_BY_COLUMN, ASSESSED_BY_RECORD = "column", "record"
+#: A column to group by has at most this many text (or integer) values.
+MAX_GROUPS, MAX_INT_LEVELS = 8, 8
 
 
 def count_percent(n: int, denominator: int) -> str:
@@ -206,6 +210,50 @@ def grade_counts(toxicities: pl.DataFrame, patients: pl.DataFrame, by: str | Non
     sizes = groups.group_by("group").agg(group_n=pl.len())
     basis = ASSESSED_BY_COLUMN if ASSESSED in patients.columns else ASSESSED_BY_RECORD
     return GradeCounts(worst, sizes, cohort.height, basis)
+
+
+def group_columns(patients: pl.DataFrame, identifying: Collection[str]) -> list[str]:
+    """Categorical patient columns (text, boolean, few integers; not outcomes, not the id,
+    ``toxicity_assessed`` or ``identifying`` columns) to group by, judged on the values of
+    ``patients`` (a cohort, or an engine dataset's column profile)."""
+    out = []
+    for name, dtype in patients.schema.items():
+        hidden = (name in (PATIENT_ID, ASSESSED, *identifying)
+                  or is_outcome_column(name, patients.columns))
+        if hidden or isinstance(dtype, pl.List):
+            continue
+        n = patients[name].drop_nulls().n_unique()
+        text = isinstance(dtype, (pl.String, pl.Categorical, pl.Enum, pl.Boolean))
+        if n >= 2 and ((text and n <= MAX_GROUPS) or (dtype.is_integer() and n <= MAX_INT_LEVELS)):
+            out.append(name)
+    return out
+
+
+def phases_present(toxicities: pl.DataFrame) -> list[str]:
+    """The phases (acute, late, in that order) of the toxicity rows."""
+    if "phase" not in toxicities.columns:
+        return []
+    present = set(toxicities["phase"].drop_nulls().to_list())
+    return [p for p in TOXICITY_PHASES if p in present]
+
+
+def ctcae_versions(toxicities: pl.DataFrame, phase: str | None) -> list[str]:
+    """The CTCAE versions (sorted text) of the toxicity rows of ``phase`` (None: all); []
+    without a version column."""
+    if "ctcae_version" not in toxicities.columns:
+        return []
+    if phase is not None and "phase" in toxicities.columns:
+        toxicities = toxicities.filter(pl.col("phase") == phase)
+    return sorted(toxicities["ctcae_version"].drop_nulls().cast(pl.String).unique().to_list())
+
+
+def assessed_studies(patients: pl.DataFrame, toxicities: pl.DataFrame) -> tuple[set, set]:
+    """The studies of the ``patients`` assessed for toxicity and of all of them (empty sets
+    without a study column)."""
+    if "study" not in patients.columns:
+        return set(), set()
+    assessed = assessed_patients(patients, toxicities)["study"].drop_nulls()
+    return set(assessed.to_list()), set(patients["study"].drop_nulls().to_list())
 
 
 def grade_matrix(

@@ -43,10 +43,24 @@ from cohort.engine_analysis import analysed_counts_in_engine, suggested_cut_in_e
 from cohort.engine_cohort import EngineCohort
 from cohort.engine_source import model_rows
 from cohort.engine_tables import table_one_in_engine
+from cohort.engine_toxicity import (
+    ctcae_versions_in_engine,
+    grade_counts_in_engine,
+    studies_in_engine,
+    toxicity_phases_in_engine,
+)
 from cohort.figures.distributions import distribution_figure, shown_n
 from cohort.filters import CohortFilter
 from cohort.schema import PATIENT_ID, Cohort
 from cohort.tables import table_one
+from cohort.toxicity import (
+    GradeCounts,
+    assessed_studies,
+    ctcae_versions,
+    grade_counts,
+    group_columns,
+    phases_present,
+)
 
 T = TypeVar("T")
 
@@ -157,6 +171,31 @@ class MemoryView:
         return (distribution_figure(values, column, self.min_cell),
                 shown_n(values, self.min_cell))
 
+    @property
+    def has_toxicities(self) -> bool:
+        """Whether the cohort has a toxicity table."""
+        return self.cohort.toxicities is not None
+
+    def toxicity_phases(self) -> list[str]:
+        """The phases of the kept patients' toxicity rows (acute, late)."""
+        return phases_present(self.toxicities)
+
+    def toxicity_group_options(self) -> list[str]:
+        """:func:`cohort.toxicity.group_columns` of the kept patients."""
+        return group_columns(self.patients, self.cohort.identifying)
+
+    def toxicity_counts(self, by: str | None, phase: str | None) -> GradeCounts:
+        """:func:`cohort.toxicity.grade_counts` of the kept patients."""
+        return grade_counts(self.toxicities, self.patients, by, phase)
+
+    def ctcae_versions(self, phase: str | None) -> list[str]:
+        """The CTCAE versions of the kept patients' toxicity rows of ``phase``."""
+        return ctcae_versions(self.toxicities, phase)
+
+    def toxicity_studies(self) -> tuple[set, set]:
+        """The studies of the kept patients assessed for toxicity, and of all kept patients."""
+        return assessed_studies(self.patients, self.toxicities)
+
 
 @dataclass(frozen=True, eq=False)
 class EngineView(MemoryView):
@@ -248,6 +287,40 @@ class EngineView(MemoryView):
         values = self.rows([column])[column]
         return (distribution_figure(values, column, self.min_cell),
                 shown_n(values, self.min_cell))
+
+    @property
+    def has_toxicities(self) -> bool:  # type: ignore[override]
+        return self.cohort.dataset.toxicities is not None
+
+    @cached_property
+    def _toxicity_tables(self) -> tuple[ir.Table, ir.Table]:
+        """The kept patients and the toxicities, on one connection (a query joins them)."""
+        patients, toxicities = self.cohort.tables()
+        return engine.filtered(patients, self.filter), toxicities
+
+    def _toxicity_answer(self, key: tuple, compute: Callable[[ir.Table, ir.Table], T]) -> T:
+        return self._memoised(("toxicity", *key),
+                              lambda: compute(*reversed(self._toxicity_tables)))
+
+    def toxicity_phases(self) -> list[str]:
+        return self._toxicity_answer(("phases",), toxicity_phases_in_engine)
+
+    def toxicity_group_options(self) -> list[str]:
+        """:func:`cohort.toxicity.group_columns` of the dataset's column profile (the values
+        of the whole dataset, not of the kept patients)."""
+        return group_columns(self.cohort.profile, self.cohort.identifying)
+
+    def toxicity_counts(self, by: str | None, phase: str | None) -> GradeCounts:
+        """:func:`cohort.engine_toxicity.grade_counts_in_engine`: counts only."""
+        return self._toxicity_answer(("counts", by, phase), lambda tox, kept: (
+            grade_counts_in_engine(tox, kept, by, phase)))
+
+    def ctcae_versions(self, phase: str | None) -> list[str]:
+        return self._toxicity_answer(("versions", phase), lambda tox, kept: (
+            ctcae_versions_in_engine(tox, kept, phase)))
+
+    def toxicity_studies(self) -> tuple[set, set]:
+        return self._toxicity_answer(("studies",), studies_in_engine)
 
 
 View = MemoryView | EngineView

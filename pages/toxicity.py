@@ -6,24 +6,20 @@ and ``toxicity.terms``.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
 from cohort.figures.toxicity import grade_heatmap, group_heatmap
-from cohort.schema import PATIENT_ID, TOXICITY_PHASES, column_label, is_outcome_column
+from cohort.schema import column_label
 from cohort.suppression import patient_count
 from cohort.toxicity import (
-    ASSESSED,
     GRADE_COLUMNS,
     GradeMatrix,
     assessed_noun,
-    assessed_patients,
     denominator_words,
-    grade_matrix,
     hidden_groups,
+    matrix_from_counts,
     shown_by_grade,
     shown_by_group,
     suppressed,
@@ -39,36 +35,11 @@ from ui.urlstate import url_number, url_selectbox, url_toggle
 
 run_through_entry_script()
 
-MAX_GROUPS = 8
-MAX_INT_LEVELS = 8
 MIN_TERMS, DEFAULT_TERMS = 10, 20
 PHASE_LABELS = {None: "All (worst over acute and late)", "acute": "Acute", "late": "Late"}
 PHASE_WORDS = {None: "all phases", "acute": "acute", "late": "late"}
 PHASE_ENDPOINTS = {None: "all phases (acute and late)", "acute": "acute phase",
                    "late": "late phase"}
-
-
-def group_options(patients: pl.DataFrame, identifying: Collection[str]) -> list[str]:
-    """Categorical patient columns (text, boolean, few integers; not outcomes, not the id,
-    ``toxicity_assessed`` or ``identifying`` columns) to group by."""
-    out = []
-    for name, dtype in patients.schema.items():
-        hidden = (name in (PATIENT_ID, ASSESSED, *identifying)
-                  or is_outcome_column(name, patients.columns))
-        if hidden or isinstance(dtype, pl.List):
-            continue
-        n = patients[name].drop_nulls().n_unique()
-        text = isinstance(dtype, (pl.String, pl.Categorical, pl.Enum, pl.Boolean))
-        if n >= 2 and ((text and n <= MAX_GROUPS) or (dtype.is_integer() and n <= MAX_INT_LEVELS)):
-            out.append(name)
-    return out
-
-
-def phases_present(toxicities: pl.DataFrame) -> list[str]:
-    if "phase" not in toxicities.columns:
-        return []
-    present = set(toxicities["phase"].drop_nulls().to_list())
-    return [p for p in TOXICITY_PHASES if p in present]
 
 
 def no_toxicities() -> None:
@@ -79,12 +50,9 @@ def no_toxicities() -> None:
     st.page_link("pages/data.py", label="Go to the Data page", icon=":material/upload_file:")
 
 
-def coverage_note(patients: pl.DataFrame, toxicities: pl.DataFrame) -> None:
+def coverage_note(view: View) -> None:
     """Say so when only some of the studies in the cohort assessed toxicity."""
-    if "study" not in patients.columns:
-        return
-    assessed = set(assessed_patients(patients, toxicities)["study"].drop_nulls().to_list())
-    studies = set(patients["study"].drop_nulls().to_list())
+    assessed, studies = view.toxicity_studies()
     if assessed and assessed < studies:
         st.info(literal_markdown(
             f"Toxicity was assessed in {len(assessed)} of the {len(studies)} studies in the "
@@ -123,13 +91,9 @@ def show_grade_table(shown: pl.DataFrame, table: pl.DataFrame, title: str, key: 
                column_config={c: labels[c] for c in shown.columns})
 
 
-def ctcae_versions(toxicities: pl.DataFrame, phase: str | None) -> str:
+def ctcae_words(view: View, phase: str | None) -> str:
     """'CTCAE v3.0' (or 'v3.0 and v4.0') of the records counted; '' without a version column."""
-    if "ctcae_version" not in toxicities.columns:
-        return ""
-    if phase is not None and "phase" in toxicities.columns:
-        toxicities = toxicities.filter(pl.col("phase") == phase)
-    versions = sorted(toxicities["ctcae_version"].drop_nulls().cast(pl.String).unique())
+    versions = view.ctcae_versions(phase)
     return f"CTCAE {' and '.join(versions)}" if versions else ""
 
 
@@ -143,7 +107,7 @@ def heatmap_captions(view: View, matrix: GradeMatrix, shown: int, by: str | None
                      ) -> tuple[str, str]:
     """Captions of the grade and the group heatmap: cohort, filters, phase, how counted."""
     endpoint = f"worst CTCAE grade per patient and term, {PHASE_ENDPOINTS[matrix.phase]}"
-    graded = ctcae_versions(view.toxicities, matrix.phase)
+    graded = ctcae_words(view, matrix.phase)
     counted = (f"{graded + '; ' if graded else ''}each patient counted once per term, at the "
                "worst grade")
     terms = matrix.by_grade.height
@@ -176,15 +140,14 @@ def main() -> None:
     view = current_view()
     st.title("Toxicity")
     st.caption(literal_markdown(f"{view.label}. Filters: {view.filter.describe()}"))
-    if view.toxicities is None:
+    if not view.has_toxicities:
         no_toxicities()
         return
-    patients = view.patients
-    if patients.is_empty():
+    if view.n_patients == 0:
         st.warning("No patient matches the filters. Widen them in the sidebar.")
         return
     key = f"tox.{view.dataset}"
-    phases = phases_present(view.toxicities)
+    phases = view.toxicity_phases()
     left, middle, right = st.columns([2, 2, 1])
     phase = None
     if phases:
@@ -192,13 +155,13 @@ def main() -> None:
             phase = url_selectbox("Phase", [None, *phases], format_func=PHASE_LABELS.get,
                                   key=f"{key}.phase", param="toxicity.phase")
     with middle:
-        options = group_options(patients, view.cohort.identifying)
+        options = view.toxicity_group_options()
         by = url_selectbox("Group by", [None, *options], key=f"{key}.by", param="toxicity.by",
                            format_func=lambda c: "No grouping" if c is None else column_label(c))
     with right:
         highlight = url_toggle("Frame grade ≥3", value=True, key=f"{key}.highlight",
                                param="toxicity.highlight")
-    counted = grade_matrix(view.toxicities, patients, by=by, phase=phase)
+    counted = matrix_from_counts(view.toxicity_counts(by, phase), by, phase)
     matrix = suppressed(counted, view.min_cell)
     for group in hidden_groups(matrix, counted):
         st.info(literal_markdown(f"Group '{group}' is not shown: fewer than {view.min_cell} "
@@ -206,9 +169,9 @@ def main() -> None:
                 icon=":material/visibility_off:")
     st.caption(f"Worst CTCAE grade per patient and term ({PHASE_LABELS[phase].lower()}). "
                f"Percent of the {denominator_words(matrix)}{left_out(matrix)}.")
-    coverage_note(patients, view.toxicities)
+    coverage_note(view)
     if matrix.denominator == 0:
-        st.info(f"None of the {patient_count(patients.height, view.min_cell)} patients in the "
+        st.info(f"None of the {patient_count(view.n_patients, view.min_cell)} patients in the "
                 "filtered cohort was assessed for toxicity.")
         return
     if matrix.by_grade.is_empty():

@@ -28,7 +28,8 @@ def _dataset(key: str, engine: bool, row_limit: int | None = None) -> str:
     codings = "\n".join(f'{c} = "0/1"' for c in COLUMNS if c.endswith("_event"))
     limit = f"row_limit = {row_limit}\n" if row_limit else ""
     return (f'[datasets.{key}]\ntitle = "Registry {key}"\nprovenance = "Test registry."\n'
-            f'patients = "registry.parquet"\nsynthetic = true\nengine = {str(engine).lower()}\n'
+            f'patients = "registry.parquet"\ntoxicities = "toxicities.parquet"\n'
+            f'synthetic = true\nengine = {str(engine).lower()}\n'
             f"{limit}[datasets.{key}.reading]\ntime_unit = \"months\"\n"
             f"[datasets.{key}.reading.mapping]\n{mapping}\n"
             f"[datasets.{key}.reading.event_codings]\n{codings}\n")
@@ -36,10 +37,12 @@ def _dataset(key: str, engine: bool, row_limit: int | None = None) -> str:
 
 @pytest.fixture
 def registries(monkeypatch, tmp_path: Path) -> Path:
-    """The demonstration cohort as a Parquet registry, configured three times: in memory
-    ('mem'), in the engine ('eng') and in the engine with a row limit of 100 ('small')."""
-    load_dataset("oligomet-demo").patients.select(COLUMNS).write_parquet(
-        tmp_path / "registry.parquet")
+    """The demonstration cohort and its toxicities as a Parquet registry, configured three
+    times: in memory ('mem'), in the engine ('eng') and in the engine with a row limit of 100
+    ('small')."""
+    demo = load_dataset("oligomet-demo")
+    demo.patients.select(COLUMNS).write_parquet(tmp_path / "registry.parquet")
+    demo.toxicities.write_parquet(tmp_path / "toxicities.parquet")
     config = tmp_path / "oligomet.toml"
     config.write_text(_dataset("mem", False) + _dataset("eng", True)
                       + _dataset("small", True, row_limit=100))
@@ -153,3 +156,22 @@ def test_a_rerun_with_the_same_choices_answers_from_the_sessions_memo(registries
     other = open_app("pages/survival.py", ds="small", **link)  # another session: its own memo
     assert "_engine_memo" in other.session_state
     assert other.session_state["_engine_memo"] is not at.session_state["_engine_memo"]
+
+
+@pytest.mark.parametrize("link", [
+    {},
+    {"toxicity.by": "dose_level", "toxicity.phase": "acute", "f.study": STUDY},
+    {"toxicity.by": "dlt", "toxicity.phase": "late"},
+], ids=["all", "acute by dose level, one study", "late by DLT"])
+def test_the_toxicity_screen_counts_in_the_engine_what_memory_counts(registries, link):
+    """The toxicity tables and heatmaps of a registry kept in the engine (its toxicities a
+    Parquet file beside the patients, joined in DuckDB) equal the in-memory registry's."""
+    memory = open_app("pages/toxicity.py", ds="mem", **link)
+    engine = open_app("pages/toxicity.py", ds="eng", **link)
+    tables = _tables(engine)
+    assert any(title.startswith("Patients by worst CTCAE grade") for title in tables)
+    if "toxicity.by" in link:
+        assert any(title.startswith("Patients with toxicity by") for title in tables)
+    _assert_same_tables(engine, memory)
+    assert [t.replace("Registry eng", "Registry mem") for t in _texts(engine)] == _texts(memory)
+    assert len(engine.get("plotly_chart")) == len(memory.get("plotly_chart")) >= 1
