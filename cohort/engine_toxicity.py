@@ -140,7 +140,7 @@ def toxicity_problems(dataset: DatasetConfig, connections: Connections) -> list[
                             raw.phase.notnull() & ~raw.phase.isin(TOXICITY_PHASES))]
     found = [(column, words, check) for column, items in checks.items()
              for words, check in items]
-    sums = {f"_{i}": check.fill_null(False).cast("int64").sum().fill_null(0)
+    sums = {f"_{i}": check.fill_null(False).cast("int32").sum().fill_null(0)
             for i, (_, _, check) in enumerate(found)}
     row = raw.aggregate(**sums).to_polars().row(0, named=True)
     label = dataset.toxicities.label

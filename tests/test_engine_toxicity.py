@@ -33,7 +33,7 @@ from cohort.toxicity import (
     matrix_from_counts,
     phases_present,
 )
-from tests.engines import BACKENDS, engine_table
+from tests.engines import BACKENDS, engine_table, postgres_connection
 from tests.test_engine_source import ZERO_ONE
 
 
@@ -121,25 +121,51 @@ def test_phases_versions_and_studies_equal_the_in_memory_answers(tables):
     assert studies_in_engine(toxicities, in_engine) == assessed_studies(kept, kept_tox)
 
 
+HAND_PATIENTS = PATIENTS.select("patient_id", "study", "histology", "toxicity_assessed",
+                                "os_months", "os_event")
+
+
 def _hand_exported(tmp_path: Path, toxicities: pl.DataFrame) -> DatasetConfig:
-    """A DuckDB registry: the patients above and ``toxicities`` as its tables, read with a
-    toxicity mapping from the export's own column names."""
+    """A DuckDB registry: the patients above and ``toxicities`` as its tables."""
     path = tmp_path / "registry.duckdb"
-    patients = PATIENTS.select("patient_id", "study", "histology", "toxicity_assessed",
-                               "os_months", "os_event")
     with duckdb.connect(str(path)) as con:
-        for name, frame in (("patients", patients), ("toxicities", toxicities)):
+        for name, frame in (("patients", HAND_PATIENTS), ("toxicities", toxicities)):
             con.register("frame", frame.to_arrow())
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
             con.unregister("frame")
-    mapping = {c: c for c in patients.columns}
-    read = ReadOptions(mapping=mapping, time_unit="months", event_codings={"os_event": ZERO_ONE})
+    return _registry_config(Source("duckdb", path=path, table="patients"),
+                            Source("duckdb", path=path, table="toxicities"))
+
+
+def _in_postgres(server, toxicities: pl.DataFrame) -> DatasetConfig:
+    """The same registry as two tables of the tests' PostgreSQL server."""
+    con = postgres_connection(server)
+    con.create_table("hand_patients", HAND_PATIENTS, overwrite=True)
+    con.create_table("hand_toxicities", toxicities, overwrite=True)
+    return _registry_config(Source("postgres", connection="registry", table="hand_patients"),
+                            Source("postgres", connection="registry", table="hand_toxicities"))
+
+
+def _registry_config(patients: Source, toxicities: Source) -> DatasetConfig:
+    """An engine dataset of ``patients`` and ``toxicities``, the toxicities read with a
+    mapping from the export's own column names."""
+    read = ReadOptions(mapping={c: c for c in HAND_PATIENTS.columns}, time_unit="months",
+                       event_codings={"os_event": ZERO_ONE})
     return DatasetConfig(
-        key="reg", title="Registry", provenance="Test registry.",
-        patients=Source("duckdb", path=path, table="patients"),
-        toxicities=Source("duckdb", path=path, table="toxicities"), options=read,
+        key="reg", title="Registry", provenance="Test registry.", patients=patients,
+        toxicities=toxicities, options=read, engine=True,
         toxicity_mapping={"mrn": "patient_id", "ctcae_term": "term", "worst": "grade",
-                          "period": "phase"}, engine=True)
+                          "period": "phase"})
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def registry(request, tmp_path):
+    """(how to configure a registry of given toxicities, its connections) per engine."""
+    if request.param == "duckdb":
+        return (lambda toxicities: _hand_exported(tmp_path, toxicities)), (lambda name: {})
+    server = request.getfixturevalue("postgres")
+    return ((lambda toxicities: _in_postgres(server, toxicities)),
+            {"registry": server.secrets()}.__getitem__)
 
 
 def _export(rows: int = 8) -> pl.DataFrame:
@@ -151,20 +177,21 @@ def _export(rows: int = 8) -> pl.DataFrame:
                          "period": ["Acute\xa0", "LATE", "acute", None] * (rows // 4)})
 
 
-def test_a_hand_export_reads_as_the_in_memory_reading_reads_it(tmp_path):
-    dataset = _hand_exported(tmp_path, _export())
-    assert toxicity_problems(dataset, lambda name: {}) == []
-    cohort = load_configured(dataset)
-    patients, toxicities = engine_tables(dataset, lambda name: {})
+def test_a_hand_export_reads_as_the_in_memory_reading_reads_it(registry):
+    configured, connections = registry
+    dataset = configured(_export())
+    assert toxicity_problems(dataset, connections) == []
+    cohort = load_configured(dataset, connections)
+    patients, toxicities = engine_tables(dataset, connections)
     for by, phase in ((None, None), ("study", "acute"), ("histology", "late")):
         expected = grade_counts(cohort.toxicities, cohort.patients, by, phase)
         got = grade_counts_in_engine(toxicities, patients, by, phase)
         assert_frame_equal(matrix_from_counts(got, by, phase).by_group,
                            matrix_from_counts(expected, by, phase).by_group)
-    assert open_engine_cohort(dataset, lambda name: {}).n_patients == PATIENTS.height
+    assert open_engine_cohort(dataset, connections).n_patients == PATIENTS.height
 
 
-def test_refused_toxicity_rows_are_reported_by_column_and_count(tmp_path):
+def test_refused_toxicity_rows_are_reported_by_column_and_count(registry):
     """Grades 0, 6, 2.5 and none, a missing term, a 'chronic' phase and a patient the
     patients table does not have: the in-memory reading refuses them, and so does the
     engine, naming the source's own columns."""
@@ -173,19 +200,20 @@ def test_refused_toxicity_rows_are_reported_by_column_and_count(tmp_path):
                                        "Nausea", "Fatigue"],
                         "worst": [0.0, 2.0, 6.0, 2.5, None, 3.0, 1.0],
                         "period": ["acute", "late", "acute", "late", "acute", "chronic", "late"]})
-    dataset = _hand_exported(tmp_path, bad)
+    configured, connections = registry
+    dataset = configured(bad)
     label = dataset.toxicities.label
-    problems = toxicity_problems(dataset, lambda name: {})
+    problems = toxicity_problems(dataset, connections)
     assert problems == [f"{label}, column '{column}': {n} row(s) {words}" for column, n, words in (
         ("worst", 1, "missing grade"), ("worst", 1, "grade not a whole number"),
         ("worst", 2, "grade outside 1-5"), ("ctcae_term", 1, "missing term"),
         ("mrn", 1, "patient_id not in the patients table"),
         ("period", 1, "phase is not acute or late"))]
     with pytest.raises(EngineReadingError) as refused:
-        open_engine_cohort(dataset, lambda name: {})
+        open_engine_cohort(dataset, connections)
     assert refused.value.problems == problems
     with pytest.raises(Exception, match="grade outside 1-5"):
-        load_configured(dataset)
+        load_configured(dataset, connections)
 
 
 def test_toxicities_away_from_the_patients_engine_are_refused(tmp_path):
