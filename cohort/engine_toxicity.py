@@ -41,7 +41,7 @@ from cohort.toxicity import (
 
 __all__ = ["ctcae_versions_in_engine", "engine_tables", "grade_counts_in_engine",
            "studies_in_engine", "toxicity_phases_in_engine", "toxicity_problems",
-           "toxicity_table"]
+           "toxicity_rows_in_engine", "toxicity_table"]
 
 #: A toxicity column read as text when the source has it (under this name or mapped to it).
 VERSION = "ctcae_version"
@@ -186,11 +186,20 @@ def grade_counts_in_engine(toxicities: ir.Table, patients: ir.Table, by: str | N
         int(cohort.count().to_pyarrow().as_py()), basis)
 
 
+def _kept_rows(toxicities: ir.Table, patients: ir.Table) -> ir.Table:
+    return toxicities.filter(toxicities.patient_id.isin(patients[PATIENT_ID]))
+
+
+def toxicity_rows_in_engine(toxicities: ir.Table, patients: ir.Table) -> int:
+    """The number of the kept patients' toxicity rows."""
+    return int(_kept_rows(toxicities, patients).count().to_pyarrow().as_py())
+
+
 def toxicity_phases_in_engine(toxicities: ir.Table, patients: ir.Table) -> list[str]:
     """The phases (acute, late, in that order) of the kept patients' toxicity rows."""
     if "phase" not in toxicities.columns:
         return []
-    kept = toxicities.filter(toxicities.patient_id.isin(patients[PATIENT_ID]))
+    kept = _kept_rows(toxicities, patients)
     present = set(kept.select("phase").distinct().to_polars()["phase"].drop_nulls().to_list())
     return [p for p in TOXICITY_PHASES if p in present]
 
@@ -201,7 +210,7 @@ def ctcae_versions_in_engine(toxicities: ir.Table, patients: ir.Table, phase: st
     (None: all); [] without a version column."""
     if VERSION not in toxicities.columns:
         return []
-    kept = toxicities.filter(toxicities.patient_id.isin(patients[PATIENT_ID]))
+    kept = _kept_rows(toxicities, patients)
     if phase is not None and "phase" in kept.columns:
         kept = kept.filter(kept.phase == phase)
     versions = kept.select(VERSION).distinct().to_polars()[VERSION].drop_nulls()

@@ -48,6 +48,7 @@ from cohort.engine_toxicity import (
     grade_counts_in_engine,
     studies_in_engine,
     toxicity_phases_in_engine,
+    toxicity_rows_in_engine,
 )
 from cohort.figures.distributions import distribution_figure, shown_n
 from cohort.filters import CohortFilter
@@ -176,6 +177,11 @@ class MemoryView:
         """Whether the cohort has a toxicity table."""
         return self.cohort.toxicities is not None
 
+    @property
+    def n_toxicity_rows(self) -> int:
+        """Toxicity rows of the kept patients (0 without a toxicity table)."""
+        return 0 if self.toxicities is None else self.toxicities.height
+
     def toxicity_phases(self) -> list[str]:
         """The phases of the kept patients' toxicity rows (acute, late)."""
         return phases_present(self.toxicities)
@@ -301,6 +307,11 @@ class EngineView(MemoryView):
     def _toxicity_answer(self, key: tuple, compute: Callable[[ir.Table, ir.Table], T]) -> T:
         return self._memoised(("toxicity", *key),
                               lambda: compute(*reversed(self._toxicity_tables)))
+
+    @property
+    def n_toxicity_rows(self) -> int:  # type: ignore[override]
+        """Toxicity rows of the kept patients, counted in the engine."""
+        return self._toxicity_answer(("rows",), toxicity_rows_in_engine)
 
     def toxicity_phases(self) -> list[str]:
         return self._toxicity_answer(("phases",), toxicity_phases_in_engine)

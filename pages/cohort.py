@@ -34,8 +34,8 @@ counts[0].metric("Patients", patient_count(view.n_patients, view.min_cell),
                  help="after the filters in the sidebar")
 if not view.min_cell:
     counts[1].metric("In the dataset", f"{view.cohort.n_patients:,}")
-if view.toxicities is not None and not view.min_cell:
-    counts[2].metric("Toxicity rows", f"{view.toxicities.height:,}",
+if view.has_toxicities and not view.min_cell:
+    counts[2].metric("Toxicity rows", f"{view.n_toxicity_rows:,}",
                      help="toxicity records of the patients in the cohort")
 if view.min_cell:
     st.caption(caption_words(view.min_cell) + ".")

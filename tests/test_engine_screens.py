@@ -74,6 +74,8 @@ def test_every_screen_shows_what_the_in_memory_registry_shows(registries, screen
     engine = open_app(screen, ds="eng", **link)
     assert engine.selectbox(key="dataset").value == "eng"
     assert metric(engine, "Patients in cohort") == metric(memory, "Patients in cohort") != "0"
+    assert [(m.label, m.value) for m in engine.metric] == [(m.label, m.value)
+                                                           for m in memory.metric]
     _assert_same_tables(engine, memory)
     assert len(engine.get("plotly_chart")) == len(memory.get("plotly_chart"))
 
