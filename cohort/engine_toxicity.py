@@ -166,24 +166,27 @@ def _assessed(patients: ir.Table) -> ir.BooleanValue:
 
 def grade_counts_in_engine(toxicities: ir.Table, patients: ir.Table, by: str | None = None,
                            phase: str | None = None) -> GradeCounts:
-    """``cohort.toxicity.grade_counts`` of the kept ``patients`` (an engine table, filtered)
-    and their ``toxicities`` (:func:`toxicity_table`, same connection): three aggregate
-    queries, a few hundred rows fetched."""
+    """``cohort.toxicity.grade_counts`` of the kept ``patients`` (an engine table, filtered;
+    its ids unique, as the opening checks) and their ``toxicities`` (:func:`toxicity_table`,
+    same connection): two aggregate queries, a few hundred rows fetched. A patient with a
+    toxicity record is assessed, so the worst grades need only the records joined to the
+    kept patients; the sizes count the kept patients assessed by column or by record."""
     cohort = _cohort(patients, by)
-    assessed = cohort.filter(cohort.assessed | cohort.patient_id.isin(toxicities.patient_id))
-    rows = toxicities.filter(toxicities.patient_id.isin(assessed.patient_id),
-                             toxicities.grade.notnull(), toxicities.term.notnull())
+    recorded = cohort.patient_id.isin(toxicities.patient_id)
+    assessed = cohort.mutate(assessed=cohort.assessed | recorded)
+    sizes = assessed.group_by(["group", "assessed"]).aggregate(group_n=assessed.count())
+    rows = toxicities.filter(toxicities.grade.notnull(), toxicities.term.notnull())
     if phase is not None:
         rows = rows.filter(rows.phase == phase)
-    worst = rows.group_by(["patient_id", "term"]).aggregate(grade=rows.grade.max())
-    grouped = worst.join(assessed.select("patient_id", "group"), "patient_id")
-    worst_counts = grouped.group_by(["term", "group", "grade"]).aggregate(n=grouped.count())
-    sizes = assessed.group_by("group").aggregate(group_n=assessed.count())
+    joined = rows.join(cohort.select("patient_id", "group"), "patient_id")
+    worst = joined.group_by(["patient_id", "term", "group"]).aggregate(grade=joined.grade.max())
+    worst_counts = worst.group_by(["term", "group", "grade"]).aggregate(n=worst.count())
+    sizes = sizes.to_polars().with_columns(pl.col("group").cast(pl.String))
     basis = ASSESSED_BY_COLUMN if ASSESSED in patients.columns else ASSESSED_BY_RECORD
     return GradeCounts(
         worst_counts.to_polars().with_columns(pl.col("term", "group").cast(pl.String)),
-        sizes.to_polars().with_columns(pl.col("group").cast(pl.String)),
-        int(cohort.count().to_pyarrow().as_py()), basis)
+        sizes.filter(pl.col("assessed")).select("group", "group_n"),
+        int(sizes["group_n"].sum()), basis)
 
 
 def _kept_rows(toxicities: ir.Table, patients: ir.Table) -> ir.Table:
