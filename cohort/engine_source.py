@@ -224,14 +224,22 @@ def engine_table(dataset: DatasetConfig, connections: Connections) -> ir.Table:
     """The dataset's patients as a lazy ibis table with the canonical columns (only the mapped
     ones) and, beside each decoded event and time column, its stored value
     (:func:`stored_column`); raises :class:`EngineError` for a reading the engine path does not compile."""
+    refuse_in_memory_readings(dataset)
     return patients_table(dataset, _connect(dataset.patients, connections))
+
+
+def refuse_in_memory_readings(dataset: DatasetConfig) -> None:
+    """Raise :class:`EngineError` for a reading only the in-memory path does (before any
+    connection: an OMOP source, whose endpoints come from dates, has no table to read)."""
+    options = dataset.options
+    if options.dates is not None or options.missing_values:
+        raise EngineError("endpoints from dates and missing-value codes are read in memory")
 
 
 def patients_table(dataset: DatasetConfig, source: ir.Table) -> ir.Table:
     """:func:`engine_table` of the patients source table ``source``."""
+    refuse_in_memory_readings(dataset)
     options = dataset.options
-    if options.dates is not None or options.missing_values:
-        raise EngineError("endpoints from dates and missing-value codes are read in memory")
     absent = [c for c in options.mapping if c not in source.columns]
     if absent:
         raise EngineError(f"{dataset.patients.label}: no column {', '.join(absent)}")

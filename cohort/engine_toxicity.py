@@ -23,6 +23,7 @@ from cohort.engine_source import (
     connection_for,
     patients_table,
     read_source,
+    refuse_in_memory_readings,
     shares_engine,
     stripped,
     text_value,
@@ -52,6 +53,7 @@ def engine_tables(dataset: DatasetConfig, connections: Connections
     """The patients (``engine_source.engine_table``) and the toxicities
     (:func:`toxicity_table`; None without a toxicities source) on one connection, so that a
     query can join them."""
+    refuse_in_memory_readings(dataset)
     con = connection_for(dataset.patients, connections)
     patients = patients_table(dataset, read_source(con, dataset.patients))
     if dataset.toxicities is None:
