@@ -300,13 +300,13 @@ class EngineView(MemoryView):
 
     @cached_property
     def _toxicity_tables(self) -> tuple[ir.Table, ir.Table]:
-        """The kept patients and the toxicities, on one connection (a query joins them)."""
+        """The toxicities and the kept patients, on one connection (a query joins them)."""
         patients, toxicities = self.cohort.tables()
-        return engine.filtered(patients, self.filter), toxicities
+        return toxicities, engine.filtered(patients, self.filter)
 
     def _toxicity_answer(self, key: tuple, compute: Callable[[ir.Table, ir.Table], T]) -> T:
-        return self._memoised(("toxicity", *key),
-                              lambda: compute(*reversed(self._toxicity_tables)))
+        """``compute(toxicities, kept patients)``, or the session memo's value of it."""
+        return self._memoised(("toxicity", *key), lambda: compute(*self._toxicity_tables))
 
     @property
     def n_toxicity_rows(self) -> int:  # type: ignore[override]
