@@ -65,6 +65,11 @@ from cohort.toxicity import (
 
 T = TypeVar("T")
 
+#: Above this many kept patients an engine dataset's Table 1 waits to be asked for: its
+#: quartiles rank every row (5.5 s for two variables at 10M, about ten times that at 100M),
+#: and the Cohort screen is the first one a colleague opens.
+TABLE_ONE_ON_REQUEST_ABOVE = 1_000_000
+
 
 class EngineMemo:
     """One session's most recent engine aggregates of one cohort version (a new version, e.g.
@@ -161,6 +166,11 @@ class MemoryView:
         """:func:`cohort.analysis.suggested_cut` of numeric ``by`` among the kept patients
         with every ``recorded`` column present."""
         return suggested_cut(self.patients.drop_nulls(recorded), by)
+
+    @property
+    def table_one_on_request(self) -> bool:
+        """Whether Table 1 is computed only when asked for (never in memory)."""
+        return False
 
     def table_one(self, by: str | None, variables: list[str]) -> pl.DataFrame:
         """:func:`cohort.tables.table_one` of the kept patients."""
@@ -282,6 +292,12 @@ class EngineView(MemoryView):
     def suggested_cut(self, by: str, recorded: list[str]) -> float:
         return self._memoised(("cut", by, tuple(recorded)),
                               lambda: suggested_cut_in_engine(self.table, by, recorded))
+
+    @property
+    def table_one_on_request(self) -> bool:  # type: ignore[override]
+        """Whether Table 1 waits to be asked for: above :data:`TABLE_ONE_ON_REQUEST_ABOVE`
+        kept patients."""
+        return self.n_patients > TABLE_ONE_ON_REQUEST_ABOVE
 
     def table_one(self, by: str | None, variables: list[str]) -> pl.DataFrame:
         """:func:`cohort.engine_tables.table_one_in_engine` of the kept patients: aggregates

@@ -57,7 +57,20 @@ def describe() -> None:
     by = url_selectbox("Columns by", [None, *group_options], format_func=lambda c:
                        "Overall only" if c is None else column_label(c), key="table_one_by",
                        param="cohort.by")
-    table = view.table_one(by, variables)
+    if view.table_one_on_request and not st.toggle(
+            "Compute Table 1", key=f"table_one_asked.{view.dataset}",
+            help="Runs in the database over every kept patient, once per variable"):
+        st.info(f"{patient_count(view.n_patients, view.min_cell)} patients are kept: Table 1 "
+                "reads each of their rows once per variable in the database, which takes a "
+                "while at this size. Switch on 'Compute Table 1' to see it.",
+                icon=":material/table:")
+    else:
+        show_table_one(view.table_one(by, variables))
+    show_distributions(choices)
+
+
+def show_table_one(table: pl.DataFrame) -> None:
+    """Table 1 with each characteristic's name on its first row only; the download whole."""
     first_of_each = pl.col("characteristic").ne_missing(pl.col("characteristic").shift(1))
     shown_table = table.with_columns(
         pl.when(first_of_each).then(pl.col("characteristic")).otherwise(pl.lit("")))
@@ -66,6 +79,9 @@ def describe() -> None:
                column_config={"characteristic": st.column_config.TextColumn("Characteristic", width="medium"),
                               "statistic": st.column_config.TextColumn("", width="medium")})
 
+
+def show_distributions(choices: pl.DataFrame) -> None:
+    """The main variables' distributions over the kept patients (these need rows)."""
     st.subheader("Distributions")
     shown = [c for c in DISTRIBUTION_COLUMNS if c in choices.columns]
     for start in range(0, len(shown), 2):
