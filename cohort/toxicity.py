@@ -36,15 +36,20 @@ MAX_GROUPS, MAX_INT_LEVELS = 8, 8
 
 
 def count_percent(n: int, denominator: int) -> str:
-    """"3 (1.3%)": ``n`` and its percent of ``denominator`` to one decimal, halves rounded up
+    """"3 (1.3%)", "1,204 (27.1%)": ``n`` and its percent of ``denominator`` to one decimal, halves rounded up
     (exact integer arithmetic), "<0.1%" for a count below 0.05% (a count never reads as none);
     just the count when the denominator is 0. Heatmap cells and tables both write this."""
     if denominator <= 0:
-        return str(n)
+        return f"{n:,}"
     tenths = (2000 * n + denominator) // (2 * denominator)
     if n and not tenths:
-        return f"{n} (<0.1%)"
-    return f"{n} ({tenths // 10}.{tenths % 10}%)"
+        return f"{n:,} (<0.1%)"
+    return f"{n:,} ({tenths // 10}.{tenths % 10}%)"
+
+
+def size_text(size: int | str) -> str:
+    """A group's size as a header writes it: "1,204", or its text when suppressed ("<11")."""
+    return f"{size:,}" if isinstance(size, int) else str(size)
 
 
 @dataclass(frozen=True)
@@ -327,7 +332,8 @@ def shown_by_group(matrix: GradeMatrix) -> pl.DataFrame:
     table = matrix.by_group
     sizes = table["group_n"].to_list()
     return table.select(
-        "term", pl.format("{} (n={})", "group", "group_n").alias("group"),
+        "term", pl.Series("group", [f"{g} (n={size_text(n)})" for g, n in
+                                    zip(table["group"], sizes, strict=True)], dtype=pl.String),
         pl.Series("n_any", _shown_texts(table["n_any"].to_list(), table["pct_any"].to_list(),
                                         sizes), dtype=pl.String),
         pl.Series("n_grade_3plus", _shown_texts(table["n_grade_3plus"].to_list(),

@@ -232,7 +232,8 @@ def test_cell_text_readable_on_a_slide():
 @pytest.mark.parametrize(("n", "d", "text"), [
     (3, 233, "3 (1.3%)"), (1, 233, "1 (0.4%)"), (1, 8, "1 (12.5%)"), (1, 16, "1 (6.3%)"),
     (3, 60, "3 (5.0%)"), (0, 233, "0 (0.0%)"), (1, 4066, "1 (<0.1%)"), (1, 2000, "1 (0.1%)"),
-    (7, 7, "7 (100.0%)"), (2, 0, "2")])
+    (7, 7, "7 (100.0%)"), (2, 0, "2"), (328689, 3999209, "328,689 (8.2%)"),
+    (1204, 0, "1,204")])
 def test_count_percent_one_decimal_halves_up_never_zero_for_a_count(n, d, text):
     assert count_percent(n, d) == text
 
@@ -242,3 +243,19 @@ def test_table_one_percentages_round_halves_up_and_never_show_zero_for_a_count()
 
     assert [whole_percent(p) for p in (7.5, 12.5, 0.37, 0.0, 0.5, 99.6)] == [
         "8%", "13%", "<1%", "0%", "1%", "100%"]
+
+
+def test_registry_sized_counts_read_with_thousands_separators():
+    """A registry's heatmap cells and group headers read "328,689 (8.2%)" and "(n=3,999,209)",
+    as every other count in the app does."""
+    from cohort.toxicity import GradeCounts, matrix_from_counts
+
+    counts = GradeCounts(
+        worst=pl.DataFrame({"term": ["Fatigue"], "group": ["renal"], "grade": [1],
+                            "n": [328689]}),
+        sizes=pl.DataFrame({"group": ["renal"], "group_n": [3999209]}),
+        cohort_n=10_000_000, assessed_by="record")
+    matrix = matrix_from_counts(counts, "histology")
+    assert shown_by_group(matrix).row(0) == ("Fatigue", "renal (n=3,999,209)",
+                                             "328,689 (8.2%)", "0 (0.0%)")
+    assert shown_by_grade(matrix)["grade_1"].to_list() == ["328,689 (8.2%)"]

@@ -17,6 +17,7 @@ from cohort.toxicity import (
     denominator_words,
     shown_by_grade,
     shown_by_group,
+    size_text,
 )
 
 FONT_SIZE = 15
@@ -171,7 +172,7 @@ def group_heatmap(
         for metric, label in (("any", "any"), ("grade_3plus", "<b>≥3</b>")):
             if metric == "grade_3plus":
                 high.append(len(x))
-            x.append(f"{g} (n={size})<br>{label}")
+            x.append(f"{g} (n={size_text(size)})<br>{label}")
             ticks.append(label)
             z_cols.append(part[f"pct_{metric}"].to_list())
             t_cols.append(part[f"text_{metric}"].to_list())
@@ -179,7 +180,7 @@ def group_heatmap(
     text = [list(r) for r in zip(*t_cols, strict=True)] if t_cols else []
     fig = go.Figure(_cells(x, terms, z, text, _zmax(z)))
     _highlight(fig, high, len(terms))
-    header_px = _group_headers(fig, [f"{g} (n={size})" for g, size in groups])
+    header_px = _group_headers(fig, [f"{g} (n={size_text(size)})" for g, size in groups])
     subtitle = (f"Patients with the toxicity, % of each group's {assessed_noun(matrix)} "
                 f"({matrix.denominator_text} in all)")
     fig = _layout(fig, title, len(terms), subtitle, caption, _row_px(x), header_px)
