@@ -66,15 +66,20 @@ def distribution_caption(view: View, data: pl.DataFrame, column: str, by: str, k
     return f"{cohort_words(view, patients_with_value(data, column))}. {method}."
 
 
-def dose_rows(view: View, wanted: tuple[str, ...]) -> pl.DataFrame:
-    """The kept patients with those of the ``wanted`` columns the dataset has (an engine
-    dataset's rows fetched within its row limit)."""
-    return view.rows([c for c in wanted if c in view.choices.columns])
+def dose_rows(view: View, needed: tuple[str, ...], optional: tuple[str, ...] = ()
+              ) -> pl.DataFrame:
+    """The kept patients with the ``needed`` columns and those of the ``optional`` ones the
+    dataset has (an engine dataset's rows fetched within its row limit); no rows, and no
+    query, when the dataset lacks a needed column."""
+    present = view.choices.columns
+    if not all(c in present for c in needed):
+        return pl.DataFrame()
+    return view.rows([*needed, *(c for c in optional if c in present)])
 
 
 def distributions(view: View, key: str) -> None:
-    patients = dose_rows(view, (*RT_COLUMNS, *GROUPINGS, "dose_per_fraction_gy", "bed10_gy",
-                                "eqd2_gy"))
+    patients = dose_rows(view, RT_COLUMNS, (*GROUPINGS, "dose_per_fraction_gy", "bed10_gy",
+                                            "eqd2_gy"))
     st.subheader("Dose distributions")
     if not has_values(patients, RT_COLUMNS):
         st.info("This dataset has no radiotherapy dose columns (total dose and fractions), so "
@@ -180,7 +185,7 @@ def bed_cox(patients: pl.DataFrame, min_cell: int | None = None) -> None:
 
 
 def phase_one(view: View) -> None:
-    patients = dose_rows(view, (*DLT_COLUMNS, "drug_dose_mg", "rt_total_dose_gy"))
+    patients = dose_rows(view, DLT_COLUMNS, ("drug_dose_mg", "rt_total_dose_gy"))
     st.subheader("Phase 1 dose escalation")
     if not set(DLT_COLUMNS) <= set(patients.columns):
         st.caption("No dose-level / DLT columns in this dataset.")

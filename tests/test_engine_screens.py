@@ -97,6 +97,32 @@ def test_past_the_row_limit_a_part_needing_rows_says_so_and_the_counts_stay(regi
 
 
 @pytest.fixture
+def survival_only(monkeypatch, tmp_path: Path) -> None:
+    """A registry with identifiers, histology and OS only (no dose, DLT or local-control
+    column), configured in the engine with a row limit of 100."""
+    demo = load_dataset("oligomet-demo")
+    columns = ("patient_id", "histology", "os_months", "os_event")
+    demo.patients.select(columns).write_parquet(tmp_path / "registry.parquet")
+    mapping = "\n".join(f'{c} = "{c}"' for c in columns)
+    config = tmp_path / "oligomet.toml"
+    config.write_text('[datasets.os]\ntitle = "OS registry"\nprovenance = "Test registry."\n'
+                      'patients = "registry.parquet"\nsynthetic = true\nengine = true\n'
+                      'row_limit = 100\n[datasets.os.reading]\ntime_unit = "months"\n'
+                      f'[datasets.os.reading.mapping]\n{mapping}\n'
+                      '[datasets.os.reading.event_codings]\nos_event = "0/1"\n')
+    monkeypatch.setenv("OLIGOMET_CONFIG", str(config))
+
+
+def test_the_dose_screen_of_a_registry_without_dose_columns_says_what_it_lacks(survival_only):
+    at = open_app("pages/dose.py", ds="os")  # 4,299 patients, row limit 100: nothing to fetch
+    texts = _texts(at)
+    assert any("no radiotherapy dose columns" in t for t in texts)
+    assert any("this dataset lacks them" in t for t in texts)
+    assert any("No dose-level / DLT columns" in t for t in texts)
+    assert not [t for t in texts if "a model fetches at most" in t]
+
+
+@pytest.fixture
 def fetched_rows(monkeypatch) -> list[int]:
     """The number of rows of every result fetched from DuckDB while the fixture is active."""
     from ibis.backends.duckdb import Backend
