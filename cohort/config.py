@@ -39,6 +39,9 @@ STANDARD_EVENT_DATES = ("progression", "local_failure", "next_treatment")
 RESERVED_ENDPOINT_KEYS = ("os", "pfs", "lc", "ttnt")
 #: Rows a model may fetch from an engine dataset unless its ``row_limit`` says otherwise.
 DEFAULT_ROW_LIMIT = 1_000_000
+#: An engine dataset's ``engine_memory_mb`` unless it says otherwise: the Toxicity screen's
+#: join of 100M patients to their 100M toxicity records needs 4 GB (it fails at 1 GB).
+DEFAULT_ENGINE_MEMORY_MB = 4000
 #: Seconds between two checks whether a database source changed (a count query).
 DEFAULT_CHECK_SECONDS = 60
 FILE_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".parquet")
@@ -108,6 +111,9 @@ class DatasetConfig:
     engine: bool = False
     #: Most rows a screen that needs rows (Cox, dose plots) fetches from an engine dataset.
     row_limit: int = DEFAULT_ROW_LIMIT
+    #: Megabytes each embedded DuckDB connection of an engine dataset may hold before it
+    #: spills to disk (one per screen run; DuckDB's own default is 80 % of the machine's).
+    engine_memory_mb: int = DEFAULT_ENGINE_MEMORY_MB
 
     def patient_columns(self) -> list[str]:
         """The source columns the reading uses (mapped, kept, dates, statuses), each once:
@@ -254,7 +260,7 @@ class _Fields:
 
 _DATASET_FIELDS = ("title", "provenance", "patients", "toxicities", "reading",
                    "toxicity_mapping", "access", "min_cell", "accept_warnings", "synthetic",
-                   "check_seconds", "omop", "engine", "row_limit")
+                   "check_seconds", "omop", "engine", "row_limit", "engine_memory_mb")
 #: Fields an ``omop`` dataset does not take: its patients and their reading are the mapping's.
 _NOT_WITH_OMOP = ("patients", "reading", "toxicities", "toxicity_mapping")
 
@@ -290,6 +296,7 @@ def _dataset(key: str, table: Any, fields: _Fields, reserved: Collection[str]
     min_cell = fields.whole(table, "min_cell", 0)
     check_seconds = fields.whole(table, "check_seconds", 1)
     row_limit = fields.whole(table, "row_limit", 1)
+    engine_memory_mb = fields.whole(table, "engine_memory_mb", 100)
     engine = fields.flag(table, "engine")
     if engine and patients is not None and patients.kind == "file" \
             and patients.path.suffix.lower() != ".parquet":
@@ -306,6 +313,7 @@ def _dataset(key: str, table: Any, fields: _Fields, reserved: Collection[str]
         synthetic=fields.flag(table, "synthetic"),
         check_seconds=check_seconds or DEFAULT_CHECK_SECONDS, omop=omop,
         engine=engine, row_limit=row_limit or DEFAULT_ROW_LIMIT,
+        engine_memory_mb=engine_memory_mb or DEFAULT_ENGINE_MEMORY_MB,
     )
 
 

@@ -25,6 +25,7 @@ from cohort.engine_source import (
     read_source,
     refuse_in_memory_readings,
     shares_engine,
+    stored_column,
     stripped,
     text_value,
 )
@@ -41,7 +42,7 @@ from cohort.toxicity import (
 )
 
 __all__ = ["ctcae_versions_in_engine", "engine_tables", "grade_counts_in_engine",
-           "studies_in_engine", "toxicity_phases_in_engine", "toxicity_problems",
+           "kept_toxicity_rows", "studies_in_engine", "toxicity_phases_in_engine", "toxicity_problems",
            "toxicity_rows_in_engine", "toxicity_table"]
 
 #: A toxicity column read as text when the source has it (under this name or mapped to it).
@@ -54,7 +55,7 @@ def engine_tables(dataset: DatasetConfig, connections: Connections
     (:func:`toxicity_table`; None without a toxicities source) on one connection, so that a
     query can join them."""
     refuse_in_memory_readings(dataset)
-    con = connection_for(dataset.patients, connections)
+    con = connection_for(dataset, connections)
     patients = patients_table(dataset, read_source(con, dataset.patients))
     if dataset.toxicities is None:
         return patients, None
@@ -107,12 +108,28 @@ def _raw_toxicities(dataset: DatasetConfig, source: ir.Table) -> ir.Table:
             columns[canonical] = _READINGS[canonical](source[column])
         except EngineError as error:
             raise EngineError(f"{label}, column '{column}' ({canonical}): {error}") from None
-    return source.select(**columns)
+    return source.select(**columns, **{STORED_ID: source[named[PATIENT_ID]]})
+
+
+#: The toxicity table's column of the patient id as stored, beside the id read as text.
+STORED_ID = stored_column(PATIENT_ID)
+
+
+def _id_keys(toxicities: ir.Table, patients: ir.Table) -> tuple[ir.Value, ir.Value]:
+    """The toxicities' and the patients' ids to match: the stored integers where both sources
+    store integers (an integer's text is its digits, so the same rows match, without the text
+    of 100M ids to hash), else the ids read as text."""
+    if STORED_ID in toxicities.columns and STORED_ID in patients.columns:
+        ours, theirs = toxicities[STORED_ID], patients[STORED_ID]
+        if ours.type().is_integer() and theirs.type().is_integer():
+            return ours, theirs
+    return toxicities[PATIENT_ID], patients[PATIENT_ID]
 
 
 def toxicity_table(dataset: DatasetConfig, source: ir.Table) -> ir.Table:
     """The toxicities source table ``source`` with the canonical columns patient_id, term,
-    grade (int64) and, where present, phase and ctcae_version; raises :class:`EngineError`
+    grade (int64) and, where present, phase and ctcae_version, and the id as stored
+    (:data:`STORED_ID`); raises :class:`EngineError`
     for a column the engine path does not compile."""
     raw = _raw_toxicities(dataset, source)
     return raw.mutate(grade=raw.grade.cast("int64"))
@@ -129,13 +146,14 @@ def toxicity_problems(dataset: DatasetConfig, connections: Connections) -> list[
     raw = _raw_toxicities(dataset, source)
     named = _source_columns(dataset, source)
     grade = raw.grade.cast("float64")
+    ours, theirs = _id_keys(raw, patients)
     checks = {
         "grade": [("missing grade", grade.isnull()),
                   ("grade not a whole number", grade.notnull() & (grade != grade.round(0))),
                   ("grade outside 1-5", grade.notnull() & ((grade < 1) | (grade > 5)))],
         "term": [("missing term", raw.term.isnull())],
         "patient_id": [("patient_id not in the patients table",
-                        ~raw.patient_id.isin(patients[PATIENT_ID]))],
+                        ~ours.isin(theirs))],
     }
     if "phase" in raw.columns:
         checks["phase"] = [("phase is not acute or late",
@@ -150,13 +168,12 @@ def toxicity_problems(dataset: DatasetConfig, connections: Connections) -> list[
             for i, (column, words, _) in enumerate(found) if row[f"_{i}"]]
 
 
-def _cohort(patients: ir.Table, by: str | None) -> ir.Table:
-    """patient_id, group (text; missing -> "missing") and assessed (the column's value,
-    False when missing or absent) of the kept patients."""
+def _cohort(patients: ir.Table, patient_key: ir.Value, by: str | None) -> ir.Table:
+    """patient_id (``patient_key``), group (text; missing -> "missing") and assessed (the
+    column's value, False when missing or absent) of the kept patients."""
     group = (ibis.literal(ALL_GROUP) if by is None
              else patients[by].cast("string").fill_null(MISSING_GROUP))
-    return patients.select(patient_id=patients[PATIENT_ID], group=group,
-                           assessed=_assessed(patients))
+    return patients.select(patient_id=patient_key, group=group, assessed=_assessed(patients))
 
 
 def _assessed(patients: ir.Table) -> ir.BooleanValue:
@@ -173,11 +190,13 @@ def grade_counts_in_engine(toxicities: ir.Table, patients: ir.Table, by: str | N
     same connection): two aggregate queries, a few hundred rows fetched. A patient with a
     toxicity record is assessed, so the worst grades need only the records joined to the
     kept patients; the sizes count the kept patients assessed by column or by record."""
-    cohort = _cohort(patients, by)
-    recorded = cohort.patient_id.isin(toxicities.patient_id)
-    assessed = cohort.mutate(assessed=cohort.assessed | recorded)
+    toxicity_key, patient_key = _id_keys(toxicities, patients)
+    cohort = _cohort(patients, patient_key, by)
+    assessed = cohort.mutate(assessed=cohort.assessed | cohort.patient_id.isin(toxicity_key))
     sizes = assessed.group_by(["group", "assessed"]).aggregate(group_n=assessed.count())
-    rows = toxicities.filter(toxicities.grade.notnull(), toxicities.term.notnull())
+    rows = toxicities.select("term", "grade", *(["phase"] if phase is not None else []),
+                             patient_id=toxicity_key)
+    rows = rows.filter(rows.grade.notnull(), rows.term.notnull())
     if phase is not None:
         rows = rows.filter(rows.phase == phase)
     joined = rows.join(cohort.select("patient_id", "group"), "patient_id")
@@ -191,20 +210,22 @@ def grade_counts_in_engine(toxicities: ir.Table, patients: ir.Table, by: str | N
         int(sizes["group_n"].sum()), basis)
 
 
-def _kept_rows(toxicities: ir.Table, patients: ir.Table) -> ir.Table:
-    return toxicities.filter(toxicities.patient_id.isin(patients[PATIENT_ID]))
+def kept_toxicity_rows(toxicities: ir.Table, patients: ir.Table) -> ir.Table:
+    """The toxicity rows of the kept ``patients`` (a lazy table)."""
+    toxicity_key, patient_key = _id_keys(toxicities, patients)
+    return toxicities.filter(toxicity_key.isin(patient_key))
 
 
 def toxicity_rows_in_engine(toxicities: ir.Table, patients: ir.Table) -> int:
     """The number of the kept patients' toxicity rows."""
-    return int(_kept_rows(toxicities, patients).count().to_pyarrow().as_py())
+    return int(kept_toxicity_rows(toxicities, patients).count().to_pyarrow().as_py())
 
 
 def toxicity_phases_in_engine(toxicities: ir.Table, patients: ir.Table) -> list[str]:
     """The phases (acute, late, in that order) of the kept patients' toxicity rows."""
     if "phase" not in toxicities.columns:
         return []
-    kept = _kept_rows(toxicities, patients)
+    kept = kept_toxicity_rows(toxicities, patients)
     present = set(kept.select("phase").distinct().to_polars()["phase"].drop_nulls().to_list())
     return [p for p in TOXICITY_PHASES if p in present]
 
@@ -215,7 +236,7 @@ def ctcae_versions_in_engine(toxicities: ir.Table, patients: ir.Table, phase: st
     (None: all); [] without a version column."""
     if VERSION not in toxicities.columns:
         return []
-    kept = _kept_rows(toxicities, patients)
+    kept = kept_toxicity_rows(toxicities, patients)
     if phase is not None and "phase" in kept.columns:
         kept = kept.filter(kept.phase == phase)
     versions = kept.select(VERSION).distinct().to_polars()[VERSION].drop_nulls()
@@ -227,8 +248,8 @@ def studies_in_engine(toxicities: ir.Table, patients: ir.Table) -> tuple[set, se
     (empty sets without a study column)."""
     if "study" not in patients.columns:
         return set(), set()
-    assessed = patients.filter(_assessed(patients)
-                               | patients[PATIENT_ID].isin(toxicities.patient_id))
+    toxicity_key, patient_key = _id_keys(toxicities, patients)
+    assessed = patients.filter(_assessed(patients) | patient_key.isin(toxicity_key))
 
     def studies(table: ir.Table) -> set:
         return set(table.select("study").distinct().to_polars()["study"].drop_nulls().to_list())

@@ -41,6 +41,7 @@ from cohort.analysis import (
 )
 from cohort.engine_analysis import analysed_counts_in_engine, suggested_cut_in_engine
 from cohort.engine_cohort import EngineCohort
+from cohort.engine_distributions import distribution_counts_in_engine
 from cohort.engine_source import model_rows
 from cohort.engine_tables import table_one_in_engine
 from cohort.engine_toxicity import (
@@ -50,7 +51,7 @@ from cohort.engine_toxicity import (
     toxicity_phases_in_engine,
     toxicity_rows_in_engine,
 )
-from cohort.figures.distributions import distribution_figure, shown_n
+from cohort.figures.distributions import counts_figure, distribution_counts, shown_n
 from cohort.filters import CohortFilter
 from cohort.schema import PATIENT_ID, Cohort
 from cohort.tables import table_one
@@ -178,9 +179,8 @@ class MemoryView:
 
     def distribution(self, column: str) -> tuple[go.Figure, int | str]:
         """The distribution chart of ``column`` over the kept patients and the n it states."""
-        values = self.patients[column]
-        return (distribution_figure(values, column, self.min_cell),
-                shown_n(values, self.min_cell))
+        counts = distribution_counts(self.patients[column], column)
+        return counts_figure(counts, self.min_cell), shown_n(counts, self.min_cell)
 
     @property
     def has_toxicities(self) -> bool:
@@ -306,9 +306,10 @@ class EngineView(MemoryView):
             self.table, by, variables, self.min_cell))
 
     def distribution(self, column: str) -> tuple[go.Figure, int | str]:
-        values = self.rows([column])[column]
-        return (distribution_figure(values, column, self.min_cell),
-                shown_n(values, self.min_cell))
+        """The chart from counts of the kept patients' values, binned in the engine."""
+        counts = self._memoised(("distribution", column),
+                                lambda: distribution_counts_in_engine(self.table, column))
+        return counts_figure(counts, self.min_cell), shown_n(counts, self.min_cell)
 
     @property
     def has_toxicities(self) -> bool:  # type: ignore[override]

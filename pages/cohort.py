@@ -9,7 +9,7 @@ from cohort.schema import column_label
 from cohort.suppression import attrition_text, caption_words, patient_count
 from cohort.tables import default_variables
 from ui.charts import show_figure
-from ui.describe import rows_needed
+from ui.describe import within_engine_limits
 from ui.hardening import run_through_entry_script
 from ui.session import current_view
 from ui.tables import show_table
@@ -94,5 +94,5 @@ def show_distributions(choices: pl.DataFrame) -> None:
 if view.n_patients == 0:
     st.warning("No patient matches the filters. Widen them in the sidebar.")
 else:
-    with rows_needed():
+    with within_engine_limits():
         describe()

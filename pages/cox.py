@@ -35,7 +35,7 @@ from cohort.suppression import in_total_words, patient_count, used_words
 from ui import collect
 from ui.cache import session_cache
 from ui.charts import show_figure
-from ui.describe import figure_caption, rows_needed
+from ui.describe import figure_caption, within_engine_limits
 from ui.hardening import run_through_entry_script
 from ui.session import View, current_view
 from ui.tables import show_table
@@ -292,7 +292,7 @@ def main() -> None:
     if view.n_patients == 0:
         st.warning("No patient matches the filters. Widen them in the sidebar.")
         return
-    with rows_needed():
+    with within_engine_limits():
         fit_screen(view, picked, key)
 
 

@@ -31,7 +31,7 @@ from cohort.figures.km import cif_figure
 from cohort.schema import column_label
 from cohort.suppression import is_small, km_caption_words, patient_count
 from ui.charts import show_figure
-from ui.describe import cohort_words, figure_caption, rows_needed
+from ui.describe import cohort_words, figure_caption, within_engine_limits
 from ui.hardening import run_through_entry_script
 from ui.session import View, current_view
 from ui.tables import show_table
@@ -231,7 +231,7 @@ def main() -> None:
     key = f"dose.{view.dataset}"
     for section in (lambda: distributions(view, key), lambda: local_control(view, key),
                     lambda: phase_one(view)):
-        with rows_needed():
+        with within_engine_limits():
             section()
 
 

@@ -26,7 +26,7 @@ from cohort.toxicity import (
     unassessed_words,
 )
 from ui.charts import show_figure
-from ui.describe import figure_caption
+from ui.describe import figure_caption, within_engine_limits
 from ui.hardening import run_through_entry_script
 from ui.session import View, current_view
 from ui.tables import show_table
@@ -205,4 +205,5 @@ def main() -> None:
                          f"({words}), of {of}", "tox.group", matrix)
 
 
-main()
+with within_engine_limits():
+    main()

@@ -217,3 +217,21 @@ def test_table_one_of_a_large_engine_cohort_waits_to_be_asked_for(registries, mo
     memory = open_app("pages/cohort.py", ds="mem")
     table = "Baseline characteristics (Table 1)"
     assert _tables(engine)[table] == _tables(memory)[table]  # in memory it never waits
+
+
+def test_a_part_past_the_engine_memory_says_what_to_do_and_the_screen_goes_on():
+    def screen() -> None:
+        import duckdb
+        import streamlit as st
+
+        from ui.describe import within_engine_limits
+
+        st.markdown("before")
+        with within_engine_limits():
+            raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate")
+        st.markdown("after")
+
+    at = AppTest.from_function(screen).run()
+    assert not at.exception
+    assert [m.value for m in at.markdown] == ["before", "after"]
+    assert "engine_memory_mb" in at.warning[0].value

@@ -4,6 +4,7 @@ are refused past the row limit."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import duckdb
@@ -21,6 +22,7 @@ from cohort.engine_analysis import analysed_counts_in_engine, counts_query
 from cohort.engine_source import (
     EngineError,
     RowLimitError,
+    connection_for,
     decoders,
     engine_table,
     model_rows,
@@ -303,3 +305,66 @@ def test_missing_and_duplicate_patient_ids_are_reported_as_the_upload_reports_th
         (tmp_path / "clean").mkdir()
         assert reading_problems(_duckdb_dataset(tmp_path / "clean", clean, ZERO_ONE),
                                 connections) == []
+
+
+def _setting(connection, name: str) -> str:
+    query = f"SELECT current_setting('{name}')"
+    run = connection.raw_sql if hasattr(connection, "raw_sql") else connection.execute
+    return run(query).fetchone()[0]
+
+
+def test_an_embedded_engine_connection_is_held_to_its_memory_and_spills_privately(tmp_path):
+    """DuckDB's own default would let one query take 80 % of the machine's memory; each
+    connection of a Parquet dataset is held to the dataset's engine_memory_mb and spills to a
+    directory of its own (its database is its own), removed when the connection goes."""
+    import gc
+
+    pl.DataFrame({"x": [1, 2]}).write_parquet(tmp_path / "x.parquet")
+    dataset = dataclasses.replace(_dataset(tmp_path), engine_memory_mb=1500,
+                                  patients=Source("file", path=tmp_path / "x.parquet"))
+    con, other = (connection_for(dataset, lambda name: {}) for _ in range(2))
+    plain, bounded = duckdb.connect(), duckdb.connect()
+    bounded.execute("SET memory_limit = '1500MB'")
+    assert _setting(con, "memory_limit") == _setting(bounded, "memory_limit") != _setting(
+        plain, "memory_limit")
+    spill = Path(_setting(con, "temp_directory"))
+    assert spill.is_dir() and spill.name.startswith("oligomet-duckdb-")
+    assert spill != Path(_setting(other, "temp_directory"))
+    assert (spill.stat().st_mode & 0o777) == 0o700
+    del con
+    gc.collect()
+    assert not spill.exists()
+
+
+def test_connections_to_one_duckdb_file_share_its_database_and_its_spill_directory(tmp_path):
+    """DuckDB opens a file once per process: its connections share the settings, so they get
+    one spill directory, kept while the server runs (one connection going must not remove
+    what another one's query spills into)."""
+    import gc
+
+    dataset = dataclasses.replace(_dataset(tmp_path), engine_memory_mb=1500)
+    con, other = (connection_for(dataset, lambda name: {}) for _ in range(2))
+    spill = Path(_setting(con, "temp_directory"))
+    assert spill == Path(_setting(other, "temp_directory")) and spill.is_dir()
+    del con
+    gc.collect()
+    assert spill.is_dir()
+    assert other.raw_sql("SELECT count(*) FROM patients").fetchone()[0] == 400
+
+
+def test_engine_memory_is_configured_per_dataset_in_megabytes(tmp_path):
+    from cohort.config import DEFAULT_ENGINE_MEMORY_MB, load_config
+
+    pl.DataFrame({"id": ["P1"], "t": [1.0], "e": [1]}).write_parquet(tmp_path / "r.parquet")
+    dataset = ('title = "R"\nprovenance = "p"\npatients = "r.parquet"\nengine = true\n'
+               'reading = { mapping = { id = "patient_id", t = "os_months", e = "os_event" }, '
+               'time_unit = "months", event_codings = { e = "0/1" } }\n')
+    path = tmp_path / "oligomet.toml"
+    path.write_text(f"[datasets.big]\n{dataset}engine_memory_mb = 8000\n"
+                    f"[datasets.plain]\n{dataset}"
+                    f"[datasets.tiny]\n{dataset}engine_memory_mb = 10\n")
+    config = load_config(path)
+    assert config.datasets["big"].engine_memory_mb == 8000
+    assert config.datasets["plain"].engine_memory_mb == DEFAULT_ENGINE_MEMORY_MB == 4000
+    assert f"{path}: [datasets.tiny] engine_memory_mb: must be a whole number >= 100" in (
+        config.problems)

@@ -4,9 +4,11 @@ would refuse is reported by column and number of rows when an engine dataset ope
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import duckdb
+import ibis
 import numpy as np
 import polars as pl
 import pytest
@@ -19,9 +21,11 @@ from cohort.engine_toxicity import (
     ctcae_versions_in_engine,
     engine_tables,
     grade_counts_in_engine,
+    kept_toxicity_rows,
     studies_in_engine,
     toxicity_phases_in_engine,
     toxicity_problems,
+    toxicity_rows_in_engine,
 )
 from cohort.filters import CohortFilter, InRange, ValuesIn
 from cohort.io import ReadOptions
@@ -131,7 +135,7 @@ def _hand_exported(tmp_path: Path, toxicities: pl.DataFrame) -> DatasetConfig:
     with duckdb.connect(str(path)) as con:
         for name, frame in (("patients", HAND_PATIENTS), ("toxicities", toxicities)):
             con.register("frame", frame.to_arrow())
-            con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM frame")
             con.unregister("frame")
     return _registry_config(Source("duckdb", path=path, table="patients"),
                             Source("duckdb", path=path, table="toxicities"))
@@ -189,6 +193,40 @@ def test_a_hand_export_reads_as_the_in_memory_reading_reads_it(registry):
         assert_frame_equal(matrix_from_counts(got, by, phase).by_group,
                            matrix_from_counts(expected, by, phase).by_group)
     assert open_engine_cohort(dataset, connections).n_patients == PATIENTS.height
+
+
+def _integer_ids(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """``frame`` with the ids 'P012' of ``column`` stored as the integers 12."""
+    return frame.with_columns(pl.col(column).str.strip_chars().str.slice(1).cast(pl.Int64))
+
+
+@pytest.mark.parametrize("stored", ["integers", "text"])
+def test_integer_patient_ids_match_their_toxicities_as_their_text_does(registry, stored,
+                                                                      monkeypatch):
+    """Patient ids stored as integers: toxicities that store them as integers too are joined
+    on the integers (no text made of each id), those that store them as text on the text; the
+    counts are the in-memory reading's, whose ids are text."""
+    monkeypatch.setattr(sys.modules[__name__], "HAND_PATIENTS",
+                        _integer_ids(HAND_PATIENTS, "patient_id"))
+    export = _export().vstack(_export().with_columns(mrn=pl.lit("P9999")).head(1))
+    export = _integer_ids(export, "mrn") if stored == "integers" else export.with_columns(
+        pl.col("mrn").str.strip_chars().str.slice(1).str.strip_chars_start("0"))
+    configured, connections = registry
+    dataset = configured(export)
+    assert toxicity_problems(dataset, connections) == [
+        f"{dataset.toxicities.label}, column 'mrn': 1 row(s) patient_id not in the patients table"]
+    clean = configured(export.head(-1))
+    cohort = load_configured(clean, connections)
+    patients, toxicities = engine_tables(clean, connections)
+    matched = ibis.to_sql(kept_toxicity_rows(toxicities, patients)).split("WHERE")[-1]
+    assert ('"_stored_patient_id" IN' in matched) == (stored == "integers")
+    assert toxicity_rows_in_engine(toxicities, patients) == cohort.toxicities.height == 8
+    for by, phase in ((None, None), ("study", "acute")):
+        expected = grade_counts(cohort.toxicities, cohort.patients, by, phase)
+        got = grade_counts_in_engine(toxicities, patients, by, phase)
+        assert_frame_equal(matrix_from_counts(got, by, phase).by_group,
+                           matrix_from_counts(expected, by, phase).by_group)
+        assert got.cohort_n == expected.cohort_n
 
 
 def test_refused_toxicity_rows_are_reported_by_column_and_count(registry):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import duckdb
 import streamlit as st
 
 from cohort.engine_source import RowLimitError
@@ -14,15 +15,21 @@ from ui.text import literal_markdown
 
 
 @contextmanager
-def rows_needed() -> Iterator[None]:
-    """Around what needs the patients' rows: past an engine dataset's row limit, the reason
-    and what to do are shown instead (the screen's other parts stay)."""
+def within_engine_limits() -> Iterator[None]:
+    """Around a part of a screen an engine dataset answers: past its row limit (a part that
+    needs the patients' rows) or its memory (``engine_memory_mb``), the reason and what to do
+    are shown instead (the screen's other parts stay)."""
     try:
         yield
     except RowLimitError as refused:
         st.info(literal_markdown(f"{refused} (this part of the screen needs the patients' "
                                  "rows; counts and survival statistics run in the database)."),
                 icon=":material/filter_alt:")
+    except duckdb.OutOfMemoryException:
+        st.warning("The database needed more memory than this dataset may use "
+                   "(engine_memory_mb in the server's configuration) for this part of the "
+                   "screen: narrow the filter, or ask the server's administrators to raise it.",
+                   icon=":material/memory:")
 
 
 def cohort_label(view: View) -> str:

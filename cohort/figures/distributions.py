@@ -11,6 +11,7 @@ and missing counts are suppressed (n left out when the missing count is hidden).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -38,6 +39,30 @@ TARGET_BINS = 30
 NICE_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
 
 Kind = Literal["levels", "categories", "histogram"]
+
+
+@dataclass(frozen=True)
+class DistributionCounts:
+    """What a distribution chart of ``column`` draws, counted (in memory by
+    :func:`distribution_counts`, in an engine by ``cohort.engine_distributions``): its
+    :func:`chart_kind`, the rows and the patients with a value, whether any row holds an
+    empty list (``empty_lists``; ``is_list``: a list column) and ``counts``: ``value`` (text as
+    on the axis) and ``patients``, levels in axis order or categories most frequent first;
+    a histogram's bins as ``left`` (edge, the column's unit) and ``patients``, ``width`` wide."""
+
+    column: str
+    kind: Kind
+    n_rows: int
+    n: int
+    counts: pl.DataFrame
+    is_list: bool = False
+    empty_lists: bool = False
+    width: float | None = None
+
+    @property
+    def missing(self) -> int:
+        """Rows without a value."""
+        return self.n_rows - self.n
 
 
 def _values(values: pl.Series) -> pl.Series:
@@ -92,11 +117,11 @@ def _count(n: int, min_cell: int | None) -> str:
     return suppressed_count(n, min_cell) if is_small(n, min_cell) else f"{n:,}"
 
 
-def shown_n(values: pl.Series, min_cell: int | None = None) -> int | str:
-    """The n a distribution chart states, for its slide and report: :func:`patients_with_value`,
-    or "withheld" when ``min_cell`` hides the missing count (the chart leaves n out then)."""
-    n = patients_with_value(values)
-    return WITHHELD if is_small(values.len() - n, min_cell) else n
+def shown_n(counts: DistributionCounts, min_cell: int | None = None) -> int | str:
+    """The n a distribution chart states, for its slide and report: the patients with a
+    value, or "withheld" when ``min_cell`` hides the missing count (the chart leaves n out
+    then)."""
+    return WITHHELD if is_small(counts.missing, min_cell) else counts.n
 
 
 def _layout(figure: go.Figure, title: str, note: str, height: int = HEIGHT) -> go.Figure:
@@ -113,17 +138,16 @@ def _level_label(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def level_counts(values: pl.Series, column: str) -> pl.DataFrame:
-    """Patients per value, in the values' order (numeric, enum or the ordinal scale of
-    :data:`ORDINAL_LEVELS`, whose every level is listed, 0 patients included): columns
-    ``value`` (text as on the axis) and ``patients``."""
-    present = _values(values)
-    counts = dict(present.value_counts().iter_rows())
+def levels_in_order(counts: dict, column: str, enum: list | None = None) -> pl.DataFrame:
+    """Patients per value (``counts``: value -> patients) in the values' order (numeric, the
+    ``enum``'s categories, or the ordinal scale of :data:`ORDINAL_LEVELS`, whose every level
+    is listed, 0 patients included): columns ``value`` (text as on the axis) and
+    ``patients``."""
     if column in ORDINAL_LEVELS:
         scale = list(ORDINAL_LEVELS[column])
         levels = scale + sorted((v for v in counts if v not in scale), key=str)
-    elif isinstance(values.dtype, pl.Enum):
-        levels = values.dtype.categories.to_list()
+    elif enum is not None:
+        levels = enum
     else:
         levels = sorted(counts)
     return pl.DataFrame({"value": [_level_label(v) for v in levels],
@@ -131,14 +155,20 @@ def level_counts(values: pl.Series, column: str) -> pl.DataFrame:
                         schema={"value": pl.String, "patients": pl.Int64})
 
 
-def _levels_figure(values: pl.Series, column: str, min_cell: int | None = None
+def level_counts(values: pl.Series, column: str) -> pl.DataFrame:
+    """:func:`levels_in_order` of the values of ``values``."""
+    enum = values.dtype.categories.to_list() if isinstance(values.dtype, pl.Enum) else None
+    return levels_in_order(dict(_values(values).value_counts().iter_rows()), column, enum)
+
+
+def _levels_figure(counted: DistributionCounts, min_cell: int | None = None
                    ) -> tuple[go.Figure, int]:
     """One bar per value; under ``min_cell`` the bars :func:`hidden_bars` names are not drawn
     (height 0), their value keeping its place on the axis with "<11" or "withheld" as its text
     and hover. Returns the figure and how many bars were not drawn."""
-    counts = level_counts(values, column)
+    counts, column = counted.counts, counted.column
     labels, patients = counts["value"].to_list(), counts["patients"].to_list()
-    hidden = hidden_bars(patients, min_cell, values.len() - patients_with_value(values))
+    hidden = hidden_bars(patients, min_cell, counted.missing)
     heights = [0 if i in hidden else n for i, n in enumerate(patients)]
     shown = [(suppressed_count(n, min_cell) if is_small(n, min_cell) else WITHHELD)
              if i in hidden else str(n) for i, n in enumerate(patients)]
@@ -158,24 +188,29 @@ def _levels_figure(values: pl.Series, column: str, min_cell: int | None = None
     return figure, len(hidden)
 
 
+def most_frequent_first(values: pl.Series, patients: pl.Series) -> pl.DataFrame:
+    """Categories (``values`` as text) and their ``patients``, most frequent first, ties in
+    the text's order."""
+    counts = pl.DataFrame({"value": values.cast(pl.String), "patients": patients.cast(pl.UInt32)})
+    return counts.sort(["patients", "value"], descending=[True, False])
+
+
 def category_counts(values: pl.Series) -> pl.DataFrame:
     """Patients per category (list columns: per listed value), most frequent first."""
     if isinstance(values.dtype, pl.List):
         values = values.list.unique().explode()
-    counts = values.drop_nulls().cast(pl.String).value_counts(sort=True, name="patients")
-    counts = counts.rename({counts.columns[0]: "value"})
-    return counts.sort(["patients", "value"], descending=[True, False])
+    counts = values.drop_nulls().cast(pl.String).value_counts(name="patients")
+    return most_frequent_first(counts[counts.columns[0]], counts["patients"])
 
 
-def _categories_figure(values: pl.Series, column: str, min_cell: int | None = None
+def _categories_figure(counted: DistributionCounts, min_cell: int | None = None
                        ) -> tuple[go.Figure, int, int, int]:
     """Horizontal bars, most frequent on top, every label drawn (wrapped, never cut), without
     the bars :func:`hidden_bars` names under ``min_cell``; returns the figure, its height, the
     number of categories drawable and how many were not drawn."""
-    counts = category_counts(values)
-    hidden = hidden_bars(counts["patients"].to_list(), min_cell,
-                         values.len() - patients_with_value(values),
-                         total_shown=not isinstance(values.dtype, pl.List))
+    counts = counted.counts
+    hidden = hidden_bars(counts["patients"].to_list(), min_cell, counted.missing,
+                         total_shown=not counted.is_list)
     counts = counts.filter(~pl.int_range(pl.len()).is_in(list(hidden)))
     shown = counts.head(MAX_BARS).reverse()
     labels = [wrap(v, LABEL_WIDTH) for v in shown["value"].to_list()]
@@ -195,14 +230,15 @@ def _categories_figure(values: pl.Series, column: str, min_cell: int | None = No
     return figure, height, counts.height, len(hidden)
 
 
-def _histogram_bars(values: np.ndarray, integer: bool, min_cell: int | None = None
+def _histogram_bars(counted: DistributionCounts, min_cell: int | None = None
                     ) -> tuple[go.Bar, int]:
-    """Bars of patients per bin, binned here so the figure's size does not grow with the
-    number of patients, without the bins :func:`hidden_bars` names under ``min_cell``; and how
-    many bins were left out."""
-    if not len(values):
+    """Bars of patients per bin (binned before: the figure's size does not grow with the
+    number of patients), without the bins :func:`hidden_bars` names under ``min_cell``; and
+    how many bins were left out."""
+    if not counted.counts.height:
         return go.Bar(x=[], y=[], marker_color=BAR_COLOUR), 0
-    counts, lefts, width = histogram(values, integer)
+    counts, lefts = counted.counts["patients"].to_numpy(), counted.counts["left"].to_numpy()
+    width = counted.width
     hidden = hidden_bars(counts.tolist(), min_cell)
     small = np.array([i in hidden for i in range(len(counts))], dtype=bool)
     counts, lefts = counts[~small], lefts[~small]
@@ -241,41 +277,72 @@ def nice_bin_width(span: float, integer: bool, target: int = TARGET_BINS) -> flo
     return max(width, 1.0) if integer else width
 
 
-def histogram(values: np.ndarray, integer: bool) -> tuple[np.ndarray, np.ndarray, float]:
-    """Patients per bin, the bins' left edges and their width: round-width bins
-    ``[left, left + width)`` covering every value (integer values centred in their bins)."""
-    width = nice_bin_width(float(values.max() - values.min()), integer)
+def bins(lowest: float, highest: float, integer: bool) -> tuple[float, float]:
+    """The first bin's left edge and the bins' width: round-width bins ``[left, left +
+    width)`` covering ``lowest`` to ``highest`` (integer values centred in their bins)."""
+    width = nice_bin_width(float(highest - lowest), integer)
     offset = 0.5 if integer and width == 1.0 else 0.0
-    first = math.floor((values.min() + offset) / width) * width - offset
+    return math.floor((lowest + offset) / width) * width - offset, width
+
+
+def binned(index_counts: dict[int, int], first: float, width: float) -> pl.DataFrame:
+    """Bins ``left`` and ``patients`` from patients per bin index (0 = the bin at ``first``),
+    every bin up to the last counted one listed, empty ones with 0."""
+    counts = np.zeros(max(index_counts, default=-1) + 1, dtype=np.int64)
+    for index, n in index_counts.items():
+        counts[index] = n
+    return pl.DataFrame({"left": first + width * np.arange(len(counts)), "patients": counts})
+
+
+def histogram(values: np.ndarray, integer: bool) -> tuple[np.ndarray, np.ndarray, float]:
+    """Patients per bin, the bins' left edges and their width (:func:`bins`)."""
+    first, width = bins(values.min(), values.max(), integer)
     index = np.floor((values - first) / width).astype(np.int64)
     counts = np.bincount(index)
     return counts, first + width * np.arange(len(counts)), width
 
 
+def distribution_counts(values: pl.Series, column: str) -> DistributionCounts:
+    """What :func:`distribution_figure` draws of ``values`` (the column ``column``), counted."""
+    n = patients_with_value(values)
+    is_list = isinstance(values.dtype, pl.List)
+    kind = chart_kind(values, column)
+    shared = {"column": column, "kind": kind, "n_rows": values.len(), "n": n,
+              "is_list": is_list, "empty_lists": is_list and values.null_count() < values.len() - n}
+    if kind == "levels":
+        return DistributionCounts(counts=level_counts(values, column), **shared)
+    if kind == "categories":
+        return DistributionCounts(counts=category_counts(values), **shared)
+    counts, lefts, width = histogram(_values(values).to_numpy(), values.dtype.is_integer())
+    return DistributionCounts(counts=pl.DataFrame({"left": lefts, "patients": counts}),
+                              width=width, **shared)
+
+
 def distribution_figure(values: pl.Series, column: str, min_cell: int | None = None
                         ) -> go.Figure:
+    """:func:`counts_figure` of ``values`` (the column ``column``)."""
+    return counts_figure(distribution_counts(values, column), min_cell)
+
+
+def counts_figure(counted: DistributionCounts, min_cell: int | None = None) -> go.Figure:
     """The distribution of one column (see :func:`chart_kind`): one bar per value, horizontal
     bars of the :data:`MAX_BARS` most frequent categories, or a histogram; the subtitle states
     n = patients with a value (:func:`patients_with_value`) and how many have none; under
     ``min_cell`` bars that would show a count under it are not drawn (module docstring)."""
-    title = column_label(column)
-    n = patients_with_value(values)
-    missing = values.len() - n
-    empty_lists = isinstance(values.dtype, pl.List) and values.null_count() < missing
-    kind = chart_kind(values, column)
-    if kind == "levels":
-        figure, left_out = _levels_figure(values, column, min_cell)
+    title = column_label(counted.column)
+    n, missing, empty_lists = counted.n, counted.missing, counted.empty_lists
+    if counted.kind == "levels":
+        figure, left_out = _levels_figure(counted, min_cell)
         return _layout(figure, title, _note(n, missing, empty_lists, "", min_cell, left_out))
-    if kind == "categories":
-        figure, height, categories, left_out = _categories_figure(values, column, min_cell)
+    if counted.kind == "categories":
+        figure, height, categories, left_out = _categories_figure(counted, min_cell)
         if min_cell and not categories:
             _empty_note(figure, min_cell)
         shown = (f"; the {MAX_BARS} most frequent of {categories} values"
                  if categories > MAX_BARS else "")
         return _layout(figure, title, _note(n, missing, empty_lists, shown, min_cell, left_out),
                        height)
-    present = _values(values)
-    bars, left_out = _histogram_bars(present.to_numpy(), present.dtype.is_integer(), min_cell)
+    bars, left_out = _histogram_bars(counted, min_cell)
     figure = go.Figure(bars)
     figure.update_xaxes(title_text=title)
     figure.update_yaxes(title_text="Patients")
