@@ -57,7 +57,7 @@ def describe() -> None:
     by = url_selectbox("Columns by", [None, *group_options], format_func=lambda c:
                        "Overall only" if c is None else column_label(c), key="table_one_by",
                        param="cohort.by")
-    if view.table_one_on_request and not st.toggle(
+    if view.on_request and not st.toggle(
             "Compute Table 1", key=f"table_one_asked.{view.dataset}",
             help="Runs in the database over every kept patient, once per variable"):
         st.info(f"{patient_count(view.n_patients, view.min_cell)} patients are kept: Table 1 "
@@ -81,8 +81,17 @@ def show_table_one(table: pl.DataFrame) -> None:
 
 
 def show_distributions(choices: pl.DataFrame) -> None:
-    """The main variables' distributions over the kept patients (these need rows)."""
+    """The main variables' distributions over the kept patients (an engine dataset's above
+    its size when asked for)."""
     st.subheader("Distributions")
+    if view.on_request and not st.toggle(
+            "Draw the distributions", key=f"distributions_asked.{view.dataset}",
+            help="Counts every kept patient's values in the database, once per chart"):
+        st.info(f"{patient_count(view.n_patients, view.min_cell)} patients are kept: each "
+                "chart counts their values in the database, which takes a while at this "
+                "size. Switch on 'Draw the distributions' to see them.",
+                icon=":material/bar_chart:")
+        return
     shown = [c for c in DISTRIBUTION_COLUMNS if c in choices.columns]
     for start in range(0, len(shown), 2):
         for slot, column in zip(st.columns(2), shown[start:start + 2], strict=False):

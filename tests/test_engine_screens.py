@@ -205,18 +205,26 @@ def test_the_toxicity_screen_counts_in_the_engine_what_memory_counts(registries,
     assert len(engine.get("plotly_chart")) == len(memory.get("plotly_chart")) >= 1
 
 
-def test_table_one_of_a_large_engine_cohort_waits_to_be_asked_for(registries, monkeypatch):
+def test_table_one_and_distributions_of_a_large_engine_cohort_wait_to_be_asked_for(
+        registries, monkeypatch):
     """Above the threshold the Cohort screen opens at once, with the counts, and computes
-    Table 1 when switched on: then it is the in-memory registry's."""
-    monkeypatch.setattr("cohort.views.TABLE_ONE_ON_REQUEST_ABOVE", 100)
+    Table 1 and draws the distributions when switched on: then they are the in-memory
+    registry's."""
+    monkeypatch.setattr("cohort.views.ON_REQUEST_ABOVE", 100)
     engine = open_app("pages/cohort.py", ds="eng")
     assert "Baseline characteristics (Table 1)" not in _tables(engine)
     assert any("Switch on 'Compute Table 1'" in text for text in _texts(engine))
+    assert any("Switch on 'Draw the distributions'" in text for text in _texts(engine))
+    assert not engine.get("plotly_chart")
     assert metric(engine, "Patients") == "4,299"
     engine.toggle(key="table_one_asked.eng").set_value(True).run()
+    engine.toggle(key="distributions_asked.eng").set_value(True).run()
     memory = open_app("pages/cohort.py", ds="mem")
     table = "Baseline characteristics (Table 1)"
     assert _tables(engine)[table] == _tables(memory)[table]  # in memory it never waits
+    charts = [c.proto.spec for c in engine.get("plotly_chart")]
+    assert len(charts) >= 10
+    assert charts == [c.proto.spec for c in memory.get("plotly_chart")]
 
 
 def test_a_part_past_the_engine_memory_says_what_to_do_and_the_screen_goes_on():
