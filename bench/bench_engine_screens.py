@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATASET = "bench"
 SCREENS = [
     ("Cohort", "pages/cohort.py", {}),
+    ("Cohort, distributions switched on", "pages/cohort.py", {"distributions_asked.bench": True}),
     ("Survival, OS", "pages/survival.py", {}),
     ("Survival, OS by histology", "pages/survival.py", {"surv.by": "histology"}),
     ("Cox, OS on histology + age", "pages/cox.py", {}),
@@ -105,7 +106,8 @@ def child(config: Path) -> None:
         at.switch_page(path)
         first = _timed(at.run)
         for key, value in widgets.items():
-            at.selectbox(key=key).set_value(value)
+            widget = at.toggle(key=key) if isinstance(value, bool) else at.selectbox(key=key)
+            widget.set_value(value)
         if widgets:
             first = _timed(at.run)
         _checked(at, name)
