@@ -57,16 +57,22 @@ def describe() -> None:
     by = url_selectbox("Columns by", [None, *group_options], format_func=lambda c:
                        "Overall only" if c is None else column_label(c), key="table_one_by",
                        param="cohort.by")
-    if view.on_request and not st.toggle(
-            "Compute Table 1", key=f"table_one_asked.{view.dataset}",
-            help="Runs in the database over every kept patient, once per variable"):
-        st.info(f"{patient_count(view.n_patients, view.min_cell)} patients are kept: Table 1 "
-                "reads each of their rows once per variable in the database, which takes a "
-                "while at this size. Switch on 'Compute Table 1' to see it.",
-                icon=":material/table:")
-    else:
+    if asked_for("Compute Table 1", "table_one_asked", "Table 1 reads each of their rows once "
+                 "per variable in the database", "it", ":material/table:"):
         show_table_one(view.table_one(by, variables))
     show_distributions(choices)
+
+
+def asked_for(switch: str, key: str, cost: str, shown: str, icon: str) -> bool:
+    """Whether to compute a part of the screen: always, unless the view computes it only on
+    request (an engine cohort above its size); then when its ``switch`` is on, the notice of
+    its ``cost`` shown while it is off."""
+    if not view.on_request or st.toggle(switch, key=f"{key}.{view.dataset}",
+                                        help="Runs in the database over every kept patient"):
+        return True
+    st.info(f"{patient_count(view.n_patients, view.min_cell)} patients are kept: {cost}, "
+            f"which takes a while at this size. Switch on '{switch}' to see {shown}.", icon=icon)
+    return False
 
 
 def show_table_one(table: pl.DataFrame) -> None:
@@ -84,13 +90,8 @@ def show_distributions(choices: pl.DataFrame) -> None:
     """The main variables' distributions over the kept patients (an engine dataset's above
     its size when asked for)."""
     st.subheader("Distributions")
-    if view.on_request and not st.toggle(
-            "Draw the distributions", key=f"distributions_asked.{view.dataset}",
-            help="Counts every kept patient's values in the database, once per chart"):
-        st.info(f"{patient_count(view.n_patients, view.min_cell)} patients are kept: each "
-                "chart counts their values in the database, which takes a while at this "
-                "size. Switch on 'Draw the distributions' to see them.",
-                icon=":material/bar_chart:")
+    if not asked_for("Draw the distributions", "distributions_asked", "each chart counts their "
+                     "values in the database", "them", ":material/bar_chart:"):
         return
     shown = [c for c in DISTRIBUTION_COLUMNS if c in choices.columns]
     for start in range(0, len(shown), 2):
